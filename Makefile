@@ -1,0 +1,151 @@
+# weft - top-level build.
+#
+#   make                      bin/weft-collector bin/weft-query bin/weft lib/libweft.{a,so}
+#   make test                 unit + integration tests (with -Werror)
+#   make SANITIZER=address,undefined test
+#   make SANITIZER=thread test
+#   make demo                 the quick start: daemons + demo shop + trace in the terminal
+#   make install PREFIX=/usr/local
+#
+# Dependency rules (each folder gets only the -I paths it may use):
+#   common -> nothing; sdk -> common; storage -> common;
+#   collector, query -> storage, common; tools -> sdk's public header only.
+
+CC ?= cc
+PREFIX ?= /usr/local
+comma := ,
+
+ifeq ($(SANITIZER),)
+OUT := .
+OBJ := build/obj
+SANFLAGS :=
+else
+OUT := build/san-$(subst $(comma),-,$(SANITIZER))
+OBJ := $(OUT)/obj
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+BIN := $(OUT)/bin
+LIB := $(OUT)/lib
+TBIN := $(OUT)/build/tests
+
+OPT ?= -O2 -g
+WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wwrite-strings
+ifneq ($(filter test check,$(MAKECMDGOALS)),)
+WARN += -Werror
+endif
+CFLAGS_ALL = $(OPT) $(WARN) $(SANFLAGS) -fPIC -MMD -MP $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+DEPS_STAMP := build/.deps-ok
+
+LIBS_SDK := -lnng -lmsgpackc -lzstd -lpthread
+LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
+LIBS_HTTP := -lmicrohttpd -ljansson
+
+# ---- sources ----
+COMMON_SRC := $(wildcard common/*.c)
+SDK_SRC := $(wildcard sdk/*.c)
+STORAGE_SRC := $(wildcard storage/*.c)
+COLLECTOR_SRC := $(filter-out collector/collector_main.c,$(wildcard collector/*.c))
+QUERY_SRC := $(filter-out query/query_main.c query/cli_main.c,$(wildcard query/*.c))
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+$(OBJ)/common/%.o: CPPFLAGS_DIR := -Icommon
+$(OBJ)/sdk/%.o: CPPFLAGS_DIR := -Icommon -Isdk -fvisibility=hidden -DWEFT_BUILDING
+$(OBJ)/storage/%.o: CPPFLAGS_DIR := -Icommon -Istorage
+$(OBJ)/collector/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Icollector
+$(OBJ)/query/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Iquery
+$(OBJ)/tools/%.o: CPPFLAGS_DIR := -Isdk
+$(OBJ)/tests/%.o: CPPFLAGS_DIR := -Icommon -Isdk -Istorage -Icollector -Iquery -Itests/integration
+
+$(OBJ)/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CPPFLAGS_DIR) -c $< -o $@
+
+# Internal archives; libweft.a is the SDK and common for users.
+A_COMMON := $(OBJ)/libcommon.a
+A_SDK := $(OBJ)/libsdk.a
+A_STORAGE := $(OBJ)/libstorage.a
+A_COLLECTOR := $(OBJ)/libcollector.a
+A_QUERY := $(OBJ)/libquery.a
+
+$(A_COMMON): $(call obj,$(COMMON_SRC))
+$(A_SDK): $(call obj,$(SDK_SRC))
+$(A_STORAGE): $(call obj,$(STORAGE_SRC))
+$(A_COLLECTOR): $(call obj,$(COLLECTOR_SRC))
+$(A_QUERY): $(call obj,$(QUERY_SRC))
+$(OBJ)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB)/libweft.a: $(call obj,$(SDK_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIB)/libweft.so: $(call obj,$(SDK_SRC) $(COMMON_SRC)) sdk/libweft.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libweft.so.1 -Wl,--version-script=sdk/libweft.map -o $@ $(filter %.o,$^) $(LDFLAGS_ALL) $(LIBS_SDK)
+$(LIB)/weft.h: sdk/weft.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BIN)/weft-collector: $(OBJ)/collector/collector_main.o $(A_COLLECTOR) $(A_STORAGE) $(A_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_STORE)
+$(BIN)/weft-query: $(OBJ)/query/query_main.o $(A_QUERY) $(A_STORAGE) $(A_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_STORE)
+$(BIN)/weft: $(OBJ)/query/cli_main.o $(A_QUERY) $(A_STORAGE) $(A_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_STORE)
+$(BIN)/weft-demo-shop: $(OBJ)/tools/demo/shop.o $(LIB)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
+
+PROGRAMS := $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop
+LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
+
+# ---- tests ----
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+HARNESS_OBJ := $(call obj,tests/integration/harness.c)
+TESTS := $(patsubst tests/unit/%.c,$(TBIN)/%,$(UNIT_SRC)) \
+	$(patsubst tests/integration/%.c,$(TBIN)/%,$(INTEG_SRC))
+TEST_LIBS := $(A_QUERY) $(A_COLLECTOR) $(A_STORAGE) $(A_SDK) $(A_COMMON)
+
+$(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_STORE)
+$(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_STORE)
+
+.PHONY: all deps test check demo install clean
+# Test objects are intermediates of pattern rules; keep them for incremental builds.
+.SECONDARY:
+all: $(PROGRAMS) $(LIBRARIES)
+
+$(DEPS_STAMP): scripts/deps.sh
+	@bash scripts/deps.sh
+	@mkdir -p $(dir $@) && touch $@
+deps: $(DEPS_STAMP)
+
+test check: all $(TESTS)
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/run-tests.sh $(TESTS)
+
+demo: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB)/libweft.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB)/libweft.so $(DESTDIR)$(PREFIX)/lib/libweft.so.1
+	ln -sf libweft.so.1 $(DESTDIR)$(PREFIX)/lib/libweft.so
+	install -m 644 sdk/weft.h $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf build bin lib
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

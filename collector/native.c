@@ -1,0 +1,173 @@
+/*
+ * native.c - NNG REP receiver: decode, validate, write, reply.
+ *
+ * Threads: `workers` threads, each blocking on its own nng_ctx. `busy`
+ * counts requests between receive and reply, so that a stop can wait for
+ * them before closing the socket.
+ */
+#include "native.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "log.h"
+
+struct col_native {
+	nng_socket sock;
+	nng_listener listener;
+	col_pipeline *pipeline;
+	col_native_config cfg;
+	pthread_t *threads;
+	int nthreads;
+	atomic_int busy;
+};
+
+#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+
+static void
+set_reply(nng_msg *msg, int type, uint32_t accepted, uint32_t retry_ms, const char *reason)
+{
+	cm_wire_reply r = { .type = type, .accepted = accepted, .retry_ms = retry_ms };
+	cm_buf out;
+
+	snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : "");
+	cm_buf_init(&out);
+	nng_msg_clear(msg);
+	if (cm_wire_encode_reply(&r, &out) == CM_OK)
+		nng_msg_append(msg, out.data, out.len);
+	cm_buf_fini(&out);
+}
+
+/* Handles one request in place: msg becomes the reply. */
+static void
+handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
+{
+	col_metrics *m = n->pipeline->metrics;
+	col_write_result res;
+	const char *why = NULL;
+	cm_batch b;
+	int rv;
+
+	ADD(m->rx[COL_RX_NATIVE].requests, 1);
+	cm_batch_init(&b);
+	rv = cm_wire_decode_batch(codec, nng_msg_body(msg), nng_msg_len(msg), &n->cfg.limits, &b, &why);
+	if (rv != CM_OK) {
+		ADD(m->rx[COL_RX_NATIVE].requests_rejected, 1);
+		cm_log(CM_LOG_WARN, "COL-NATIVE-BAD", "rejected batch: %s", why);
+		set_reply(msg, CM_MSG_REJECTED, 0, 0, why);
+	} else {
+		rv = col_pipeline_write(n->pipeline, COL_RX_NATIVE, &b, &res);
+		if (rv == CM_OK && res.accepted == 0 && res.rejected > 0)
+			set_reply(msg, CM_MSG_REJECTED, 0, 0, res.first_reason);
+		else if (rv == CM_OK)
+			set_reply(msg, CM_MSG_OK, res.accepted, 0, res.first_reason);
+		else
+			set_reply(msg, CM_MSG_RETRY, 0, n->cfg.retry_ms, cm_strerror(rv));
+	}
+	cm_batch_fini(&b);
+}
+
+static void *
+worker(void *arg)
+{
+	col_native *n = arg;
+	cm_wire_codec codec;
+	nng_ctx ctx;
+	nng_aio *aio;
+
+	if (cm_wire_codec_init(&codec) != CM_OK)
+		return NULL;
+	if (nng_ctx_open(&ctx, n->sock) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0) {
+		cm_wire_codec_fini(&codec);
+		return NULL;
+	}
+	for (;;) {
+		nng_msg *msg;
+		int rv;
+
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0)
+			continue;
+		atomic_fetch_add(&n->busy, 1);
+		msg = nng_aio_get_msg(aio);
+		handle(n, &codec, msg);
+		nng_aio_set_msg(aio, msg);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			nng_msg_free(msg); /* the sender left; it will resend */
+		atomic_fetch_sub(&n->busy, 1);
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	cm_wire_codec_fini(&codec);
+	return NULL;
+}
+
+int
+col_native_start(const col_native_config *cfg, col_pipeline *p, col_native **out,
+    char *err, size_t errlen)
+{
+	col_native *n;
+	int rv;
+
+	if ((n = cm_calloc(1, sizeof *n)) == NULL)
+		return CM_ENOMEM;
+	n->cfg = *cfg;
+	n->pipeline = p;
+	n->nthreads = cfg->workers > 0 ? cfg->workers : 4;
+	if ((rv = nng_rep0_open(&n->sock)) != 0) {
+		snprintf(err, errlen, "rep socket: %s", nng_strerror(rv));
+		cm_free(n);
+		return CM_ENOMEM;
+	}
+	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, cfg->limits.max_message);
+	if ((rv = nng_listen(n->sock, cfg->url, &n->listener, 0)) != 0) {
+		snprintf(err, errlen, "listen on %s: %s", cfg->url, nng_strerror(rv));
+		nng_close(n->sock);
+		cm_free(n);
+		return CM_EINVAL;
+	}
+	if ((n->threads = cm_calloc((size_t)n->nthreads, sizeof(pthread_t))) == NULL) {
+		nng_close(n->sock);
+		cm_free(n);
+		return CM_ENOMEM;
+	}
+	for (int i = 0; i < n->nthreads; i++) {
+		if (pthread_create(&n->threads[i], NULL, worker, n) != 0) {
+			n->nthreads = i;
+			col_native_stop(n, 0);
+			snprintf(err, errlen, "cannot start receiver threads");
+			return CM_ENOMEM;
+		}
+	}
+	*out = n;
+	return CM_OK;
+}
+
+void
+col_native_stop(col_native *n, uint32_t drain_ms)
+{
+	struct timespec pause = { 0, 5 * 1000 * 1000 };
+
+	if (n == NULL)
+		return;
+	/* Pipes close with the listener, so in-flight replies are waited for first. */
+	for (uint32_t waited = 0; atomic_load(&n->busy) > 0 && waited < drain_ms; waited += 5)
+		nanosleep(&pause, NULL);
+	nng_close(n->sock);
+	for (int i = 0; i < n->nthreads; i++)
+		pthread_join(n->threads[i], NULL);
+	cm_free(n->threads);
+	cm_free(n);
+}

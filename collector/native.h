@@ -1,0 +1,35 @@
+/*
+ * native.h - the native NNG receiver (REP) for libweft batches.
+ *
+ * Several worker threads each own an NNG context on one REP socket, so
+ * batches from many SDKs are decoded and written concurrently (RocksDB
+ * groups concurrent writers into one WAL write). Each request gets exactly
+ * one reply: OK after the spans are durable, RETRY when storage cannot take
+ * them now, REJECTED (never to be retried) for a malformed batch.
+ */
+#ifndef WEFT_COLLECTOR_NATIVE_H
+#define WEFT_COLLECTOR_NATIVE_H
+
+#include "pipeline.h"
+#include "wire.h"
+
+typedef struct col_native col_native;
+
+typedef struct col_native_config {
+	const char *url;       /* e.g. tcp://127.0.0.1:4319 */
+	int workers;           /* concurrent requests in progress */
+	cm_wire_limits limits;
+	uint32_t retry_ms;     /* suggested wait in RETRY replies */
+} col_native_config;
+
+/* Listens on cfg->url. On failure returns an error with the reason in err. */
+int col_native_start(const col_native_config *cfg, col_pipeline *p, col_native **out,
+    char *err, size_t errlen);
+
+/*
+ * Lets requests in progress finish (up to drain_ms), closes the socket and
+ * joins the workers. NULL is a no-op.
+ */
+void col_native_stop(col_native *n, uint32_t drain_ms);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * alloc.h - the one allocation wrapper every weft component uses.
+ *
+ * Going through cm_malloc() and friends lets tests make allocations fail on
+ * purpose (cm_alloc_fail_every) to prove that each path returns CM_ENOMEM
+ * instead of crashing or leaking. Threads: safe; the failure injector is a
+ * process-wide atomic counter.
+ */
+#ifndef WEFT_COMMON_ALLOC_H
+#define WEFT_COMMON_ALLOC_H
+
+#include <stddef.h>
+
+void *cm_malloc(size_t n);
+void *cm_calloc(size_t count, size_t size);
+void *cm_realloc(void *p, size_t n);
+void cm_free(void *p);
+/* Copies n bytes of s and appends a NUL. Returns NULL when out of memory. */
+char *cm_strndup(const char *s, size_t n);
+
+/* Test hook: from now on, fail every n-th allocation; 0 turns it off. */
+void cm_alloc_fail_every(unsigned n);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * arena.c - chunked bump allocator.
+ */
+#include "arena.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc.h"
+
+struct cm_arena_chunk {
+	cm_arena_chunk *next;
+	size_t used;
+	size_t cap;
+	uint64_t data[]; /* 8-byte aligned payload */
+};
+
+void
+cm_arena_init(cm_arena *a, size_t chunk_size)
+{
+	a->head = NULL;
+	a->chunk_size = chunk_size ? chunk_size : 4096;
+	a->total = 0;
+}
+
+void
+cm_arena_fini(cm_arena *a)
+{
+	cm_arena_chunk *c = a->head;
+	while (c != NULL) {
+		cm_arena_chunk *next = c->next;
+		cm_free(c);
+		c = next;
+	}
+	a->head = NULL;
+	a->total = 0;
+}
+
+void *
+cm_arena_alloc(cm_arena *a, size_t n)
+{
+	cm_arena_chunk *c = a->head;
+	size_t need = (n + 7) & ~(size_t)7;
+	void *p;
+
+	if (need < n)
+		return NULL;
+	if (c == NULL || c->cap - c->used < need) {
+		size_t cap = need > a->chunk_size ? need : a->chunk_size;
+		c = cm_malloc(sizeof *c + cap);
+		if (c == NULL)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		if (a->head != NULL && cap > a->chunk_size) {
+			/* Keep the partly used chunk at the head for small requests. */
+			c->next = a->head->next;
+			a->head->next = c;
+		} else {
+			c->next = a->head;
+			a->head = c;
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += need;
+	a->total += need;
+	memset(p, 0, need);
+	return p;
+}
+
+char *
+cm_arena_strndup(cm_arena *a, const char *s, size_t n)
+{
+	char *d = cm_arena_alloc(a, n + 1);
+	if (d == NULL)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}

@@ -1,0 +1,31 @@
+/*
+ * buf.h - growable byte buffer.
+ *
+ * Used for encoded messages, JSON output and HTTP bodies. On an allocation
+ * failure the buffer keeps its old contents and remembers the failure in
+ * `failed`, so a writer can append many pieces and check once at the end.
+ */
+#ifndef WEFT_COMMON_BUF_H
+#define WEFT_COMMON_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct cm_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed;
+} cm_buf;
+
+void cm_buf_init(cm_buf *b);
+void cm_buf_fini(cm_buf *b);
+/* Makes room for n more bytes. Returns CM_OK or CM_ENOMEM. */
+int cm_buf_reserve(cm_buf *b, size_t n);
+void cm_buf_append(cm_buf *b, const void *p, size_t n);
+void cm_buf_puts(cm_buf *b, const char *s);
+void cm_buf_printf(cm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the bytes to the caller (free with cm_free) and empties the buffer. */
+char *cm_buf_detach(cm_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * spanpack.h - msgpack encoding of the span model, shared by the native wire
+ * format (common/wire.c) and the storage value format (storage/).
+ *
+ * Layout (all msgpack arrays, positions fixed; see docs/wire-format.md):
+ *   attrs    = [key0, value0, key1, value1, ...]   values typed by msgpack
+ *              type: str, bin (bytes), bool, int, float, array of values
+ *   resource = [service_name, attrs, dropped_attrs]
+ *   scope    = [name, version, attrs, dropped_attrs]
+ *   span     = [trace_id bin16, span_id bin8, parent_span_id bin8|nil,
+ *               trace_state, flags, name, kind, status, status_message,
+ *               start_ns, end_ns, attrs, dropped_attrs, events,
+ *               dropped_events, links, dropped_links, resource_ref, scope_ref]
+ *   event    = [time_ns, name, attrs, dropped_attrs]
+ *   link     = [trace_id bin16, span_id bin8, trace_state, flags, attrs, dropped_attrs]
+ *
+ * Unpacking allocates arrays in the given arena; strings point into the
+ * msgpack buffer the object was unpacked from, which must outlive them.
+ * Every unpack function rejects wrong types and sizes with CM_EPROTO and a
+ * static reason in *why; none trusts a length it has not checked.
+ */
+#ifndef WEFT_COMMON_SPANPACK_H
+#define WEFT_COMMON_SPANPACK_H
+
+#include <msgpack.h>
+
+#include "span.h"
+
+void cm_pack_str(msgpack_packer *pk, cm_str s);
+void cm_pack_attrs(msgpack_packer *pk, const cm_attrs *a);
+void cm_pack_resource(msgpack_packer *pk, const cm_resource *r);
+void cm_pack_scope(msgpack_packer *pk, const cm_scope *s);
+void cm_pack_span(msgpack_packer *pk, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref);
+
+int cm_unpack_resource(const msgpack_object *o, cm_arena *a, cm_resource *out, const char **why);
+int cm_unpack_scope(const msgpack_object *o, cm_arena *a, cm_scope *out, const char **why);
+/* OUT: *out, *resource_ref, *scope_ref. */
+int cm_unpack_span(const msgpack_object *o, cm_arena *a, cm_span *out,
+    uint64_t *resource_ref, uint64_t *scope_ref, const char **why);
+
+/* A msgpack_packer write callback appending to the cm_buf in `data`. */
+int cm_pack_to_buf(void *data, const char *p, size_t len);
+
+#endif

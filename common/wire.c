@@ -1,0 +1,284 @@
+/*
+ * wire.c - native protocol framing, zstd and batch (de)serialisation.
+ */
+#include "wire.h"
+
+#include <msgpack.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "mpcheck.h"
+#include "spanpack.h"
+
+const cm_wire_limits cm_wire_default_limits = {
+	.max_message = 16u << 20,
+	.max_decompressed = 16u << 20,
+	.max_spans = 100000,
+};
+
+/* batch > spans > span > attrs/events > event > attrs > value arrays (4) */
+enum { FLAG_ZSTD = 1, CM_WIRE_MAX_DEPTH = 12 };
+
+#define FAIL(code, reason)      \
+	do {                    \
+		*why = (reason); \
+		rv = (code);     \
+		goto out;        \
+	} while (0)
+
+int
+cm_wire_codec_init(cm_wire_codec *c)
+{
+	memset(c, 0, sizeof *c);
+	c->cctx = ZSTD_createCCtx();
+	c->dctx = ZSTD_createDCtx();
+	cm_buf_init(&c->raw);
+	if (c->cctx == NULL || c->dctx == NULL) {
+		cm_wire_codec_fini(c);
+		return CM_ENOMEM;
+	}
+	return CM_OK;
+}
+
+void
+cm_wire_codec_fini(cm_wire_codec *c)
+{
+	ZSTD_freeCCtx(c->cctx);
+	ZSTD_freeDCtx(c->dctx);
+	cm_buf_fini(&c->raw);
+	memset(c, 0, sizeof *c);
+}
+
+static void
+put_header(char *h, int type, int flags, uint32_t raw_len)
+{
+	h[0] = 'W';
+	h[1] = 'F';
+	h[2] = CM_WIRE_VERSION;
+	h[3] = (char)type;
+	h[4] = (char)flags;
+	h[5] = h[6] = h[7] = 0;
+	h[8] = (char)(raw_len >> 24);
+	h[9] = (char)(raw_len >> 16);
+	h[10] = (char)(raw_len >> 8);
+	h[11] = (char)raw_len;
+}
+
+int
+cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, cm_buf *out)
+{
+	msgpack_packer pk;
+	char header[CM_WIRE_HEADER_SIZE];
+
+	c->raw.len = 0;
+	c->raw.failed = false;
+	msgpack_packer_init(&pk, &c->raw, cm_pack_to_buf);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_array(&pk, b->nresources);
+	for (uint32_t i = 0; i < b->nresources; i++)
+		cm_pack_resource(&pk, &b->resources[i]);
+	msgpack_pack_array(&pk, b->nscopes);
+	for (uint32_t i = 0; i < b->nscopes; i++)
+		cm_pack_scope(&pk, &b->scopes[i]);
+	msgpack_pack_array(&pk, b->nspans);
+	for (uint32_t i = 0; i < b->nspans; i++)
+		cm_pack_span(&pk, &b->spans[i], b->spans[i].resource, b->spans[i].scope);
+	if (c->raw.failed)
+		return CM_ENOMEM;
+	if (c->raw.len > UINT32_MAX)
+		return CM_ETOOBIG;
+
+	out->len = 0;
+	out->failed = false;
+	if (level <= 0) {
+		put_header(header, CM_MSG_BATCH, 0, (uint32_t)c->raw.len);
+		cm_buf_append(out, header, sizeof header);
+		cm_buf_append(out, c->raw.data, c->raw.len);
+		return out->failed ? CM_ENOMEM : CM_OK;
+	}
+	size_t bound = ZSTD_compressBound(c->raw.len);
+	if (cm_buf_reserve(out, CM_WIRE_HEADER_SIZE + bound) != CM_OK)
+		return CM_ENOMEM;
+	size_t n = ZSTD_compressCCtx(c->cctx, out->data + CM_WIRE_HEADER_SIZE, bound,
+	    c->raw.data, c->raw.len, level);
+	if (ZSTD_isError(n))
+		return CM_ENOMEM;
+	put_header(out->data, CM_MSG_BATCH, FLAG_ZSTD, (uint32_t)c->raw.len);
+	out->len = CM_WIRE_HEADER_SIZE + n;
+	return CM_OK;
+}
+
+static int
+check_header(const uint8_t *m, size_t len, int *type, int *flags, uint32_t *raw_len, const char **why)
+{
+	if (len < CM_WIRE_HEADER_SIZE) {
+		*why = "message shorter than the 12-byte header";
+		return CM_EPROTO;
+	}
+	if (m[0] != 'W' || m[1] != 'F') {
+		*why = "bad magic (not a weft message)";
+		return CM_EPROTO;
+	}
+	if (m[2] != CM_WIRE_VERSION) {
+		*why = "unsupported wire version";
+		return CM_EVERSION;
+	}
+	*type = m[3];
+	*flags = m[4];
+	if ((*flags & ~FLAG_ZSTD) != 0 || m[5] || m[6] || m[7]) {
+		*why = "unknown flags or reserved bits set";
+		return CM_EPROTO;
+	}
+	*raw_len = (uint32_t)m[8] << 24 | (uint32_t)m[9] << 16 | (uint32_t)m[10] << 8 | m[11];
+	return CM_OK;
+}
+
+int
+cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
+    const cm_wire_limits *lim, cm_batch *out, const char **why)
+{
+	const uint8_t *m = msg;
+	int type, flags, rv;
+	uint32_t raw_len;
+	char *raw = NULL;
+	size_t off = 0;
+	msgpack_unpacked up;
+	const msgpack_object *top, *res, *scopes, *spans;
+
+	msgpack_unpacked_init(&up);
+	if (len > lim->max_message)
+		FAIL(CM_ETOOBIG, "message over the size limit");
+	if ((rv = check_header(m, len, &type, &flags, &raw_len, why)) != CM_OK)
+		goto out;
+	if (type != CM_MSG_BATCH)
+		FAIL(CM_EPROTO, "message is not a batch");
+	if (raw_len > lim->max_decompressed)
+		FAIL(CM_ETOOBIG, "decompressed size over the limit");
+	if ((raw = cm_malloc(raw_len)) == NULL)
+		FAIL(CM_ENOMEM, "out of memory");
+	if (flags & FLAG_ZSTD) {
+		size_t n = ZSTD_decompressDCtx(c->dctx, raw, raw_len, m + CM_WIRE_HEADER_SIZE,
+		    len - CM_WIRE_HEADER_SIZE);
+		if (ZSTD_isError(n) || n != raw_len)
+			FAIL(CM_EPROTO, "zstd payload corrupt or of the wrong length");
+	} else {
+		if (len - CM_WIRE_HEADER_SIZE != raw_len)
+			FAIL(CM_EPROTO, "payload length does not match the header");
+		memcpy(raw, m + CM_WIRE_HEADER_SIZE, raw_len);
+	}
+	out->owned = raw; /* strings of the batch point into it from now on */
+	raw = NULL;
+
+	if ((rv = cm_msgpack_check(out->owned, raw_len, CM_WIRE_MAX_DEPTH, why)) != CM_OK)
+		goto out;
+	if (msgpack_unpack_next(&up, out->owned, raw_len, &off) != MSGPACK_UNPACK_SUCCESS)
+		FAIL(CM_EPROTO, "payload is not valid msgpack");
+	if (off != raw_len)
+		FAIL(CM_EPROTO, "trailing bytes after the batch");
+	top = &up.data;
+	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size != 3)
+		FAIL(CM_EPROTO, "batch is not a 3-element array");
+	res = &top->via.array.ptr[0];
+	scopes = &top->via.array.ptr[1];
+	spans = &top->via.array.ptr[2];
+	if (res->type != MSGPACK_OBJECT_ARRAY || scopes->type != MSGPACK_OBJECT_ARRAY ||
+	    spans->type != MSGPACK_OBJECT_ARRAY)
+		FAIL(CM_EPROTO, "resources, scopes or spans are not arrays");
+	if (spans->via.array.size > lim->max_spans)
+		FAIL(CM_ETOOBIG, "more spans than the batch limit");
+
+	out->nresources = res->via.array.size;
+	out->nscopes = scopes->via.array.size;
+	out->nspans = spans->via.array.size;
+	out->resources = cm_arena_alloc(&out->arena, sizeof(cm_resource) * (out->nresources + 1));
+	out->scopes = cm_arena_alloc(&out->arena, sizeof(cm_scope) * (out->nscopes + 1));
+	out->spans = cm_arena_alloc(&out->arena, sizeof(cm_span) * (out->nspans + 1));
+	if (out->resources == NULL || out->scopes == NULL || out->spans == NULL)
+		FAIL(CM_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < out->nresources; i++)
+		if ((rv = cm_unpack_resource(&res->via.array.ptr[i], &out->arena, &out->resources[i], why)) != CM_OK)
+			goto out;
+	for (uint32_t i = 0; i < out->nscopes; i++)
+		if ((rv = cm_unpack_scope(&scopes->via.array.ptr[i], &out->arena, &out->scopes[i], why)) != CM_OK)
+			goto out;
+	for (uint32_t i = 0; i < out->nspans; i++) {
+		uint64_t rref, sref;
+		cm_span *s = &out->spans[i];
+		if ((rv = cm_unpack_span(&spans->via.array.ptr[i], &out->arena, s, &rref, &sref, why)) != CM_OK)
+			goto out;
+		if (rref >= out->nresources || sref >= out->nscopes)
+			FAIL(CM_EPROTO, "span refers to a resource or scope that is not in the batch");
+		s->resource = (uint32_t)rref;
+		s->scope = (uint32_t)sref;
+	}
+	rv = CM_OK;
+out:
+	if (rv == CM_ENOMEM)
+		*why = "out of memory";
+	cm_free(raw);
+	msgpack_unpacked_destroy(&up);
+	return rv;
+}
+
+int
+cm_wire_encode_reply(const cm_wire_reply *r, cm_buf *out)
+{
+	msgpack_packer pk;
+	char header[CM_WIRE_HEADER_SIZE] = { 0 };
+	size_t start;
+
+	out->len = 0;
+	out->failed = false;
+	cm_buf_append(out, header, sizeof header);
+	start = out->len;
+	msgpack_packer_init(&pk, out, cm_pack_to_buf);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, r->accepted);
+	msgpack_pack_uint32(&pk, r->retry_ms);
+	cm_pack_str(&pk, cm_str_from(r->reason));
+	if (out->failed)
+		return CM_ENOMEM;
+	put_header(out->data, r->type, 0, (uint32_t)(out->len - start));
+	return CM_OK;
+}
+
+int
+cm_wire_decode_reply(const void *msg, size_t len, cm_wire_reply *r)
+{
+	const char *why;
+	int type, flags, rv = CM_EPROTO;
+	uint32_t raw_len;
+	size_t off = 0;
+	msgpack_unpacked up;
+	const msgpack_object *f;
+	cm_wire_reply tmp;
+
+	if (check_header(msg, len, &type, &flags, &raw_len, &why) != CM_OK || flags != 0 ||
+	    raw_len != len - CM_WIRE_HEADER_SIZE ||
+	    (type != CM_MSG_OK && type != CM_MSG_RETRY && type != CM_MSG_REJECTED))
+		return CM_EPROTO;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, (const char *)msg + CM_WIRE_HEADER_SIZE, raw_len, &off) !=
+	        MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 3)
+		goto out;
+	f = up.data.via.array.ptr;
+	if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 > UINT32_MAX ||
+	    f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[1].via.u64 > UINT32_MAX ||
+	    f[2].type != MSGPACK_OBJECT_STR)
+		goto out;
+	memset(&tmp, 0, sizeof tmp);
+	tmp.type = type;
+	tmp.accepted = (uint32_t)f[0].via.u64;
+	tmp.retry_ms = (uint32_t)f[1].via.u64;
+	size_t n = f[2].via.str.size < sizeof tmp.reason - 1 ? f[2].via.str.size : sizeof tmp.reason - 1;
+	if (n > 0)
+		memcpy(tmp.reason, f[2].via.str.ptr, n);
+	*r = tmp;
+	rv = CM_OK;
+out:
+	msgpack_unpacked_destroy(&up);
+	return rv;
+}

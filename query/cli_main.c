@@ -1,0 +1,325 @@
+/*
+ * cli_main.c - the weft command line: talks to weft-query over HTTP.
+ *
+ *   weft [--url URL] [--json] services
+ *   weft [--url URL] [--json] operations SERVICE
+ *   weft [--url URL] [--json] trace TRACE_ID
+ *
+ * The server is --url, else WEFT_QUERY_URL, else http://127.0.0.1:16686.
+ * Exit codes: 0 success; 1 the daemon could not be reached or failed;
+ * 2 bad usage; 3 not found (unknown trace id).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "httpc.h"
+#include "ids.h"
+#include "spantree.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOTFOUND = 3, TIMEOUT_MS = 10000 };
+
+static const char usage[] =
+    "usage: weft [--url URL] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  services              list services that sent spans\n"
+    "  operations SERVICE    list a service's operations and span kinds\n"
+    "  trace ID              show a trace as an indented tree\n"
+    "\n"
+    "options:\n"
+    "  --url URL   weft-query's address (WEFT_QUERY_URL, default http://127.0.0.1:16686)\n"
+    "  --json      print the server's JSON (Jaeger's format) instead of text\n"
+    "  --help      this text\n"
+    "\n"
+    "exit codes: 0 ok, 1 daemon unreachable or failed, 2 bad usage, 3 not found\n";
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("weft: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* GETs path and parses the Jaeger envelope. On success *doc holds it. */
+static int
+get_json(const char *url, const char *path, json_t **doc, const char *what)
+{
+	qry_http_response resp;
+	json_error_t jerr;
+	char err[512];
+	int rv;
+
+	rv = qry_http_request(url, "GET", path, NULL, NULL, 0, TIMEOUT_MS, &resp, err, sizeof err);
+	if (rv != CM_OK)
+		return die(EXIT_FAIL, "%s", err);
+	*doc = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
+	cm_buf_fini(&resp.body);
+	if (*doc == NULL)
+		return die(EXIT_FAIL, "%s answered HTTP %d with a body that is not JSON", url, resp.status);
+	if (resp.status == 404) {
+		json_decref(*doc);
+		return die(EXIT_NOTFOUND, "%s not found", what);
+	}
+	if (resp.status != 200) {
+		json_t *e = json_array_get(json_object_get(*doc, "errors"), 0);
+		const char *msg = json_string_value(json_object_get(e, "msg"));
+		rv = die(resp.status == 400 ? EXIT_USAGE : EXIT_FAIL, "%s: %s", what, msg ? msg : "request failed");
+		json_decref(*doc);
+		return rv;
+	}
+	return 0;
+}
+
+static int
+print_json(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	return 0;
+}
+
+static int
+cmd_services(const char *url, bool json)
+{
+	json_t *doc, *v;
+	size_t i;
+	int rv = get_json(url, "/api/services", &doc, "services");
+	if (rv != 0)
+		return rv;
+	if (json)
+		print_json(doc);
+	else
+		json_array_foreach(json_object_get(doc, "data"), i, v) puts(json_string_value(v));
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_operations(const char *url, const char *service, bool json)
+{
+	cm_buf path;
+	json_t *doc, *v;
+	size_t i;
+	int rv;
+
+	cm_buf_init(&path);
+	cm_buf_puts(&path, "/api/operations?service=");
+	qry_url_escape(&path, service);
+	rv = get_json(url, path.data, &doc, "operations");
+	cm_buf_fini(&path);
+	if (rv != 0)
+		return rv;
+	if (json) {
+		print_json(doc);
+	} else {
+		json_array_foreach(json_object_get(doc, "data"), i, v) {
+			const char *kind = json_string_value(json_object_get(v, "spanKind"));
+			printf("%-40s %s\n", json_string_value(json_object_get(v, "name")), kind && *kind ? kind : "-");
+		}
+	}
+	json_decref(doc);
+	return 0;
+}
+
+/* True when a Jaeger span carries error=true or otel.status_code=ERROR. */
+static bool
+span_failed(json_t *span, const char **message)
+{
+	json_t *t;
+	size_t i;
+	bool failed = false;
+
+	*message = NULL;
+	json_array_foreach(json_object_get(span, "tags"), i, t) {
+		const char *k = json_string_value(json_object_get(t, "key"));
+		json_t *v = json_object_get(t, "value");
+		if (k == NULL)
+			continue;
+		if ((strcmp(k, "error") == 0 && json_is_true(v)) ||
+		    (strcmp(k, "otel.status_code") == 0 && json_is_string(v) && strcmp(json_string_value(v), "ERROR") == 0))
+			failed = true;
+		else if (strcmp(k, "otel.status_description") == 0)
+			*message = json_string_value(v);
+	}
+	return failed;
+}
+
+static void
+parse_id(json_t *v, cm_span_id *out)
+{
+	const char *s = json_string_value(v);
+	memset(out, 0, sizeof *out);
+	if (s != NULL && strlen(s) == 16)
+		cm_hex_decode(s, 16, out->b, 8, false);
+}
+
+static const char *
+service_of(json_t *trace, json_t *span)
+{
+	json_t *proc = json_object_get(json_object_get(trace, "processes"),
+	    json_string_value(json_object_get(span, "processID")));
+	const char *s = json_string_value(json_object_get(proc, "serviceName"));
+	return s ? s : "?";
+}
+
+static int
+print_tree(json_t *trace)
+{
+	json_t *spans = json_object_get(trace, "spans"), *span;
+	size_t n = json_array_size(spans), i;
+	qry_tree_span *in = cm_calloc(n + 1, sizeof *in);
+	qry_tree tree;
+	uint64_t t0 = UINT64_MAX, t1 = 0;
+	int name_w = 0, nerr = 0, nservices = 0;
+	const char **services = cm_calloc(n + 1, sizeof *services);
+
+	if (in == NULL || services == NULL)
+		return die(EXIT_FAIL, "out of memory");
+	json_array_foreach(spans, i, span) {
+		json_t *ref;
+		size_t r;
+		const char *svc = service_of(trace, span);
+		bool seen = false;
+		parse_id(json_object_get(span, "spanID"), &in[i].id);
+		json_array_foreach(json_object_get(span, "references"), r, ref) {
+			const char *type = json_string_value(json_object_get(ref, "refType"));
+			if (type != NULL && strcmp(type, "CHILD_OF") == 0) {
+				parse_id(json_object_get(ref, "spanID"), &in[i].parent);
+				break;
+			}
+		}
+		in[i].start = (uint64_t)json_integer_value(json_object_get(span, "startTime"));
+		in[i].end = in[i].start + (uint64_t)json_integer_value(json_object_get(span, "duration"));
+		t0 = in[i].start < t0 ? in[i].start : t0;
+		t1 = in[i].end > t1 ? in[i].end : t1;
+		for (int k = 0; k < nservices && !seen; k++)
+			seen = strcmp(services[k], svc) == 0;
+		if (!seen)
+			services[nservices++] = svc;
+	}
+	if (qry_tree_build(in, (uint32_t)n, &tree) != CM_OK) {
+		cm_free(in);
+		cm_free(services);
+		return die(EXIT_FAIL, "out of memory");
+	}
+	for (uint32_t r = 0; r < tree.nrows; r++) {
+		json_t *s = json_array_get(spans, tree.rows[r].span);
+		int w = (int)(2 * tree.rows[r].depth + strlen(service_of(trace, s)) + 1 +
+		    strlen(json_string_value(json_object_get(s, "operationName")) ?: ""));
+		name_w = w > name_w ? w : name_w;
+	}
+	name_w = name_w > 72 ? 72 : name_w;
+	printf("trace %s  %zu spans, %d services, %.3f ms\n",
+	    json_string_value(json_object_get(trace, "traceID")), n, nservices,
+	    n ? (double)(t1 - t0) / 1000.0 : 0.0);
+	printf("%-*s %12s %12s\n", name_w, "SERVICE OPERATION", "START", "DURATION");
+	for (uint32_t r = 0; r < tree.nrows; r++) {
+		const qry_tree_row *row = &tree.rows[r];
+		json_t *s = json_array_get(spans, row->span);
+		const char *msg;
+		char label[512];
+		bool failed = span_failed(s, &msg);
+
+		nerr += failed;
+		snprintf(label, sizeof label, "%*s%s %s", (int)(2 * row->depth), "", service_of(trace, s),
+		    json_string_value(json_object_get(s, "operationName")) ?: "");
+		printf("%-*s %+10.3fms %10.3fms%s%s%s\n", name_w, label,
+		    (double)(in[row->span].start - t0) / 1000.0,
+		    (double)(in[row->span].end - in[row->span].start) / 1000.0,
+		    failed ? "  ERROR" : "", failed && msg ? ": " : "", failed && msg ? msg : "");
+	}
+	if (tree.orphans || tree.duplicates)
+		printf("warning: %u spans with a missing parent shown as roots, %u duplicate spans hidden\n",
+		    tree.orphans, tree.duplicates);
+	qry_tree_fini(&tree);
+	cm_free(in);
+	cm_free(services);
+	return 0;
+}
+
+static int
+cmd_trace(const char *url, const char *id, bool json)
+{
+	char path[128];
+	cm_trace_id tid;
+	json_t *doc, *trace;
+	int rv;
+
+	if (cm_trace_id_parse(id, strlen(id), &tid) != CM_OK)
+		return die(EXIT_USAGE, "malformed trace id %s (want up to 32 hex digits)", id);
+	snprintf(path, sizeof path, "/api/traces/%s", id);
+	if ((rv = get_json(url, path, &doc, "trace")) != 0)
+		return rv;
+	trace = json_array_get(json_object_get(doc, "data"), 0);
+	if (json)
+		rv = print_json(doc);
+	else if (trace == NULL)
+		rv = die(EXIT_NOTFOUND, "trace not found");
+	else
+		rv = print_tree(trace);
+	json_decref(doc);
+	return rv;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = getenv("WEFT_QUERY_URL");
+	bool json = false;
+	const char *cmd;
+	int ch, nargs;
+
+	if (url == NULL || *url == '\0')
+		url = "http://127.0.0.1:16686";
+	opterr = 0;
+	/* "+": options end at the command; later options belong to it. */
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': url = optarg; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return die(EXIT_USAGE, "unknown or incomplete option %s (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return die(EXIT_USAGE, "no command given (see --help)");
+	cmd = argv[optind++];
+	/* Allow --json after the command too. */
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+			argc--;
+			i--;
+		}
+	}
+	nargs = argc - optind;
+	if (strcmp(cmd, "services") == 0 && nargs == 0)
+		return cmd_services(url, json);
+	if (strcmp(cmd, "operations") == 0 && nargs == 1)
+		return cmd_operations(url, argv[optind], json);
+	if (strcmp(cmd, "trace") == 0 && nargs == 1)
+		return cmd_trace(url, argv[optind], json);
+	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "operations") == 0 || strcmp(cmd, "trace") == 0)
+		return die(EXIT_USAGE, "wrong number of arguments for %s (see --help)", cmd);
+	return die(EXIT_USAGE, "unknown command %s (see --help)", cmd);
+}

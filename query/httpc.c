@@ -1,0 +1,266 @@
+/*
+ * httpc.c - minimal HTTP/1.1 client: connect, send, read to close, parse.
+ */
+#include "httpc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+
+enum { MAX_RESPONSE = 256 << 20 };
+
+static int
+split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
+{
+	const char *p, *end, *colon;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return CM_EINVAL;
+	p = url + 7;
+	end = p + strcspn(p, "/");
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (rb == NULL)
+			return CM_EINVAL;
+		n = (size_t)(rb - p - 1);
+		if (n == 0 || n >= hcap)
+			return CM_EINVAL;
+		memcpy(host, p + 1, n);
+		host[n] = '\0';
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		n = (size_t)((colon ? colon : end) - p);
+		if (n == 0 || n >= hcap)
+			return CM_EINVAL;
+		memcpy(host, p, n);
+		host[n] = '\0';
+	}
+	if (colon != NULL) {
+		n = (size_t)(end - colon - 1);
+		if (n == 0 || n >= pcap)
+			return CM_EINVAL;
+		memcpy(port, colon + 1, n);
+		port[n] = '\0';
+	} else {
+		snprintf(port, pcap, "80");
+	}
+	return CM_OK;
+}
+
+static int
+connect_to(const char *host, const char *port, int timeout_ms, int *fd_out, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int rv = CM_EUNREACHABLE, fd = -1;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0) {
+		snprintf(err, errlen, "cannot resolve %s", host);
+		return CM_EINVAL;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd pfd;
+		int soerr = 0;
+		socklen_t slen = sizeof soerr;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+			goto next;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) != 1) {
+			rv = CM_ETIMEDOUT;
+			goto next;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0 || soerr != 0)
+			goto next;
+		fcntl(fd, F_SETFL, 0);
+		freeaddrinfo(res);
+		*fd_out = fd;
+		return CM_OK;
+next:
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	snprintf(err, errlen, rv == CM_ETIMEDOUT ? "timed out connecting to %s:%s" : "cannot connect to %s:%s (is it running?)", host, port);
+	return rv;
+}
+
+static int
+send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Decodes a chunked body in place; returns its length or -1. */
+static long
+dechunk(char *p, size_t n)
+{
+	size_t in = 0, out = 0;
+	for (;;) {
+		char *end;
+		unsigned long size = strtoul(p + in, &end, 16);
+		char *crlf = memmem(p + in, n - in, "\r\n", 2);
+		if (crlf == NULL || end == p + in)
+			return -1;
+		in = (size_t)(crlf - p) + 2;
+		if (size == 0)
+			return (long)out;
+		if (size > n - in)
+			return -1;
+		memmove(p + out, p + in, size);
+		out += size;
+		in += size + 2;
+		if (in > n)
+			return -1;
+	}
+}
+
+static int
+parse_response(cm_buf *raw, qry_http_response *resp, char *err, size_t errlen)
+{
+	char *hdr_end, *body, *line;
+	size_t body_len;
+	long clen = -1;
+	int chunked = 0;
+
+	if (raw->len < 12 || strncmp(raw->data, "HTTP/1.", 7) != 0 ||
+	    (hdr_end = memmem(raw->data, raw->len, "\r\n\r\n", 4)) == NULL) {
+		snprintf(err, errlen, "garbled HTTP response");
+		return CM_EPROTO;
+	}
+	resp->status = atoi(raw->data + 9);
+	*hdr_end = '\0';
+	for (line = strstr(raw->data, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
+		const char *h = line + 2;
+		if (strncasecmp(h, "Content-Length:", 15) == 0)
+			clen = atol(h + 15);
+		else if (strncasecmp(h, "Transfer-Encoding:", 18) == 0 && strstr(h, "chunked") != NULL)
+			chunked = 1;
+	}
+	body = hdr_end + 4;
+	body_len = raw->len - (size_t)(body - raw->data);
+	if (chunked) {
+		long n = dechunk(body, body_len);
+		if (n < 0) {
+			snprintf(err, errlen, "garbled chunked HTTP body");
+			return CM_EPROTO;
+		}
+		body_len = (size_t)n;
+	} else if (clen >= 0) {
+		if ((size_t)clen > body_len) {
+			snprintf(err, errlen, "HTTP body shorter than its Content-Length");
+			return CM_EPROTO;
+		}
+		body_len = (size_t)clen;
+	}
+	cm_buf_init(&resp->body);
+	cm_buf_append(&resp->body, body, body_len);
+	if (resp->body.data == NULL)
+		cm_buf_append(&resp->body, "", 0);
+	return resp->body.failed ? CM_ENOMEM : CM_OK;
+}
+
+int
+qry_http_request(const char *base_url, const char *method, const char *path,
+    const char *content_type, const void *body, size_t body_len, int timeout_ms,
+    qry_http_response *resp, char *err, size_t errlen)
+{
+	char host[256], port[16];
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	cm_buf req, raw;
+	int fd, rv;
+
+	if (split_url(base_url, host, sizeof host, port, sizeof port) != CM_OK) {
+		snprintf(err, errlen, "bad URL %s (want http://HOST:PORT)", base_url);
+		return CM_EINVAL;
+	}
+	if ((rv = connect_to(host, port, timeout_ms, &fd, err, errlen)) != CM_OK)
+		return rv;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	cm_buf_init(&req);
+	cm_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nAccept: application/json\r\n",
+	    method, path, host, port);
+	if (body != NULL)
+		cm_buf_printf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type ? content_type : "application/json", body_len);
+	cm_buf_puts(&req, "\r\n");
+	if (body != NULL)
+		cm_buf_append(&req, body, body_len);
+	if (req.failed || send_all(fd, req.data, req.len) != 0) {
+		snprintf(err, errlen, "sending the request failed");
+		cm_buf_fini(&req);
+		close(fd);
+		return CM_EUNREACHABLE;
+	}
+	cm_buf_fini(&req);
+	cm_buf_init(&raw);
+	for (;;) {
+		ssize_t n;
+		if (cm_buf_reserve(&raw, 65536) != CM_OK || raw.len > MAX_RESPONSE) {
+			rv = CM_ETOOBIG;
+			break;
+		}
+		n = recv(fd, raw.data + raw.len, 65536, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rv = errno == EAGAIN || errno == EWOULDBLOCK ? CM_ETIMEDOUT : CM_EPROTO;
+			break;
+		}
+		if (n == 0) {
+			rv = CM_OK;
+			break;
+		}
+		raw.len += (size_t)n;
+	}
+	close(fd);
+	if (rv == CM_OK)
+		rv = parse_response(&raw, resp, err, errlen);
+	else
+		snprintf(err, errlen, "%s reading the response from %s", cm_strerror(rv), base_url);
+	cm_buf_fini(&raw);
+	return rv;
+}
+
+void
+qry_url_escape(cm_buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			cm_buf_append(out, s, 1);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			cm_buf_append(out, e, 3);
+		}
+	}
+}

@@ -1,0 +1,34 @@
+/*
+ * httpc.h - a minimal blocking HTTP/1.1 client for the weft CLI and tests.
+ *
+ * One request per connection (Connection: close); the body is read until
+ * Content-Length, the end of a chunked body, or the server closes. Plain
+ * http:// only; the base URL is "http://host:port".
+ */
+#ifndef WEFT_QUERY_HTTPC_H
+#define WEFT_QUERY_HTTPC_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+typedef struct qry_http_response {
+	int status;
+	cm_buf body;
+} qry_http_response;
+
+/*
+ * Sends METHOD base_url+path (path already percent-encoded) with an
+ * optional body, waiting at most timeout_ms for each step. Returns CM_OK with
+ * *resp filled (fini its body), CM_EINVAL for a bad URL, CM_EUNREACHABLE
+ * when nothing listens, CM_ETIMEDOUT, or CM_EPROTO for a garbled response;
+ * err gets a one-line reason.
+ */
+int qry_http_request(const char *base_url, const char *method, const char *path,
+    const char *content_type, const void *body, size_t body_len, int timeout_ms,
+    qry_http_response *resp, char *err, size_t errlen);
+
+/* Appends s percent-encoded for use in a URL path segment or query value. */
+void qry_url_escape(cm_buf *out, const char *s);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * query_main.c - weft-query: flags, wiring, signals.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "server.h"
+
+static const char usage[] =
+    "usage: weft-query --data-dir DIR [options]\n"
+    "\n"
+    "Serves the traces in DIR (written by weft-collector) over Jaeger's HTTP\n"
+    "query API, following the collector's writes as they happen.\n"
+    "\n"
+    "  --data-dir DIR        the collector's data directory        [WEFT_DATA_DIR]\n"
+    "  --http ADDR           HTTP listener (127.0.0.1:16686)        [WEFT_QUERY_HTTP]\n"
+    "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
+    "  --help                this text\n";
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints a one-line reason; returns the exit code for bad usage. */
+static int
+fail(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "weft-query: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static const char *
+env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	qry_server_config cfg = {
+		.data_dir = env_or("WEFT_DATA_DIR", NULL),
+		.http_addr = env_or("WEFT_QUERY_HTTP", "127.0.0.1:16686"),
+		.threads = 4,
+	};
+	const char *level = env_or("WEFT_LOG_LEVEL", "info");
+	qry_server *server = NULL;
+	char err[512];
+	sigset_t sigs;
+	int ch, sig;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': cfg.data_dir = optarg; break;
+		case 'H': cfg.http_addr = optarg; break;
+		case 'l': level = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail("unexpected argument %s (see --help)", argv[optind]);
+	if (cfg.data_dir == NULL)
+		return fail("--data-dir is required (see --help)");
+	if ((cm_log_threshold = cm_log_parse_level(level)) < 0)
+		return fail("bad --log-level %s (debug|info|warn|error|off)", level);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (qry_server_start(&cfg, &server, err, sizeof err) != CM_OK) {
+		fprintf(stderr, "weft-query: %s\n", err);
+		return 1;
+	}
+	cm_log(CM_LOG_INFO, "QRY-READY", "serving %s on http://%s", cfg.data_dir, cfg.http_addr);
+	sigwait(&sigs, &sig);
+	cm_log(CM_LOG_INFO, "QRY-STOP", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	qry_server_stop(server);
+	return 0;
+}

@@ -1,0 +1,342 @@
+/*
+ * server.c - HTTP routing and Jaeger envelopes on libmicrohttpd.
+ *
+ * Threads: MHD runs handlers on a small thread pool; the store is shared
+ * (RocksDB reads are thread-safe) and its lazy open and catch-up are
+ * serialised by `mu`.
+ */
+#include "server.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "err.h"
+#include "ids.h"
+#include "jaeger.h"
+#include "jsonw.h"
+#include "log.h"
+#include "store.h"
+
+struct qry_server {
+	struct MHD_Daemon *d;
+	char *data_dir;
+	pthread_mutex_t mu;
+	st_store *store;
+};
+
+static enum MHD_Result
+send_json(struct MHD_Connection *c, unsigned status, cm_buf *body)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (body->failed)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(body->len, body->data, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Starts Jaeger's envelope; the caller writes the "data" value next. */
+static void
+envelope_start(cm_jsonw *w)
+{
+	cm_jsonw_obj(w);
+	cm_jsonw_key(w, "data");
+}
+
+static void
+envelope_end(cm_jsonw *w, size_t total)
+{
+	cm_jsonw_key(w, "total");
+	cm_jsonw_uint(w, total);
+	cm_jsonw_key(w, "limit");
+	cm_jsonw_int(w, 0);
+	cm_jsonw_key(w, "offset");
+	cm_jsonw_int(w, 0);
+	cm_jsonw_key(w, "errors");
+	cm_jsonw_null(w);
+	cm_jsonw_obj_end(w);
+}
+
+static enum MHD_Result
+send_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_null(&w);
+	cm_jsonw_key(&w, "total");
+	cm_jsonw_int(&w, 0);
+	cm_jsonw_key(&w, "limit");
+	cm_jsonw_int(&w, 0);
+	cm_jsonw_key(&w, "offset");
+	cm_jsonw_int(&w, 0);
+	cm_jsonw_key(&w, "errors");
+	cm_jsonw_arr(&w);
+	cm_jsonw_obj(&w);
+	cm_jsonw_key(&w, "code");
+	cm_jsonw_uint(&w, status);
+	cm_jsonw_key(&w, "msg");
+	cm_jsonw_str(&w, msg);
+	cm_jsonw_obj_end(&w);
+	cm_jsonw_arr_end(&w);
+	cm_jsonw_obj_end(&w);
+	ret = send_json(c, status, &b);
+	cm_buf_fini(&b);
+	return ret;
+}
+
+/*
+ * Returns the store, caught up with the collector, or NULL when there is no
+ * store yet (*empty set: answer as for an empty store) or it failed.
+ */
+static st_store *
+store_get(qry_server *s, bool *empty)
+{
+	char err[512];
+	st_store *st;
+	int rv;
+
+	*empty = false;
+	pthread_mutex_lock(&s->mu);
+	if (s->store == NULL) {
+		st_options o = { .data_dir = s->data_dir, .secondary = true };
+		rv = st_store_open(&o, &s->store, err, sizeof err);
+		if (rv == CM_ENOENT)
+			*empty = true;
+		else if (rv != CM_OK)
+			cm_log(CM_LOG_ERROR, "QRY-STORE", "%s", err);
+	}
+	if (s->store != NULL && st_store_catch_up(s->store) != CM_OK)
+		cm_log(CM_LOG_WARN, "QRY-CATCHUP", "could not catch up with the collector; serving older data");
+	st = s->store;
+	pthread_mutex_unlock(&s->mu);
+	return st;
+}
+
+static enum MHD_Result
+services(qry_server *s, struct MHD_Connection *c)
+{
+	st_strlist l = { 0 };
+	bool empty;
+	st_store *st = store_get(s, &empty);
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+
+	if (st == NULL && !empty)
+		return send_error(c, 500, "store unavailable");
+	if (st != NULL && st_services(st, &l) != CM_OK)
+		return send_error(c, 500, "reading services failed");
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	for (size_t i = 0; i < l.n; i++)
+		cm_jsonw_str(&w, l.v[i]);
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, l.n);
+	ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
+	st_strlist_fini(&l);
+	return ret;
+}
+
+/* Answers operations of service: names only (legacy route) or {name, spanKind}. */
+static enum MHD_Result
+operations(qry_server *s, struct MHD_Connection *c, const char *service, bool with_kind, const char *kind)
+{
+	st_oplist l = { 0 };
+	bool empty;
+	st_store *st = store_get(s, &empty);
+	cm_buf b;
+	cm_jsonw w;
+	size_t total = 0;
+	enum MHD_Result ret;
+
+	if (st == NULL && !empty)
+		return send_error(c, 500, "store unavailable");
+	if (st != NULL && st_operations(st, service, &l) != CM_OK)
+		return send_error(c, 500, "reading operations failed");
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	for (size_t i = 0; i < l.n; i++) {
+		const char *k = l.v[i].kind == 0 ? "" : cm_kind_name(l.v[i].kind);
+		if (kind != NULL && *kind != '\0' && strcmp(kind, k) != 0)
+			continue;
+		/* the names-only route lists each name once, whatever its kinds */
+		if (!with_kind) {
+			bool seen = false;
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = strcmp(l.v[j].name, l.v[i].name) == 0;
+			if (seen)
+				continue;
+		}
+		total++;
+		if (!with_kind) {
+			cm_jsonw_str(&w, l.v[i].name);
+			continue;
+		}
+		cm_jsonw_obj(&w);
+		cm_jsonw_key(&w, "name");
+		cm_jsonw_str(&w, l.v[i].name);
+		cm_jsonw_key(&w, "spanKind");
+		cm_jsonw_str(&w, k);
+		cm_jsonw_obj_end(&w);
+	}
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, total);
+	ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
+	st_oplist_fini(&l);
+	return ret;
+}
+
+static enum MHD_Result
+trace(qry_server *s, struct MHD_Connection *c, const char *id_hex)
+{
+	cm_trace_id id;
+	cm_batch t;
+	bool empty;
+	st_store *st;
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+	int rv;
+
+	if (cm_trace_id_parse(id_hex, strlen(id_hex), &id) != CM_OK || cm_trace_id_is_zero(&id))
+		return send_error(c, 400, "malformed trace id: want 1 to 32 hex digits, not all zero");
+	st = store_get(s, &empty);
+	if (st == NULL)
+		return empty ? send_error(c, 404, "trace not found") : send_error(c, 500, "store unavailable");
+	cm_batch_init(&t);
+	rv = st_trace_get(st, &id, &t);
+	if (rv != CM_OK) {
+		cm_batch_fini(&t);
+		if (rv == CM_ENOENT)
+			return send_error(c, 404, "trace not found");
+		return send_error(c, 500, cm_strerror(rv));
+	}
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	qry_jaeger_trace(&w, &t);
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, 0);
+	ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
+	cm_batch_fini(&t);
+	return ret;
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	qry_server *s = cls;
+	static const char svc_prefix[] = "/api/services/";
+	static const char ops_suffix[] = "/operations";
+	static const char trace_prefix[] = "/api/traces/";
+	size_t len = strlen(url);
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)state;
+
+	if (strcmp(method, "GET") != 0)
+		return send_error(c, 405, "only GET is served here");
+	if (len > 1 && url[len - 1] == '/')
+		len--; /* a trailing slash is not a different resource */
+	if (len == 13 && strncmp(url, "/api/services", 13) == 0)
+		return services(s, c);
+	if (len == 15 && strncmp(url, "/api/operations", 15) == 0) {
+		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
+		if (svc == NULL || *svc == '\0')
+			return send_error(c, 400, "parameter 'service' is required");
+		return operations(s, c, svc, true, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "spanKind"));
+	}
+	if (len > sizeof svc_prefix - 1 + sizeof ops_suffix - 1 &&
+	    strncmp(url, svc_prefix, sizeof svc_prefix - 1) == 0 &&
+	    strncmp(url + len - (sizeof ops_suffix - 1), ops_suffix, sizeof ops_suffix - 1) == 0) {
+		size_t n = len - (sizeof svc_prefix - 1) - (sizeof ops_suffix - 1);
+		char *svc = cm_strndup(url + sizeof svc_prefix - 1, n);
+		enum MHD_Result ret;
+		if (svc == NULL)
+			return MHD_NO;
+		ret = operations(s, c, svc, false, NULL);
+		cm_free(svc);
+		return ret;
+	}
+	if (len > sizeof trace_prefix - 1 && strncmp(url, trace_prefix, sizeof trace_prefix - 1) == 0) {
+		char id[64];
+		size_t n = len - (sizeof trace_prefix - 1);
+		if (n >= sizeof id || memchr(url + sizeof trace_prefix - 1, '/', n) != NULL)
+			return send_error(c, 404, "no such endpoint");
+		memcpy(id, url + sizeof trace_prefix - 1, n);
+		id[n] = '\0';
+		return trace(s, c, id);
+	}
+	return send_error(c, 404, "no such endpoint");
+}
+
+int
+qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	qry_server *s;
+
+	if (cm_addr_parse(cfg->http_addr, &sa, &salen) != CM_OK) {
+		snprintf(err, errlen, "bad --http address %s (want HOST:PORT)", cfg->http_addr);
+		return CM_EINVAL;
+	}
+	if ((s = cm_calloc(1, sizeof *s)) == NULL)
+		return CM_ENOMEM;
+	if ((s->data_dir = cm_strndup(cfg->data_dir, strlen(cfg->data_dir))) == NULL) {
+		cm_free(s);
+		return CM_ENOMEM;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 4u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+	if (s->d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s", cfg->http_addr);
+		qry_server_stop(s);
+		return CM_EINVAL;
+	}
+	*out = s;
+	return CM_OK;
+}
+
+void
+qry_server_stop(qry_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	st_store_close(s->store);
+	pthread_mutex_destroy(&s->mu);
+	cm_free(s->data_dir);
+	cm_free(s);
+}

@@ -1,0 +1,33 @@
+/*
+ * server.h - weft-query's HTTP API: Jaeger's query API on a weft store.
+ *
+ * Routes (docs/http-api.md has examples):
+ *   GET /api/services
+ *   GET /api/services/{service}/operations
+ *   GET /api/operations?service=S[&spanKind=K]
+ *   GET /api/traces/{traceID}
+ * Every answer is Jaeger's envelope {"data","total","limit","offset","errors"}.
+ *
+ * The store is opened as a RocksDB secondary of the collector's data
+ * directory when first needed (the collector may start later), and caught
+ * up with the primary before every request, so an acknowledged span is
+ * visible to the next request.
+ */
+#ifndef WEFT_QUERY_SERVER_H
+#define WEFT_QUERY_SERVER_H
+
+#include <stddef.h>
+
+typedef struct qry_server qry_server;
+
+typedef struct qry_server_config {
+	const char *data_dir;
+	const char *http_addr; /* host:port */
+	unsigned threads;      /* HTTP worker threads */
+} qry_server_config;
+
+/* Starts listening. On failure returns an error with the reason in err. */
+int qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size_t errlen);
+void qry_server_stop(qry_server *s);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * sampler.c - head sampling decisions.
+ *
+ * traceidratio decides from the trace id's last 7 bytes (the random part
+ * W3C Trace Context level 2 guarantees), so every service that sees the same
+ * trace with the same ratio makes the same decision.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "sdk_int.h"
+
+static int
+parse_ratio(const char *arg, uint64_t *bound)
+{
+	char *end;
+	double r = arg && *arg ? strtod(arg, &end) : 1.0;
+
+	if (arg && *arg && *end != '\0')
+		return CM_EINVAL;
+	if (!(r >= 0.0 && r <= 1.0))
+		return CM_EINVAL;
+	*bound = r >= 1.0 ? (UINT64_C(1) << 56) : (uint64_t)(r * (double)(UINT64_C(1) << 56));
+	return CM_OK;
+}
+
+int
+sdk_sampler_init(sdk_sampler *s, const char *name, const char *arg)
+{
+	static const struct {
+		const char *name;
+		sdk_sampler_kind root;
+		bool parent_based;
+	} table[] = {
+		{ "always_on", SAMPLER_ALWAYS_ON, false },
+		{ "always_off", SAMPLER_ALWAYS_OFF, false },
+		{ "traceidratio", SAMPLER_RATIO, false },
+		{ "parentbased_always_on", SAMPLER_ALWAYS_ON, true },
+		{ "parentbased_always_off", SAMPLER_ALWAYS_OFF, true },
+		{ "parentbased_traceidratio", SAMPLER_RATIO, true },
+	};
+
+	if (name == NULL || *name == '\0')
+		name = "parentbased_always_on";
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		if (strcmp(name, table[i].name) != 0)
+			continue;
+		s->root = table[i].root;
+		s->parent_based = table[i].parent_based;
+		s->ratio_bound = 0;
+		return s->root == SAMPLER_RATIO ? parse_ratio(arg, &s->ratio_bound) : CM_OK;
+	}
+	return CM_EINVAL;
+}
+
+bool
+sdk_sampler_decide(const sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id)
+{
+	uint64_t low = 0;
+
+	if (parent != NULL && s->parent_based)
+		return (parent->flags & WEFT_FLAG_SAMPLED) != 0;
+	switch (s->root) {
+	case SAMPLER_ALWAYS_ON:
+		return true;
+	case SAMPLER_ALWAYS_OFF:
+		return false;
+	case SAMPLER_RATIO:
+		for (int i = 9; i < 16; i++)
+			low = low << 8 | id->b[i];
+		return low < s->ratio_bound;
+	}
+	return false;
+}

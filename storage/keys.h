@@ -1,0 +1,36 @@
+/*
+ * keys.h - the storage key layout (see docs/architecture.md).
+ *
+ *   spans CF:  <trace_id:16><start_ns:8 BE><span_id:8>
+ *              -> value: 0x01, msgpack span (common/spanpack.h) whose
+ *                 resource_ref / scope_ref are content hashes
+ *   meta CF:   'r' <hash:8 BE>                       -> msgpack resource
+ *              'c' <hash:8 BE>                       -> msgpack scope
+ *              's' <service>                         -> ""
+ *              'o' <service> 0x00 <kind:1> <name>    -> ""
+ *
+ * Big-endian integers make byte order equal time order, so a prefix seek on
+ * a trace id returns its spans by start time.
+ */
+#ifndef WEFT_STORAGE_KEYS_H
+#define WEFT_STORAGE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+
+#define ST_SPAN_KEY_SIZE 32
+#define ST_SPAN_VALUE_VERSION 1
+#define ST_META_RESOURCE 'r'
+#define ST_META_SCOPE 'c'
+#define ST_META_SERVICE 's'
+#define ST_META_OPERATION 'o'
+
+void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
+void st_put_be64(uint8_t *p, uint64_t v);
+uint64_t st_get_be64(const uint8_t *p);
+/* 64-bit FNV-1a, the content hash of encoded resources and scopes. */
+uint64_t st_hash64(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * spanread.c - the read path: a trace by id, services, operations.
+ *
+ * A trace is read with one prefix seek on its 16-byte id. Every value is
+ * copied into the result batch's arena before it is unpacked, so the span
+ * strings live exactly as long as the batch. Resources and scopes are then
+ * fetched once per distinct hash.
+ */
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "keys.h"
+#include "spanpack.h"
+#include "store_int.h"
+
+typedef struct refs {
+	uint64_t *v;
+	uint32_t n, cap;
+} refs;
+
+/* Returns the index of h in r, appending it if new; UINT32_MAX when out of memory. */
+static uint32_t
+ref_index(refs *r, uint64_t h)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->v[i] == h)
+			return i;
+	if (r->n == r->cap) {
+		uint32_t cap = r->cap ? r->cap * 2 : 4;
+		uint64_t *v = cm_realloc(r->v, cap * sizeof *v);
+		if (v == NULL)
+			return UINT32_MAX;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n] = h;
+	return r->n++;
+}
+
+/* Copies a stored msgpack value into the arena and unpacks it into up. */
+static int
+unpack_copy(cm_arena *a, const char *val, size_t len, msgpack_unpacked *up)
+{
+	size_t off = 0;
+	char *copy = cm_arena_alloc(a, len ? len : 1);
+	if (copy == NULL)
+		return CM_ENOMEM;
+	memcpy(copy, val, len);
+	if (msgpack_unpack_next(up, copy, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+		return CM_EPROTO;
+	return CM_OK;
+}
+
+static int
+get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, msgpack_unpacked *up)
+{
+	char key[9], *err = NULL, *val;
+	size_t len;
+	int rv;
+
+	key[0] = tag;
+	st_put_be64((uint8_t *)key + 1, hash);
+	val = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], key, sizeof key, &len, &err);
+	if (err != NULL)
+		return st_rocks_error("get meta", err);
+	if (val == NULL)
+		return CM_ENOENT;
+	rv = unpack_copy(a, val, len, up);
+	free(val);
+	return rv;
+}
+
+static int
+load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
+{
+	const char *why;
+	int rv = CM_OK;
+
+	out->resources = cm_arena_alloc(&out->arena, sizeof(cm_resource) * (res->n + 1));
+	out->scopes = cm_arena_alloc(&out->arena, sizeof(cm_scope) * (scopes->n + 1));
+	if (out->resources == NULL || out->scopes == NULL)
+		return CM_ENOMEM;
+	out->nresources = res->n;
+	out->nscopes = scopes->n;
+	for (uint32_t i = 0; i < res->n && rv == CM_OK; i++) {
+		msgpack_unpacked up;
+		msgpack_unpacked_init(&up);
+		rv = get_meta(s, ST_META_RESOURCE, res->v[i], &out->arena, &up);
+		if (rv == CM_OK)
+			rv = cm_unpack_resource(&up.data, &out->arena, &out->resources[i], &why);
+		else if (rv == CM_ENOENT) /* written in the same batch: cannot happen unless damaged */
+			out->resources[i].service = CM_STR("unknown_service"), rv = CM_OK;
+		msgpack_unpacked_destroy(&up);
+	}
+	for (uint32_t i = 0; i < scopes->n && rv == CM_OK; i++) {
+		msgpack_unpacked up;
+		msgpack_unpacked_init(&up);
+		rv = get_meta(s, ST_META_SCOPE, scopes->v[i], &out->arena, &up);
+		if (rv == CM_OK)
+			rv = cm_unpack_scope(&up.data, &out->arena, &out->scopes[i], &why);
+		else if (rv == CM_ENOENT)
+			rv = CM_OK;
+		msgpack_unpacked_destroy(&up);
+	}
+	return rv == CM_EPROTO ? CM_EIO : rv;
+}
+
+int
+st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	refs res = { 0 }, scopes = { 0 };
+	uint32_t cap = 0;
+	char *err = NULL;
+	int rv = CM_OK;
+
+	rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
+	it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_SPANS]);
+	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		const char *val = rocksdb_iter_value(it, &vlen);
+		uint64_t rref, sref;
+		const char *why;
+		msgpack_unpacked up;
+		cm_span *sp;
+
+		if (klen != ST_SPAN_KEY_SIZE || memcmp(key, id->b, 16) != 0)
+			break;
+		if (vlen < 1 || val[0] != ST_SPAN_VALUE_VERSION) {
+			rv = CM_EVERSION;
+			break;
+		}
+		if (out->nspans == cap) {
+			uint32_t ncap = cap ? cap * 2 : 64;
+			cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
+			if (v == NULL) {
+				rv = CM_ENOMEM;
+				break;
+			}
+			if (cap)
+				memcpy(v, out->spans, cap * sizeof *v);
+			out->spans = v;
+			cap = ncap;
+		}
+		sp = &out->spans[out->nspans];
+		msgpack_unpacked_init(&up);
+		rv = unpack_copy(&out->arena, val + 1, vlen - 1, &up);
+		if (rv == CM_OK)
+			rv = cm_unpack_span(&up.data, &out->arena, sp, &rref, &sref, &why);
+		msgpack_unpacked_destroy(&up);
+		if (rv != CM_OK)
+			break;
+		sp->resource = ref_index(&res, rref);
+		sp->scope = ref_index(&scopes, sref);
+		if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX) {
+			rv = CM_ENOMEM;
+			break;
+		}
+		out->nspans++;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (err != NULL)
+		rv = st_rocks_error("read trace", err);
+	if (rv == CM_EPROTO)
+		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
+	if (rv == CM_OK && out->nspans == 0)
+		rv = CM_ENOENT;
+	if (rv == CM_OK)
+		rv = load_refs(s, out, &res, &scopes);
+	cm_free(res.v);
+	cm_free(scopes.v);
+	return rv;
+}
+
+/* Calls fn for every meta key starting with prefix; stops early when fn returns non-zero. */
+static int
+scan_meta(st_store *s, const char *prefix, size_t plen,
+    int (*fn)(void *arg, const char *rest, size_t len), void *arg)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_META]);
+	char *err = NULL;
+	int rv = CM_OK;
+
+	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		if (klen < plen || memcmp(key, prefix, plen) != 0)
+			break;
+		if ((rv = fn(arg, key + plen, klen - plen)) != CM_OK)
+			break;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	return err ? st_rocks_error("scan meta", err) : rv;
+}
+
+static int
+add_service(void *arg, const char *rest, size_t len)
+{
+	st_strlist *l = arg;
+	char **v = cm_realloc(l->v, (l->n + 1) * sizeof *v);
+	if (v == NULL)
+		return CM_ENOMEM;
+	l->v = v;
+	if ((v[l->n] = cm_strndup(rest, len)) == NULL)
+		return CM_ENOMEM;
+	l->n++;
+	return CM_OK;
+}
+
+int
+st_services(st_store *s, st_strlist *out)
+{
+	st_strlist l = { 0 };
+	char prefix = ST_META_SERVICE;
+	int rv = scan_meta(s, &prefix, 1, add_service, &l);
+	if (rv != CM_OK) {
+		st_strlist_fini(&l);
+		return rv;
+	}
+	*out = l;
+	return CM_OK;
+}
+
+static int
+add_operation(void *arg, const char *rest, size_t len)
+{
+	st_oplist *l = arg;
+	st_op *v;
+	if (len < 1)
+		return CM_OK;
+	if ((v = cm_realloc(l->v, (l->n + 1) * sizeof *v)) == NULL)
+		return CM_ENOMEM;
+	l->v = v;
+	v[l->n].kind = (unsigned char)rest[0];
+	if ((v[l->n].name = cm_strndup(rest + 1, len - 1)) == NULL)
+		return CM_ENOMEM;
+	l->n++;
+	return CM_OK;
+}
+
+int
+st_operations(st_store *s, const char *service, st_oplist *out)
+{
+	st_oplist l = { 0 };
+	size_t slen = strlen(service);
+	char *prefix = cm_malloc(slen + 2);
+	int rv;
+
+	if (prefix == NULL)
+		return CM_ENOMEM;
+	prefix[0] = ST_META_OPERATION;
+	memcpy(prefix + 1, service, slen + 1); /* includes the 0x00 separator */
+	rv = scan_meta(s, prefix, slen + 2, add_operation, &l);
+	cm_free(prefix);
+	if (rv != CM_OK) {
+		st_oplist_fini(&l);
+		return rv;
+	}
+	*out = l;
+	return CM_OK;
+}
+
+void
+st_strlist_fini(st_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cm_free(l->v[i]);
+	cm_free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void
+st_oplist_fini(st_oplist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cm_free(l->v[i].name);
+	cm_free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

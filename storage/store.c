@@ -1,0 +1,193 @@
+/*
+ * store.c - opening and closing the RocksDB database behind a data directory.
+ *
+ * The primary creates missing column families; a secondary lists the ones
+ * that exist and opens all of them, with its own scratch directory (RocksDB
+ * keeps a secondary's info log there) under $TMPDIR, removed at close.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "log.h"
+
+static const char *const cf_names[CF_COUNT] = { "default", "spans", "meta" };
+
+int
+st_rocks_error(const char *what, char *err)
+{
+	cm_log(CM_LOG_ERROR, "ST-ROCKS", "%s: %s", what, err ? err : "unknown error");
+	free(err);
+	return CM_EIO;
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+configure(st_store *s, const st_options *o)
+{
+	size_t cache = o->block_cache_bytes ? o->block_cache_bytes : (size_t)64 << 20;
+
+	s->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(s->opts, 1);
+	rocksdb_options_set_create_missing_column_families(s->opts, 1);
+	rocksdb_options_increase_parallelism(s->opts, 2);
+	rocksdb_options_set_max_open_files(s->opts, -1); /* required by secondaries */
+	rocksdb_options_set_keep_log_file_num(s->opts, 4);
+
+	s->cache = rocksdb_cache_create_lru(cache);
+	s->table = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(s->table, s->cache);
+	rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
+	rocksdb_block_based_options_set_whole_key_filtering(s->table, 0);
+
+	for (int i = 0; i < CF_COUNT; i++) {
+		rocksdb_options_t *cf = rocksdb_options_create_copy(s->opts);
+		if (i == CF_SPANS) {
+			/* One trace = one prefix: bloom filters and seeks work per trace id. */
+			rocksdb_options_set_prefix_extractor(cf, rocksdb_slicetransform_create_fixed_prefix(16));
+			rocksdb_options_set_block_based_table_factory(cf, s->table);
+			rocksdb_options_set_compression(cf, rocksdb_zstd_compression);
+		}
+		s->cf_opts[i] = cf;
+	}
+	s->wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wopts, o->sync);
+	s->ropts = rocksdb_readoptions_create();
+}
+
+static int
+open_secondary(st_store *s, const st_options *o, char *errbuf, size_t errlen)
+{
+	char *err = NULL;
+	const char *tmp = getenv("TMPDIR");
+	char templ[4096];
+	size_t n = 0;
+	char **names;
+
+	names = rocksdb_list_column_families(s->opts, o->data_dir, &n, &err);
+	if (err != NULL) {
+		snprintf(errbuf, errlen, "no weft store in %s yet (%s)", o->data_dir, err);
+		free(err);
+		rocksdb_list_column_families_destroy(names, n); /* allocated even on error */
+		return CM_ENOENT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (int j = 0; j < CF_COUNT; j++)
+			known |= strcmp(names[i], cf_names[j]) == 0;
+		if (!known) {
+			snprintf(errbuf, errlen, "%s has unknown column family %s", o->data_dir, names[i]);
+			rocksdb_list_column_families_destroy(names, n);
+			return CM_EIO;
+		}
+	}
+	rocksdb_list_column_families_destroy(names, n);
+	if (n != CF_COUNT) {
+		snprintf(errbuf, errlen, "%s is not complete yet (%zu column families)", o->data_dir, n);
+		return CM_ENOENT;
+	}
+
+	snprintf(templ, sizeof templ, "%s/weft-secondary-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(templ) == NULL) {
+		snprintf(errbuf, errlen, "mkdtemp %s: %s", templ, strerror(errno));
+		return CM_EIO;
+	}
+	s->secondary_dir = cm_strndup(templ, strlen(templ));
+	if (s->secondary_dir == NULL)
+		return CM_ENOMEM;
+	s->db = rocksdb_open_as_secondary_column_families(s->opts, o->data_dir, templ, CF_COUNT,
+	    cf_names, (const rocksdb_options_t *const *)s->cf_opts, s->cf, &err);
+	if (err != NULL) {
+		snprintf(errbuf, errlen, "open %s as secondary: %s", o->data_dir, err);
+		free(err);
+		return CM_EIO;
+	}
+	return CM_OK;
+}
+
+int
+st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
+{
+	st_store *s;
+	char *err = NULL;
+	int rv;
+
+	if ((s = cm_calloc(1, sizeof *s)) == NULL)
+		return CM_ENOMEM;
+	s->secondary = o->secondary;
+	configure(s, o);
+	if (o->secondary) {
+		rv = open_secondary(s, o, errbuf, errlen);
+	} else {
+		if (mkdir(o->data_dir, 0755) != 0 && errno != EEXIST) {
+			snprintf(errbuf, errlen, "mkdir %s: %s", o->data_dir, strerror(errno));
+			rv = CM_EIO;
+		} else {
+			s->db = rocksdb_open_column_families(s->opts, o->data_dir, CF_COUNT, cf_names,
+			    (const rocksdb_options_t *const *)s->cf_opts, s->cf, &err);
+			rv = CM_OK;
+			if (err != NULL) {
+				snprintf(errbuf, errlen, "open %s: %s", o->data_dir, err);
+				free(err);
+				rv = CM_EIO;
+			}
+		}
+	}
+	if (rv != CM_OK) {
+		st_store_close(s);
+		return rv;
+	}
+	*out = s;
+	return CM_OK;
+}
+
+void
+st_store_close(st_store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < CF_COUNT; i++)
+		if (s->cf[i] != NULL)
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+	if (s->db != NULL)
+		rocksdb_close(s->db);
+	for (int i = 0; i < CF_COUNT; i++)
+		if (s->cf_opts[i] != NULL)
+			rocksdb_options_destroy(s->cf_opts[i]);
+	rocksdb_options_destroy(s->opts);
+	rocksdb_block_based_options_destroy(s->table);
+	rocksdb_cache_destroy(s->cache);
+	rocksdb_writeoptions_destroy(s->wopts);
+	rocksdb_readoptions_destroy(s->ropts);
+	if (s->secondary_dir != NULL) {
+		nftw(s->secondary_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+		cm_free(s->secondary_dir);
+	}
+	cm_free(s);
+}
+
+int
+st_store_catch_up(st_store *s)
+{
+	char *err = NULL;
+	if (!s->secondary)
+		return CM_OK;
+	rocksdb_try_catch_up_with_primary(s->db, &err);
+	return err ? st_rocks_error("catch up with primary", err) : CM_OK;
+}

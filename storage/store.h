@@ -1,0 +1,83 @@
+/*
+ * store.h - weft's span store on RocksDB: the only interface to it.
+ *
+ * No RocksDB type leaves storage/. A data directory is one RocksDB database
+ * with these column families (key layout in storage/keys.h):
+ *   spans  one entry per span, keyed by trace id, start time and span id,
+ *          so a whole trace is one prefix seek
+ *   meta   resources and scopes by content hash, services, operations
+ *
+ * A primary store (weft-collector) writes; any number of secondary stores
+ * (weft-query) read the same directory and follow the primary with
+ * st_store_catch_up().
+ *
+ * Threads: a store may be shared by threads; each call is independent.
+ * Ownership: results are written into caller-owned objects (cm_batch,
+ * st_strlist, st_oplist) freed by their _fini functions.
+ */
+#ifndef WEFT_STORAGE_STORE_H
+#define WEFT_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "span.h"
+
+typedef struct st_store st_store;
+
+typedef struct st_options {
+	const char *data_dir;
+	bool secondary;            /* open read-only, following a primary */
+	bool sync;                 /* fsync the WAL on every write */
+	size_t block_cache_bytes;  /* 0: 64 MiB */
+} st_options;
+
+/*
+ * Opens (creating if primary and missing) the store in o->data_dir.
+ * On failure returns CM_EIO (or CM_ENOENT for a secondary whose primary
+ * never created the directory) with the reason in err[0..errlen).
+ */
+int st_store_open(const st_options *o, st_store **out, char *err, size_t errlen);
+/* Flushes nothing extra (the WAL holds every write) and closes. NULL is a no-op. */
+void st_store_close(st_store *s);
+
+/*
+ * Writes every span of b, with its resource and scope, in one atomic
+ * RocksDB write batch. On CM_OK the spans are in the write-ahead log (and
+ * on disk with sync): they survive a crash of the process. Writing the same
+ * span twice stores it once: keys derive from trace id, start and span id.
+ */
+int st_store_write(st_store *s, const cm_batch *b);
+
+/* Secondary only: sees what the primary has written up to now. */
+int st_store_catch_up(st_store *s);
+
+/*
+ * Reads a whole trace into out (an initialised empty batch), spans ordered
+ * by start time. Returns CM_ENOENT when the store has no span of it.
+ */
+int st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out);
+
+typedef struct st_strlist {
+	char **v;
+	size_t n;
+} st_strlist;
+void st_strlist_fini(st_strlist *l);
+
+typedef struct st_op {
+	char *name;
+	int kind; /* cm_span_kind */
+} st_op;
+
+typedef struct st_oplist {
+	st_op *v;
+	size_t n;
+} st_oplist;
+void st_oplist_fini(st_oplist *l);
+
+/* OUT: *out, sorted by name. */
+int st_services(st_store *s, st_strlist *out);
+/* OUT: *out, sorted by kind, then name. CM_OK with n == 0 for an unknown service. */
+int st_operations(st_store *s, const char *service, st_oplist *out);
+
+#endif

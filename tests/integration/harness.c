@@ -1,0 +1,205 @@
+/*
+ * harness.c - process, port and directory helpers for integration tests.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "err.h"
+#include "httpc.h"
+
+const char *
+hx_tmpdir(void)
+{
+	static char path[512];
+	const char *base = getenv("TMPDIR");
+	snprintf(path, sizeof path, "%s/weft-test-XXXXXX", base && *base ? base : "/tmp");
+	if (mkdtemp(path) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return path;
+}
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+void
+hx_rmrf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+hx_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+		perror("free port");
+		abort();
+	}
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+const char *
+hx_bin(const char *name)
+{
+	static char slots[4][512];
+	static int next;
+	const char *dir = getenv("WEFT_BIN");
+	char *p = slots[next++ % 4];
+	snprintf(p, 512, "%s/%s", dir && *dir ? dir : "bin", name);
+	return p;
+}
+
+bool
+hx_start(hx_daemon *d, const char *log, const char *const argv[])
+{
+	snprintf(d->log, sizeof d->log, "%s", log);
+	d->pid = fork();
+	if (d->pid < 0)
+		return false;
+	if (d->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return true;
+}
+
+static int
+wait_exit(pid_t pid, int timeout_ms)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int status;
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		nanosleep(&pause, NULL);
+	}
+	return -2;
+}
+
+int
+hx_stop(hx_daemon *d)
+{
+	int rv;
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	rv = wait_exit(d->pid, 10000);
+	if (rv == -2) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		rv = -1;
+	}
+	d->pid = 0;
+	return rv;
+}
+
+void
+hx_kill(hx_daemon *d)
+{
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}
+
+bool
+hx_wait_http(const char *base_url, const char *path, int timeout_ms)
+{
+	uint64_t deadline = cm_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char err[256];
+
+	while (cm_mono_ns() < deadline) {
+		qry_http_response r;
+		if (qry_http_request(base_url, "GET", path, NULL, NULL, 0, 1000, &r, err, sizeof err) == CM_OK) {
+			int status = r.status;
+			cm_buf_fini(&r.body);
+			if (status == 200)
+				return true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+void
+hx_dump_log(const hx_daemon *d)
+{
+	char line[1024];
+	FILE *f = fopen(d->log, "r");
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s\n", d->log);
+	while (fgets(line, sizeof line, f) != NULL)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+int
+hx_run(const char *const argv[], const char *const env[], cm_buf *out)
+{
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		for (int i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(fds[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		cm_buf_append(out, buf, (size_t)n);
+	}
+	close(fds[0]);
+	if (out->data == NULL)
+		cm_buf_append(out, "", 0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}

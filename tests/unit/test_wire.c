@@ -1,0 +1,501 @@
+/*
+ * test_wire.c - the native wire codec: round trips, and rejection of every
+ * kind of malformed message without a crash.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "spanpack.h"
+#include "wire.h"
+
+/* A batch exercising every field and value type; strings are static. */
+static void
+sample_batch(cm_batch *b)
+{
+	static cm_value arr_items[3];
+	static cm_attr attrs[6], ev_attrs[1], link_attrs[1], res_attrs[1];
+	static cm_event events[1];
+	static cm_link links[1];
+	static cm_resource res[1];
+	static cm_scope scopes[1];
+	static cm_span spans[2];
+
+	arr_items[0] = (cm_value){ .type = CM_VAL_STR, .u.s = CM_STR("a") };
+	arr_items[1] = (cm_value){ .type = CM_VAL_INT, .u.i = -7 };
+	arr_items[2] = (cm_value){ .type = CM_VAL_BOOL, .u.b = true };
+	attrs[0] = (cm_attr){ CM_STR("s"), { .type = CM_VAL_STR, .u.s = CM_STR("text") } };
+	attrs[1] = (cm_attr){ CM_STR("i"), { .type = CM_VAL_INT, .u.i = INT64_MIN } };
+	attrs[2] = (cm_attr){ CM_STR("d"), { .type = CM_VAL_DOUBLE, .u.d = 2.5 } };
+	attrs[3] = (cm_attr){ CM_STR("b"), { .type = CM_VAL_BOOL, .u.b = false } };
+	attrs[4] = (cm_attr){ CM_STR("bytes"), { .type = CM_VAL_BYTES, .u.s = { "\0\1\2", 3 } } };
+	attrs[5] = (cm_attr){ CM_STR("arr"), { .type = CM_VAL_ARRAY, .u.arr = { arr_items, 3 } } };
+	ev_attrs[0] = (cm_attr){ CM_STR("exception.type"), { .type = CM_VAL_STR, .u.s = CM_STR("IOError") } };
+	link_attrs[0] = (cm_attr){ CM_STR("l"), { .type = CM_VAL_INT, .u.i = 1 } };
+	res_attrs[0] = (cm_attr){ CM_STR("host.name"), { .type = CM_VAL_STR, .u.s = CM_STR("h1") } };
+	events[0] = (cm_event){ 1700000000500000000u, CM_STR("exception"), { ev_attrs, 1, 2 } };
+	memset(links, 0, sizeof links);
+	memset(links[0].trace_id.b, 0xab, 16);
+	memset(links[0].span_id.b, 0xcd, 8);
+	links[0].trace_state = CM_STR("k=v");
+	links[0].attrs = (cm_attrs){ link_attrs, 1, 0 };
+	res[0] = (cm_resource){ CM_STR("checkout"), { res_attrs, 1, 0 } };
+	scopes[0] = (cm_scope){ CM_STR("lib"), CM_STR("1.0"), { NULL, 0, 0 } };
+	memset(spans, 0, sizeof spans);
+	for (int i = 0; i < 2; i++) {
+		memset(spans[i].trace_id.b, 0x11, 16);
+		memset(spans[i].span_id.b, 0x20 + i, 8);
+		spans[i].name = i ? CM_STR("child") : CM_STR("root");
+		spans[i].start_ns = 1700000000000000000u + (uint64_t)i;
+		spans[i].end_ns = 1700000001000000000u;
+	}
+	memset(spans[1].parent_span_id.b, 0x20, 8);
+	spans[0].kind = CM_KIND_SERVER;
+	spans[0].status = CM_STATUS_ERROR;
+	spans[0].status_message = CM_STR("boom");
+	spans[0].flags = 1;
+	spans[0].trace_state = CM_STR("a=b");
+	spans[0].attrs = (cm_attrs){ attrs, 6, 3 };
+	spans[0].events = events;
+	spans[0].nevents = 1;
+	spans[0].dropped_events = 4;
+	spans[0].links = links;
+	spans[0].nlinks = 1;
+	spans[0].dropped_links = 5;
+	memset(b, 0, sizeof *b);
+	b->resources = res;
+	b->nresources = 1;
+	b->scopes = scopes;
+	b->nscopes = 1;
+	b->spans = spans;
+	b->nspans = 2;
+}
+
+static bool
+str_eq(cm_str a, cm_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+static void
+assert_value_eq(const cm_value *a, const cm_value *b)
+{
+	assert_int_equal(a->type, b->type);
+	switch (a->type) {
+	case CM_VAL_STR:
+	case CM_VAL_BYTES: assert_true(str_eq(a->u.s, b->u.s)); break;
+	case CM_VAL_INT: assert_true(a->u.i == b->u.i); break;
+	case CM_VAL_DOUBLE: assert_true(a->u.d == b->u.d); break;
+	case CM_VAL_BOOL: assert_int_equal(a->u.b, b->u.b); break;
+	case CM_VAL_ARRAY:
+		assert_int_equal(a->u.arr.n, b->u.arr.n);
+		for (uint32_t i = 0; i < a->u.arr.n; i++)
+			assert_value_eq(&a->u.arr.v[i], &b->u.arr.v[i]);
+	}
+}
+
+static void
+assert_attrs_eq(const cm_attrs *a, const cm_attrs *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->dropped, b->dropped);
+	for (uint32_t i = 0; i < a->n; i++) {
+		assert_true(str_eq(a->v[i].key, b->v[i].key));
+		assert_value_eq(&a->v[i].val, &b->v[i].val);
+	}
+}
+
+static void
+assert_batch_eq(const cm_batch *a, const cm_batch *b)
+{
+	assert_int_equal(a->nspans, b->nspans);
+	assert_int_equal(a->nresources, b->nresources);
+	assert_true(str_eq(a->resources[0].service, b->resources[0].service));
+	assert_attrs_eq(&a->resources[0].attrs, &b->resources[0].attrs);
+	assert_true(str_eq(a->scopes[0].name, b->scopes[0].name));
+	assert_true(str_eq(a->scopes[0].version, b->scopes[0].version));
+	for (uint32_t i = 0; i < a->nspans; i++) {
+		const cm_span *x = &a->spans[i], *y = &b->spans[i];
+		assert_memory_equal(x->trace_id.b, y->trace_id.b, 16);
+		assert_memory_equal(x->span_id.b, y->span_id.b, 8);
+		assert_memory_equal(x->parent_span_id.b, y->parent_span_id.b, 8);
+		assert_true(str_eq(x->name, y->name));
+		assert_true(str_eq(x->trace_state, y->trace_state));
+		assert_true(str_eq(x->status_message, y->status_message));
+		assert_int_equal(x->kind, y->kind);
+		assert_int_equal(x->status, y->status);
+		assert_int_equal(x->flags, y->flags);
+		assert_true(x->start_ns == y->start_ns && x->end_ns == y->end_ns);
+		assert_attrs_eq(&x->attrs, &y->attrs);
+		assert_int_equal(x->nevents, y->nevents);
+		assert_int_equal(x->dropped_events, y->dropped_events);
+		for (uint32_t e = 0; e < x->nevents; e++) {
+			assert_true(x->events[e].time_ns == y->events[e].time_ns);
+			assert_true(str_eq(x->events[e].name, y->events[e].name));
+			assert_attrs_eq(&x->events[e].attrs, &y->events[e].attrs);
+		}
+		assert_int_equal(x->nlinks, y->nlinks);
+		assert_int_equal(x->dropped_links, y->dropped_links);
+		for (uint32_t l = 0; l < x->nlinks; l++) {
+			assert_memory_equal(&x->links[l].trace_id, &y->links[l].trace_id, 16);
+			assert_true(str_eq(x->links[l].trace_state, y->links[l].trace_state));
+			assert_attrs_eq(&x->links[l].attrs, &y->links[l].attrs);
+		}
+	}
+}
+
+static void
+round_trip(int level)
+{
+	cm_wire_codec c;
+	cm_batch in, out;
+	cm_buf msg;
+	const char *why = NULL;
+
+	sample_batch(&in);
+	assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+	cm_buf_init(&msg);
+	assert_int_equal(cm_wire_encode_batch(&c, &in, level, &msg), CM_OK);
+	cm_batch_init(&out);
+	assert_int_equal(cm_wire_decode_batch(&c, msg.data, msg.len, &cm_wire_default_limits, &out, &why), CM_OK);
+	assert_batch_eq(&in, &out);
+	cm_batch_fini(&out);
+	cm_buf_fini(&msg);
+	cm_wire_codec_fini(&c);
+}
+
+static void
+batch_round_trips_uncompressed(void **state)
+{
+	(void)state;
+	round_trip(0);
+}
+
+static void
+batch_round_trips_with_zstd(void **state)
+{
+	(void)state;
+	round_trip(3);
+}
+
+/* Decodes msg and expects error `want`, with a reason. */
+static void
+expect_reject(const void *msg, size_t len, const cm_wire_limits *lim, int want)
+{
+	cm_wire_codec c;
+	cm_batch out;
+	const char *why = NULL;
+
+	assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+	cm_batch_init(&out);
+	assert_int_equal(cm_wire_decode_batch(&c, msg, len, lim, &out, &why), want);
+	assert_non_null(why);
+	cm_batch_fini(&out);
+	cm_wire_codec_fini(&c);
+}
+
+static void
+encode_sample(int level, cm_buf *msg)
+{
+	cm_wire_codec c;
+	cm_batch in;
+	sample_batch(&in);
+	cm_wire_codec_init(&c);
+	cm_buf_init(msg);
+	assert_int_equal(cm_wire_encode_batch(&c, &in, level, msg), CM_OK);
+	cm_wire_codec_fini(&c);
+}
+
+static void
+malformed_headers_are_rejected(void **state)
+{
+	cm_buf m;
+	(void)state;
+	encode_sample(0, &m);
+	expect_reject(m.data, 5, &cm_wire_default_limits, CM_EPROTO);          /* short */
+	m.data[0] = 'X';
+	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* magic */
+	m.data[0] = 'W';
+	m.data[2] = 9;
+	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EVERSION);    /* version */
+	m.data[2] = 1;
+	m.data[4] = 4;
+	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* flags */
+	m.data[4] = 0;
+	m.data[3] = CM_MSG_OK;
+	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* type */
+	m.data[3] = CM_MSG_BATCH;
+	m.data[11]++;
+	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* length */
+	cm_buf_fini(&m);
+}
+
+static void
+every_truncation_is_rejected(void **state)
+{
+	cm_buf m;
+	(void)state;
+	for (int level = 0; level <= 1; level++) {
+		encode_sample(level, &m);
+		for (size_t n = 0; n < m.len; n++)
+			expect_reject(m.data, n, &cm_wire_default_limits, CM_EPROTO);
+		cm_buf_fini(&m);
+	}
+}
+
+static void
+every_flipped_byte_fails_cleanly_or_decodes(void **state)
+{
+	cm_wire_codec c;
+	cm_buf m;
+	(void)state;
+	cm_wire_codec_init(&c);
+	encode_sample(0, &m);
+	for (size_t i = CM_WIRE_HEADER_SIZE; i < m.len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			cm_batch out;
+			const char *why = NULL;
+			int rv;
+			m.data[i] ^= (char)(1 << bit);
+			cm_batch_init(&out);
+			rv = cm_wire_decode_batch(&c, m.data, m.len, &cm_wire_default_limits, &out, &why);
+			assert_true(rv == CM_OK || (why != NULL && rv != CM_OK));
+			cm_batch_fini(&out);
+			m.data[i] ^= (char)(1 << bit);
+		}
+	}
+	cm_buf_fini(&m);
+	cm_wire_codec_fini(&c);
+}
+
+static void
+limits_are_enforced(void **state)
+{
+	cm_buf m;
+	cm_wire_limits lim = cm_wire_default_limits;
+	(void)state;
+	encode_sample(1, &m);
+	lim.max_spans = 1;
+	expect_reject(m.data, m.len, &lim, CM_ETOOBIG);
+	lim = cm_wire_default_limits;
+	lim.max_decompressed = 16;
+	expect_reject(m.data, m.len, &lim, CM_ETOOBIG);
+	lim = cm_wire_default_limits;
+	lim.max_message = 20;
+	expect_reject(m.data, m.len, &lim, CM_ETOOBIG);
+	cm_buf_fini(&m);
+}
+
+/* Builds a raw (uncompressed) message around a hand-made msgpack payload. */
+static void
+raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
+{
+	msgpack_packer pk;
+	cm_buf payload;
+	char h[CM_WIRE_HEADER_SIZE] = { 'W', 'F', 1, CM_MSG_BATCH, 0, 0, 0, 0 };
+
+	cm_buf_init(&payload);
+	msgpack_packer_init(&pk, &payload, cm_pack_to_buf);
+	fill(&pk);
+	h[8] = (char)(payload.len >> 24);
+	h[9] = (char)(payload.len >> 16);
+	h[10] = (char)(payload.len >> 8);
+	h[11] = (char)payload.len;
+	cm_buf_init(m);
+	cm_buf_append(m, h, sizeof h);
+	cm_buf_append(m, payload.data, payload.len);
+	cm_buf_fini(&payload);
+}
+
+static void
+fill_not_array(msgpack_packer *pk)
+{
+	msgpack_pack_int(pk, 7);
+}
+
+static void
+fill_bad_span(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_array(pk, 2); /* a span with 2 fields */
+	msgpack_pack_nil(pk);
+	msgpack_pack_nil(pk);
+}
+
+static void
+fill_dangling_ref(msgpack_packer *pk)
+{
+	static const cm_span s = { .trace_id = { { 1 } }, .span_id = { { 1 } }, .name = { "x", 1 } };
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_array(pk, 0); /* no resources ... */
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_array(pk, 1);
+	cm_pack_span(pk, &s, 0, 0); /* ... but the span refers to resource 0 */
+}
+
+static void
+fill_deep_array(msgpack_packer *pk)
+{
+	static const cm_span s = { .trace_id = { { 1 } }, .span_id = { { 1 } } };
+	static const cm_resource r = { { "svc", 3 }, { NULL, 0, 0 } };
+	static const cm_scope sc;
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_array(pk, 1);
+	cm_pack_resource(pk, &r);
+	msgpack_pack_array(pk, 1);
+	cm_pack_scope(pk, &sc);
+	msgpack_pack_array(pk, 1);
+	/* pack the span by hand with a deeply nested attribute value */
+	msgpack_pack_array(pk, 19);
+	msgpack_pack_bin(pk, 16);
+	msgpack_pack_bin_body(pk, s.trace_id.b, 16);
+	msgpack_pack_bin(pk, 8);
+	msgpack_pack_bin_body(pk, s.span_id.b, 8);
+	msgpack_pack_nil(pk);
+	cm_pack_str(pk, CM_STR(""));
+	msgpack_pack_uint8(pk, 0);
+	cm_pack_str(pk, CM_STR("n"));
+	msgpack_pack_uint8(pk, 1);
+	msgpack_pack_uint8(pk, 0);
+	cm_pack_str(pk, CM_STR(""));
+	msgpack_pack_uint64(pk, 1);
+	msgpack_pack_uint64(pk, 2);
+	msgpack_pack_array(pk, 2);
+	cm_pack_str(pk, CM_STR("deep"));
+	for (int i = 0; i < 10; i++)
+		msgpack_pack_array(pk, 1);
+	msgpack_pack_int(pk, 1);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+}
+
+static void
+wrong_shapes_are_rejected(void **state)
+{
+	void (*fills[])(msgpack_packer *) = { fill_not_array, fill_bad_span, fill_dangling_ref, fill_deep_array };
+	(void)state;
+	for (size_t i = 0; i < sizeof fills / sizeof fills[0]; i++) {
+		cm_buf m;
+		raw_message(&m, fills[i]);
+		expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);
+		cm_buf_fini(&m);
+	}
+}
+
+static void
+fill_huge_array(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_array(pk, UINT32_MAX); /* and no elements follow */
+}
+
+static void
+fill_huge_string(msgpack_packer *pk)
+{
+	static const char header[] = { (char)0xdb, 0x7f, (char)0xff, (char)0xff, (char)0xff };
+	msgpack_pack_array(pk, 1);
+	/* a str32 claiming 2 GiB, written raw */
+	pk->callback(pk->data, header, sizeof header);
+}
+
+/* Found by every_flipped_byte_fails_cleanly_or_decodes: a container header
+ * announcing 2^32 elements made msgpack-c allocate 32 GiB up front. */
+static void
+huge_length_headers_are_rejected_before_allocating(void **state)
+{
+	void (*fills[])(msgpack_packer *) = { fill_huge_array, fill_huge_string };
+	(void)state;
+	for (size_t i = 0; i < sizeof fills / sizeof fills[0]; i++) {
+		cm_buf m;
+		raw_message(&m, fills[i]);
+		cm_alloc_fail_every(0);
+		expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);
+		cm_buf_fini(&m);
+	}
+}
+
+static void
+zstd_garbage_is_rejected(void **state)
+{
+	char m[64] = { 'W', 'F', 1, CM_MSG_BATCH, 1, 0, 0, 0, 0, 0, 0, 40 };
+	(void)state;
+	memset(m + CM_WIRE_HEADER_SIZE, 0x5a, sizeof m - CM_WIRE_HEADER_SIZE);
+	expect_reject(m, sizeof m, &cm_wire_default_limits, CM_EPROTO);
+}
+
+static void
+allocation_failures_give_errors_not_crashes(void **state)
+{
+	cm_buf m;
+	(void)state;
+	encode_sample(1, &m);
+	for (unsigned every = 1; every <= 12; every++) {
+		cm_wire_codec c;
+		cm_batch out;
+		const char *why = NULL;
+		int rv;
+		assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+		cm_batch_init(&out);
+		cm_alloc_fail_every(every);
+		rv = cm_wire_decode_batch(&c, m.data, m.len, &cm_wire_default_limits, &out, &why);
+		cm_alloc_fail_every(0);
+		assert_true(rv == CM_OK || rv == CM_ENOMEM);
+		cm_batch_fini(&out);
+		cm_wire_codec_fini(&c);
+	}
+	cm_buf_fini(&m);
+}
+
+static void
+replies_round_trip(void **state)
+{
+	cm_wire_reply in = { .type = CM_MSG_RETRY, .accepted = 3, .retry_ms = 250 }, out;
+	cm_buf m;
+	(void)state;
+	strcpy(in.reason, "queue full");
+	cm_buf_init(&m);
+	assert_int_equal(cm_wire_encode_reply(&in, &m), CM_OK);
+	assert_int_equal(cm_wire_decode_reply(m.data, m.len, &out), CM_OK);
+	assert_int_equal(out.type, CM_MSG_RETRY);
+	assert_int_equal(out.accepted, 3);
+	assert_int_equal(out.retry_ms, 250);
+	assert_string_equal(out.reason, "queue full");
+	for (size_t n = 0; n < m.len; n++)
+		assert_int_equal(cm_wire_decode_reply(m.data, n, &out), CM_EPROTO);
+	cm_buf_fini(&m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(batch_round_trips_uncompressed),
+		cmocka_unit_test(batch_round_trips_with_zstd),
+		cmocka_unit_test(malformed_headers_are_rejected),
+		cmocka_unit_test(every_truncation_is_rejected),
+		cmocka_unit_test(every_flipped_byte_fails_cleanly_or_decodes),
+		cmocka_unit_test(limits_are_enforced),
+		cmocka_unit_test(wrong_shapes_are_rejected),
+		cmocka_unit_test(huge_length_headers_are_rejected_before_allocating),
+		cmocka_unit_test(zstd_garbage_is_rejected),
+		cmocka_unit_test(allocation_failures_give_errors_not_crashes),
+		cmocka_unit_test(replies_round_trip),
+	};
+	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
+}
