@@ -132,7 +132,8 @@ $(DEPS_STAMP): scripts/deps.sh
 deps: $(DEPS_STAMP)
 
 test check: all $(TESTS)
-	@WEFT_BIN=$(abspath $(BIN)) bash scripts/run-tests.sh $(TESTS)
+	@WEFT_BIN=$(abspath $(BIN)) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
+		bash scripts/run-tests.sh $(TESTS)
 
 demo: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/demo.sh
