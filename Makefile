@@ -42,6 +42,7 @@ DEPS_STAMP := build/.deps-ok
 LIBS_SDK := -lnng -lmsgpackc -lzstd -lpthread
 LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
 LIBS_HTTP := -lmicrohttpd -ljansson
+LIBS_INGEST := -lprotobuf-c -lz
 
 # ---- sources ----
 COMMON_SRC := $(wildcard common/*.c)
@@ -52,13 +53,26 @@ QUERY_SRC := $(filter-out query/query_main.c query/cli_main.c,$(wildcard query/*
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+# OTLP protobuf messages, generated from collector/proto/ with protoc-c.
+GEN := build/gen
+PROTO_C := $(GEN)/otlp_trace.pb-c.c
+PROTO_O := $(OBJ)/gen/otlp_trace.pb-c.o
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: collector/proto/%.proto $(DEPS_STAMP)
+	@mkdir -p $(GEN)
+	cd collector/proto && protoc-c --c_out=$(abspath $(GEN)) $*.proto
+$(PROTO_O): $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(SANFLAGS) -fPIC -I$(GEN) $(CFLAGS) -c $< -o $@
+
 $(OBJ)/common/%.o: CPPFLAGS_DIR := -Icommon
 $(OBJ)/sdk/%.o: CPPFLAGS_DIR := -Icommon -Isdk -fvisibility=hidden -DWEFT_BUILDING
 $(OBJ)/storage/%.o: CPPFLAGS_DIR := -Icommon -Istorage
-$(OBJ)/collector/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Icollector
+$(OBJ)/collector/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Icollector -I$(GEN)
+$(call obj,$(COLLECTOR_SRC) collector/collector_main.c): | $(GEN)/otlp_trace.pb-c.h
 $(OBJ)/query/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Iquery
 $(OBJ)/tools/%.o: CPPFLAGS_DIR := -Isdk
-$(OBJ)/tests/%.o: CPPFLAGS_DIR := -Icommon -Isdk -Istorage -Icollector -Iquery -Itests/integration
+$(OBJ)/tests/%.o: CPPFLAGS_DIR := -Icommon -Isdk -Istorage -Icollector -Iquery -Itests/integration -I$(GEN)
+$(call obj,$(wildcard tests/*/*.c)): | $(GEN)/otlp_trace.pb-c.h
 
 $(OBJ)/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -74,7 +88,7 @@ A_QUERY := $(OBJ)/libquery.a
 $(A_COMMON): $(call obj,$(COMMON_SRC))
 $(A_SDK): $(call obj,$(SDK_SRC))
 $(A_STORAGE): $(call obj,$(STORAGE_SRC))
-$(A_COLLECTOR): $(call obj,$(COLLECTOR_SRC))
+$(A_COLLECTOR): $(call obj,$(COLLECTOR_SRC)) $(PROTO_O)
 $(A_QUERY): $(call obj,$(QUERY_SRC))
 $(OBJ)/lib%.a:
 	@mkdir -p $(dir $@)
@@ -92,7 +106,7 @@ $(LIB)/weft.h: sdk/weft.h
 
 $(BIN)/weft-collector: $(OBJ)/collector/collector_main.o $(A_COLLECTOR) $(A_STORAGE) $(A_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 $(BIN)/weft-query: $(OBJ)/query/query_main.o $(A_QUERY) $(A_STORAGE) $(A_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_STORE)
@@ -116,10 +130,10 @@ TEST_LIBS := $(A_QUERY) $(A_COLLECTOR) $(A_STORAGE) $(A_SDK) $(A_COMMON)
 
 $(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 
 .PHONY: all deps test check demo install clean
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
@@ -131,8 +145,10 @@ $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p $(dir $@) && touch $@
 deps: $(DEPS_STAMP)
 
+FIXTURES ?= $(abspath ../shared/fixtures)
+
 test check: all $(TESTS)
-	@WEFT_BIN=$(abspath $(BIN)) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
+	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
 		bash scripts/run-tests.sh $(TESTS)
 
 demo: all

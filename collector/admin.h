@@ -5,18 +5,20 @@
 #define WEFT_COLLECTOR_ADMIN_H
 
 #include <stdatomic.h>
-#include <stddef.h>
 
+#include "budget.h"
+#include "httpd.h"
 #include "metrics.h"
+#include "store.h"
 
-typedef struct col_admin col_admin;
+typedef struct col_admin {
+	col_metrics *metrics;
+	col_budget *budget;
+	st_store *store;
+	atomic_bool *ready; /* /readyz answers 200 while true, 503 otherwise */
+} col_admin;
 
-/*
- * Serves on addr ("host:port"). /readyz answers 200 once *ready is true,
- * 503 before. Returns CM_OK or an error with the reason in err.
- */
-int col_admin_start(const char *addr, col_metrics *m, atomic_bool *ready, col_admin **out,
-    char *err, size_t errlen);
-void col_admin_stop(col_admin *a);
+/* The col_http_handler for the admin listener; arg is a col_admin. */
+void col_admin_handle(void *arg, const col_http_request *req, col_http_reply *rep);
 
 #endif

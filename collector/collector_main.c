@@ -12,10 +12,13 @@
 #include <string.h>
 
 #include "admin.h"
+#include "budget.h"
+#include "httpd.h"
 #include "err.h"
 #include "log.h"
 #include "native.h"
 #include "pipeline.h"
+#include "receivers.h"
 #include "store.h"
 
 static const char usage[] =
@@ -26,8 +29,17 @@ static const char usage[] =
     "\n"
     "  --data-dir DIR        store directory, created if missing   [WEFT_DATA_DIR]\n"
     "  --native URL|off      libweft NNG listener (tcp://127.0.0.1:4319)  [WEFT_NATIVE]\n"
+    "  --otlp-http ADDR|off  OTLP/HTTP POST /v1/traces (127.0.0.1:4318)   [WEFT_OTLP_HTTP]\n"
+    "  --zipkin ADDR|off     Zipkin POST /api/v2/spans (127.0.0.1:9411)   [WEFT_ZIPKIN]\n"
     "  --admin ADDR|off      /metrics /healthz /readyz (127.0.0.1:14269)  [WEFT_ADMIN]\n"
-    "  --native-workers N    requests handled at once (4)       [WEFT_NATIVE_WORKERS]\n"
+    "  --native-workers N    native requests handled at once (4) [WEFT_NATIVE_WORKERS]\n"
+    "  --http-threads N      threads per HTTP listener (2)        [WEFT_HTTP_THREADS]\n"
+    "  --memory-limit MIB    bytes of requests in progress before senders\n"
+    "                        are told to retry (64)              [WEFT_MEMORY_LIMIT_MIB]\n"
+    "  --max-request-mib N   largest request body, compressed or not (16)\n"
+    "                                                         [WEFT_MAX_REQUEST_MIB]\n"
+    "  --max-value-bytes N   attribute values are cut to this (65536; 0: no limit)\n"
+    "                                                         [WEFT_MAX_VALUE_BYTES]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
     "  --help                this text\n";
@@ -35,10 +47,28 @@ static const char usage[] =
 typedef struct config {
 	const char *data_dir;
 	const char *native;
+	const char *otlp_http;
+	const char *zipkin;
 	const char *admin;
-	int workers;
+	long workers;
+	long http_threads;
+	long memory_limit_mib;
+	long max_request_mib;
+	long max_value_bytes;
 	bool sync;
 } config;
+
+/* Parses a whole number in [lo, hi] into *out; false otherwise. */
+static bool
+parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
 
 static const char *
 env_or(const char *name, const char *dflt)
@@ -69,7 +99,13 @@ parse_args(int argc, char **argv, config *c)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "native", required_argument, NULL, 'n' },
 		{ "admin", required_argument, NULL, 'a' },
+		{ "otlp-http", required_argument, NULL, 'o' },
+		{ "zipkin", required_argument, NULL, 'z' },
 		{ "native-workers", required_argument, NULL, 'w' },
+		{ "http-threads", required_argument, NULL, 't' },
+		{ "memory-limit", required_argument, NULL, 'm' },
+		{ "max-request-mib", required_argument, NULL, 'r' },
+		{ "max-value-bytes", required_argument, NULL, 'v' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -77,11 +113,17 @@ parse_args(int argc, char **argv, config *c)
 	};
 	const char *level = env_or("WEFT_LOG_LEVEL", "info");
 	const char *workers = env_or("WEFT_NATIVE_WORKERS", "4");
+	const char *threads = env_or("WEFT_HTTP_THREADS", "2");
+	const char *memory = env_or("WEFT_MEMORY_LIMIT_MIB", "64");
+	const char *request = env_or("WEFT_MAX_REQUEST_MIB", "16");
+	const char *value = env_or("WEFT_MAX_VALUE_BYTES", "65536");
 	int ch;
 
 	c->data_dir = env_or("WEFT_DATA_DIR", NULL);
 	c->native = env_or("WEFT_NATIVE", "tcp://127.0.0.1:4319");
 	c->admin = env_or("WEFT_ADMIN", "127.0.0.1:14269");
+	c->otlp_http = env_or("WEFT_OTLP_HTTP", "127.0.0.1:4318");
+	c->zipkin = env_or("WEFT_ZIPKIN", "127.0.0.1:9411");
 	c->sync = strcmp(env_or("WEFT_SYNC", "0"), "1") == 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -89,7 +131,13 @@ parse_args(int argc, char **argv, config *c)
 		case 'd': c->data_dir = optarg; break;
 		case 'n': c->native = optarg; break;
 		case 'a': c->admin = optarg; break;
+		case 'o': c->otlp_http = optarg; break;
+		case 'z': c->zipkin = optarg; break;
 		case 'w': workers = optarg; break;
+		case 't': threads = optarg; break;
+		case 'm': memory = optarg; break;
+		case 'r': request = optarg; break;
+		case 'v': value = optarg; break;
 		case 's': c->sync = true; break;
 		case 'l': level = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
@@ -103,9 +151,43 @@ parse_args(int argc, char **argv, config *c)
 		return fail("%s", "--data-dir is required (see --help)");
 	if ((cm_log_threshold = cm_log_parse_level(level)) < 0)
 		return fail("bad --log-level %s (debug|info|warn|error|off)", level);
-	c->workers = atoi(workers);
-	if (c->workers < 1 || c->workers > 256)
+	if (!parse_long(workers, 1, 256, &c->workers))
 		return fail("bad --native-workers %s (1..256)", workers);
+	if (!parse_long(threads, 1, 64, &c->http_threads))
+		return fail("bad --http-threads %s (1..64)", threads);
+	if (!parse_long(memory, 1, 1 << 20, &c->memory_limit_mib))
+		return fail("bad --memory-limit %s (MiB, at least 1)", memory);
+	if (!parse_long(request, 1, 1024, &c->max_request_mib))
+		return fail("bad --max-request-mib %s (1..1024)", request);
+	if (!parse_long(value, 0, 1 << 30, &c->max_value_bytes))
+		return fail("bad --max-value-bytes %s", value);
+	return 0;
+}
+
+/* Starts an HTTP listener unless addr is "off". */
+static int
+start_http(const char *name, const char *addr, const config *c, col_budget *budget, col_metrics *m,
+    col_receiver rx, col_http_handler handler, void *arg, col_httpd **out)
+{
+	char err[512];
+	col_httpd_config hc = {
+		.addr = addr,
+		.max_body = (size_t)c->max_request_mib << 20,
+		.max_decompressed = (size_t)c->max_request_mib << 20,
+		.budget = budget,
+		.metrics = m,
+		.rx = rx,
+		.threads = (unsigned)c->http_threads,
+		.handler = handler,
+		.arg = arg,
+		.name = name,
+	};
+	if (strcmp(addr, "off") == 0)
+		return 0;
+	if (col_httpd_start(&hc, out, err, sizeof err) != CM_OK) {
+		fprintf(stderr, "weft-collector: %s\n", err);
+		return 1;
+	}
 	return 0;
 }
 
@@ -116,9 +198,11 @@ main(int argc, char **argv)
 	st_options so = { 0 };
 	st_store *store = NULL;
 	col_metrics metrics;
+	col_budget budget;
 	col_pipeline pipeline;
+	col_admin admin;
 	col_native *native = NULL;
-	col_admin *admin = NULL;
+	col_httpd *admin_http = NULL, *otlp_http = NULL, *zipkin_http = NULL;
 	atomic_bool ready = false;
 	sigset_t sigs;
 	char err[512] = "";
@@ -134,44 +218,57 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&metrics, 0, sizeof metrics);
+	atomic_init(&budget.used, 0);
+	budget.limit = (size_t)c.memory_limit_mib << 20;
 	so.data_dir = c.data_dir;
 	so.sync = c.sync;
 	if (st_store_open(&so, &store, err, sizeof err) != CM_OK) {
 		fprintf(stderr, "weft-collector: %s\n", err);
 		return 1;
 	}
-	pipeline.store = store;
-	pipeline.metrics = &metrics;
+	pipeline = (col_pipeline){ store, &metrics, (uint32_t)c.max_value_bytes };
+	admin = (col_admin){ &metrics, &budget, store, &ready };
 
-	if (strcmp(c.admin, "off") != 0 &&
-	    col_admin_start(c.admin, &metrics, &ready, &admin, err, sizeof err) != CM_OK) {
-		fprintf(stderr, "weft-collector: %s\n", err);
+	rv = start_http("admin", c.admin, &c, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);
+	if (rv == 0)
+		rv = start_http("otlp-http", c.otlp_http, &c, &budget, &metrics, COL_RX_OTLP_HTTP,
+		    col_otlp_handle, &pipeline, &otlp_http);
+	if (rv == 0)
+		rv = start_http("zipkin", c.zipkin, &c, &budget, &metrics, COL_RX_ZIPKIN,
+		    col_zipkin_handle, &pipeline, &zipkin_http);
+	if (rv == 0 && strcmp(c.native, "off") != 0) {
+		col_native_config nc = {
+			.url = c.native,
+			.workers = (int)c.workers,
+			.limits = cm_wire_default_limits,
+			.retry_ms = 500,
+			.budget = &budget,
+		};
+		nc.limits.max_message = (size_t)c.max_request_mib << 20;
+		if (col_native_start(&nc, &pipeline, &native, err, sizeof err) != CM_OK) {
+			fprintf(stderr, "weft-collector: %s\n", err);
+			rv = 1;
+		}
+	}
+	if (rv != 0) {
+		col_httpd_stop(zipkin_http);
+		col_httpd_stop(otlp_http);
+		col_httpd_stop(admin_http);
 		st_store_close(store);
 		return 1;
 	}
-	if (strcmp(c.native, "off") != 0) {
-		col_native_config nc = {
-			.url = c.native,
-			.workers = c.workers,
-			.limits = cm_wire_default_limits,
-			.retry_ms = 500,
-		};
-		if (col_native_start(&nc, &pipeline, &native, err, sizeof err) != CM_OK) {
-			fprintf(stderr, "weft-collector: %s\n", err);
-			col_admin_stop(admin);
-			st_store_close(store);
-			return 1;
-		}
-	}
 	atomic_store(&ready, true);
-	cm_log(CM_LOG_INFO, "COL-READY", "data dir %s; native %s; admin %s%s", c.data_dir,
-	    c.native, c.admin, c.sync ? "; fsync per batch" : "");
+	cm_log(CM_LOG_INFO, "COL-READY", "data dir %s; native %s; otlp-http %s; zipkin %s; admin %s%s",
+	    c.data_dir, c.native, c.otlp_http, c.zipkin, c.admin, c.sync ? "; fsync per batch" : "");
 
 	sigwait(&sigs, &sig);
 	cm_log(CM_LOG_INFO, "COL-STOP", "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	atomic_store(&ready, false);
+	/* Receivers first (each finishes the requests it has), then the store. */
 	col_native_stop(native, 2000);
-	col_admin_stop(admin);
+	col_httpd_stop(otlp_http);
+	col_httpd_stop(zipkin_http);
+	col_httpd_stop(admin_http);
 	st_store_close(store);
 	cm_log(CM_LOG_INFO, "COL-STOPPED", "store closed cleanly");
 	return 0;

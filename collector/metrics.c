@@ -3,15 +3,18 @@
  */
 #include "metrics.h"
 
+#include <stddef.h>
+
 static const uint64_t bucket_us[COL_LATENCY_BUCKETS] = { 50, 100, 250, 500, 1000, 2500,
 	5000, 10000, 25000, 50000, 100000, 1000000 };
-static const char *const rx_names[COL_RX_COUNT] = { "native" };
+static const char *const rx_names[COL_RX_COUNT] = { "native", "otlp_http", "zipkin" };
 
 #define LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
 
 void
-col_metrics_observe_write(col_metrics *m, uint64_t us)
+col_metrics_observe_write(col_metrics *m, uint64_t us, uint32_t spans)
 {
+	atomic_fetch_add_explicit(&m->write_spans, spans, memory_order_relaxed);
 	int i = 0;
 	while (i < COL_LATENCY_BUCKETS && us > bucket_us[i])
 		i++;
@@ -26,28 +29,42 @@ counter(cm_buf *out, const char *name, const char *help)
 	cm_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 }
 
+static void
+per_receiver(cm_buf *out, const char *name, const char *help, col_metrics *m, size_t offset)
+{
+	counter(out, name, help);
+	for (int r = 0; r < COL_RX_COUNT; r++) {
+		atomic_uint_fast64_t *c = (atomic_uint_fast64_t *)((char *)&m->rx[r] + offset);
+		cm_buf_printf(out, "%s{receiver=\"%s\"} %llu\n", name, rx_names[r], LOAD(*c));
+	}
+}
+
+#define RX_OFFSET(field) offsetof(__typeof__(((col_metrics *)0)->rx[0]), field)
+
 void
-col_metrics_render(col_metrics *m, cm_buf *out)
+col_metrics_render(col_metrics *m, const col_gauges *g, cm_buf *out)
 {
 	unsigned long long cum = 0;
 
-	counter(out, "weft_receiver_requests_total", "Requests received, by receiver.");
-	for (int r = 0; r < COL_RX_COUNT; r++)
-		cm_buf_printf(out, "weft_receiver_requests_total{receiver=\"%s\"} %llu\n", rx_names[r], LOAD(m->rx[r].requests));
-	counter(out, "weft_receiver_requests_rejected_total", "Requests rejected as malformed or over limits.");
-	for (int r = 0; r < COL_RX_COUNT; r++)
-		cm_buf_printf(out, "weft_receiver_requests_rejected_total{receiver=\"%s\"} %llu\n", rx_names[r], LOAD(m->rx[r].requests_rejected));
-	counter(out, "weft_receiver_spans_received_total", "Spans decoded, by receiver.");
-	for (int r = 0; r < COL_RX_COUNT; r++)
-		cm_buf_printf(out, "weft_receiver_spans_received_total{receiver=\"%s\"} %llu\n", rx_names[r], LOAD(m->rx[r].spans_received));
-	counter(out, "weft_receiver_spans_accepted_total", "Spans written durably, by receiver.");
-	for (int r = 0; r < COL_RX_COUNT; r++)
-		cm_buf_printf(out, "weft_receiver_spans_accepted_total{receiver=\"%s\"} %llu\n", rx_names[r], LOAD(m->rx[r].spans_accepted));
-	counter(out, "weft_receiver_spans_rejected_total", "Spans refused by validation, by receiver.");
-	for (int r = 0; r < COL_RX_COUNT; r++)
-		cm_buf_printf(out, "weft_receiver_spans_rejected_total{receiver=\"%s\"} %llu\n", rx_names[r], LOAD(m->rx[r].spans_rejected));
+	per_receiver(out, "weft_receiver_requests_total", "Requests received.", m, RX_OFFSET(requests));
+	per_receiver(out, "weft_receiver_requests_rejected_total", "Requests rejected as malformed or over limits.", m, RX_OFFSET(requests_rejected));
+	per_receiver(out, "weft_receiver_requests_throttled_total", "Requests refused for now (memory limit or storage unavailable); senders retry.", m, RX_OFFSET(requests_throttled));
+	per_receiver(out, "weft_receiver_spans_received_total", "Spans decoded.", m, RX_OFFSET(spans_received));
+	per_receiver(out, "weft_receiver_spans_accepted_total", "Spans written durably.", m, RX_OFFSET(spans_accepted));
+	per_receiver(out, "weft_receiver_spans_rejected_total", "Spans refused by validation.", m, RX_OFFSET(spans_rejected));
+	counter(out, "weft_values_truncated_total", "Attribute values cut to the length limit.");
+	cm_buf_printf(out, "weft_values_truncated_total %llu\n", LOAD(m->values_truncated));
 	counter(out, "weft_store_write_errors_total", "Storage writes that failed.");
 	cm_buf_printf(out, "weft_store_write_errors_total %llu\n", LOAD(m->write_errors));
+	counter(out, "weft_store_written_spans_total", "Spans written to the store.");
+	cm_buf_printf(out, "weft_store_written_spans_total %llu\n", LOAD(m->write_spans));
+	cm_buf_puts(out, "# HELP weft_memory_limit_used_bytes Bytes of requests in progress (the memory limiter).\n"
+	                 "# TYPE weft_memory_limit_used_bytes gauge\n");
+	cm_buf_printf(out, "weft_memory_limit_used_bytes %llu\n", (unsigned long long)g->budget_used);
+	cm_buf_puts(out, "# HELP weft_memory_limit_bytes The memory limiter's limit.\n# TYPE weft_memory_limit_bytes gauge\n");
+	cm_buf_printf(out, "weft_memory_limit_bytes %llu\n", (unsigned long long)g->budget_limit);
+	cm_buf_puts(out, "# HELP weft_storage_bytes Bytes of the store on disk (SST files and WAL).\n# TYPE weft_storage_bytes gauge\n");
+	cm_buf_printf(out, "weft_storage_bytes %llu\n", (unsigned long long)g->storage_bytes);
 
 	cm_buf_puts(out, "# HELP weft_store_write_seconds Time to make one batch durable.\n"
 	                 "# TYPE weft_store_write_seconds histogram\n");

@@ -44,6 +44,17 @@ set_reply(nng_msg *msg, int type, uint32_t accepted, uint32_t retry_ms, const ch
 	cm_buf_fini(&out);
 }
 
+/* Bytes a request holds while handled: the message, its payload, the decoded batch. */
+static size_t
+request_cost(nng_msg *msg)
+{
+	const uint8_t *h = nng_msg_body(msg);
+	size_t len = nng_msg_len(msg), raw = 0;
+	if (len >= CM_WIRE_HEADER_SIZE)
+		raw = (size_t)h[8] << 24 | (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11];
+	return len + 2 * raw;
+}
+
 /* Handles one request in place: msg becomes the reply. */
 static void
 handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
@@ -52,9 +63,16 @@ handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
 	col_write_result res;
 	const char *why = NULL;
 	cm_batch b;
+	size_t cost;
 	int rv;
 
 	ADD(m->rx[COL_RX_NATIVE].requests, 1);
+	cost = request_cost(msg);
+	if (n->cfg.budget != NULL && !col_budget_take(n->cfg.budget, cost)) {
+		ADD(m->rx[COL_RX_NATIVE].requests_throttled, 1);
+		set_reply(msg, CM_MSG_RETRY, 0, n->cfg.retry_ms, "collector at its memory limit");
+		return;
+	}
 	cm_batch_init(&b);
 	rv = cm_wire_decode_batch(codec, nng_msg_body(msg), nng_msg_len(msg), &n->cfg.limits, &b, &why);
 	if (rv != CM_OK) {
@@ -71,6 +89,8 @@ handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
 			set_reply(msg, CM_MSG_RETRY, 0, n->cfg.retry_ms, cm_strerror(rv));
 	}
 	cm_batch_fini(&b);
+	if (n->cfg.budget != NULL)
+		col_budget_give(n->cfg.budget, cost);
 }
 
 static void *

@@ -4,12 +4,16 @@
  * Several worker threads each own an NNG context on one REP socket, so
  * batches from many SDKs are decoded and written concurrently (RocksDB
  * groups concurrent writers into one WAL write). Each request gets exactly
- * one reply: OK after the spans are durable, RETRY when storage cannot take
- * them now, REJECTED (never to be retried) for a malformed batch.
+ * one reply: OK after the spans are durable, RETRY when the memory limiter
+ * is spent or storage cannot take them now, REJECTED (never to be retried)
+ * for a malformed batch. A request holds its message and decoded size
+ * (from the header's raw length, times two for the decoded structures)
+ * against the budget until it is answered.
  */
 #ifndef WEFT_COLLECTOR_NATIVE_H
 #define WEFT_COLLECTOR_NATIVE_H
 
+#include "budget.h"
 #include "pipeline.h"
 #include "wire.h"
 
@@ -20,6 +24,7 @@ typedef struct col_native_config {
 	int workers;           /* concurrent requests in progress */
 	cm_wire_limits limits;
 	uint32_t retry_ms;     /* suggested wait in RETRY replies */
+	col_budget *budget;    /* the memory limiter; NULL: unlimited */
 } col_native_config;
 
 /* Listens on cfg->url. On failure returns an error with the reason in err. */

@@ -9,10 +9,40 @@
 
 #define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
 
+/* Cuts string and bytes values over max; returns how many were cut. */
+static uint32_t
+truncate_attrs(cm_attrs *a, uint32_t max)
+{
+	uint32_t cut = 0;
+	for (uint32_t i = 0; i < a->n; i++) {
+		cm_value *v = &a->v[i].val;
+		if ((v->type == CM_VAL_STR || v->type == CM_VAL_BYTES) && v->u.s.len > max) {
+			uint32_t n = max;
+			/* do not split a UTF-8 sequence: back up over continuation bytes */
+			while (v->type == CM_VAL_STR && n > 0 && ((unsigned char)v->u.s.p[n] & 0xc0) == 0x80)
+				n--;
+			v->u.s.len = n;
+			cut++;
+		}
+	}
+	return cut;
+}
+
+static uint32_t
+truncate_span(cm_span *s, uint32_t max)
+{
+	uint32_t cut = truncate_attrs(&s->attrs, max);
+	for (uint32_t i = 0; i < s->nevents; i++)
+		cut += truncate_attrs(&s->events[i].attrs, max);
+	for (uint32_t i = 0; i < s->nlinks; i++)
+		cut += truncate_attrs(&s->links[i].attrs, max);
+	return cut;
+}
+
 int
 col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_result *res)
 {
-	uint32_t kept = 0;
+	uint32_t kept = 0, truncated = 0;
 	uint64_t t0;
 	int rv;
 
@@ -30,8 +60,12 @@ col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_resu
 			res->rejected++;
 			continue;
 		}
+		if (p->max_value_bytes > 0)
+			truncated += truncate_span(&b->spans[i], p->max_value_bytes);
 		b->spans[kept++] = b->spans[i];
 	}
+	if (truncated > 0)
+		ADD(p->metrics->values_truncated, truncated);
 	b->nspans = kept;
 	ADD(p->metrics->rx[rx].spans_rejected, res->rejected);
 	if (kept == 0)
@@ -45,7 +79,7 @@ col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_resu
 		/* Storage trouble (disk full, I/O) may pass: let the sender retry. */
 		return CM_EAGAIN;
 	}
-	col_metrics_observe_write(p->metrics, (cm_mono_ns() - t0) / 1000);
+	col_metrics_observe_write(p->metrics, (cm_mono_ns() - t0) / 1000, kept);
 	ADD(p->metrics->rx[rx].spans_accepted, kept);
 	res->accepted = kept;
 	return CM_OK;

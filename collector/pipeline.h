@@ -19,6 +19,7 @@
 typedef struct col_pipeline {
 	st_store *store;
 	col_metrics *metrics;
+	uint32_t max_value_bytes; /* longer string/bytes attribute values are cut; 0: no limit */
 } col_pipeline;
 
 typedef struct col_write_result {
@@ -28,8 +29,10 @@ typedef struct col_write_result {
 } col_write_result;
 
 /*
- * Validates b (repairing what can be repaired, e.g. an empty service name
- * becomes "unknown_service"), removes invalid spans from it, writes the rest.
+ * Validates b (repairing what can be repaired: an empty service name
+ * becomes "unknown_service"; over-long attribute values are cut, at a UTF-8
+ * character boundary for strings, and counted in weft_values_truncated_total),
+ * removes invalid spans from it, writes the rest.
  * Returns CM_OK (with *res filled), CM_EAGAIN when the store cannot take
  * writes now (the sender should retry), or another error.
  */

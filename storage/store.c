@@ -7,6 +7,7 @@
  */
 #include "store_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -131,6 +132,10 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 	if ((s = cm_calloc(1, sizeof *s)) == NULL)
 		return CM_ENOMEM;
 	s->secondary = o->secondary;
+	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL) {
+		cm_free(s);
+		return CM_ENOMEM;
+	}
 	configure(s, o);
 	if (o->secondary) {
 		rv = open_secondary(s, o, errbuf, errlen);
@@ -175,11 +180,32 @@ st_store_close(st_store *s)
 	rocksdb_cache_destroy(s->cache);
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
+	cm_free(s->data_dir);
 	if (s->secondary_dir != NULL) {
 		nftw(s->secondary_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 		cm_free(s->secondary_dir);
 	}
 	cm_free(s);
+}
+
+uint64_t
+st_store_disk_bytes(st_store *s)
+{
+	DIR *d = opendir(s->data_dir);
+	struct dirent *e;
+	uint64_t total = 0;
+	char path[4096];
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", s->data_dir, e->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
 }
 
 int

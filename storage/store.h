@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "span.h"
 
@@ -48,6 +49,9 @@ void st_store_close(st_store *s);
  * span twice stores it once: keys derive from trace id, start and span id.
  */
 int st_store_write(st_store *s, const cm_batch *b);
+
+/* Bytes of the store's files on disk (SST files, WAL, manifest). */
+uint64_t st_store_disk_bytes(st_store *s);
 
 /* Secondary only: sees what the primary has written up to now. */
 int st_store_catch_up(st_store *s);

@@ -19,6 +19,7 @@ struct st_store {
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
+	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;
 };

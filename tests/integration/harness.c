@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,4 +203,67 @@ hx_run(const char *const argv[], const char *const env[], cm_buf *out)
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+int
+hx_http_raw(int port, const void *request, size_t len, cm_buf *body, int *retry_after)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 10, 0 };
+	cm_buf raw;
+	const char *p = request, *hdr_end, *ra;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+
+	if (retry_after != NULL)
+		*retry_after = 0;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	while (len > 0) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may answer early (413) and close */
+		p += w;
+		len -= (size_t)w;
+	}
+	cm_buf_init(&raw);
+	for (;;) {
+		char buf[65536];
+		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		if (n <= 0)
+			break;
+		cm_buf_append(&raw, buf, (size_t)n);
+	}
+	close(fd);
+	if (raw.len > 12 && strncmp(raw.data, "HTTP/1.", 7) == 0)
+		status = atoi(raw.data + 9);
+	if (raw.data != NULL && (hdr_end = strstr(raw.data, "\r\n\r\n")) != NULL) {
+		cm_buf_append(body, hdr_end + 4, raw.len - (size_t)(hdr_end + 4 - raw.data));
+		if (retry_after != NULL && (ra = strcasestr(raw.data, "\r\nRetry-After:")) != NULL && ra < hdr_end)
+			*retry_after = atoi(ra + 14);
+	}
+	if (body->data == NULL)
+		cm_buf_append(body, "", 0);
+	cm_buf_fini(&raw);
+	return status;
+}
+
+bool
+hx_read_file(const char *path, cm_buf *out)
+{
+	char buf[65536];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return false;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		cm_buf_append(out, buf, n);
+	fclose(f);
+	if (out->data == NULL)
+		cm_buf_append(out, "", 0);
+	return !out->failed;
 }

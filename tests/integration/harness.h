@@ -39,6 +39,17 @@ bool hx_wait_http(const char *base_url, const char *path, int timeout_ms);
 void hx_dump_log(const hx_daemon *d);
 
 /*
+ * Sends `request` (a complete HTTP/1.1 request, as bytes) to 127.0.0.1:port
+ * and reads the response until the server closes. Returns the status code
+ * (0 on failure); the body goes into body and the Retry-After value, if any,
+ * into *retry_after (may be NULL).
+ */
+int hx_http_raw(int port, const void *request, size_t len, cm_buf *body, int *retry_after);
+
+/* Reads a whole file (e.g. a fixture) into out; false if it cannot. */
+bool hx_read_file(const char *path, cm_buf *out);
+
+/*
  * Runs argv with extra environment entries ("K=V", NULL-terminated, may be
  * NULL), capturing stdout into out (initialised by the caller). Returns the
  * exit code, or -1 if it did not exit normally.

@@ -180,7 +180,7 @@ server_start(server *s)
 	char err[256];
 	assert_int_equal(st_store_open(&o, &s->store, err, sizeof err), CM_OK);
 	memset(&s->metrics, 0, sizeof s->metrics);
-	s->pipeline = (col_pipeline){ s->store, &s->metrics };
+	s->pipeline = (col_pipeline){ s->store, &s->metrics, 0 };
 	assert_int_equal(col_native_start(&nc, &s->pipeline, &s->native, err, sizeof err), CM_OK);
 }
 

@@ -1,0 +1,491 @@
+/*
+ * test_ingest.c - weft-collector's OTLP/HTTP and Zipkin receivers with real
+ * requests: each fixture captured from an OpenTelemetry JS exporter is
+ * POSTed with its recorded headers (chunked, as the exporter sent it) and
+ * read back through weft-query's Jaeger API; then the limits: 413 for big
+ * bodies and gzip bombs, 429 + Retry-After at the memory limit, RETRY on
+ * the native protocol, /metrics counting all of it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#include "err.h"
+#include "harness.h"
+#include "httpc.h"
+#include "wire.h"
+
+typedef struct daemons {
+	char dir[512], data[600];
+	int otlp_port, zipkin_port, admin_port, http_port, native_port;
+	char query_url[64], admin_url[64], native[64];
+	hx_daemon collector, query;
+} daemons;
+
+static daemons D;     /* default limits, with a query daemon */
+static daemons SMALL; /* tiny limits */
+
+static bool
+start(daemons *d, const char *memory_mib, const char *request_mib, bool query)
+{
+	char log[700], otlp[32], zipkin[32], admin[32], http[32];
+	snprintf(d->dir, sizeof d->dir, "%s", hx_tmpdir());
+	snprintf(d->data, sizeof d->data, "%s/data", d->dir);
+	d->otlp_port = hx_free_port();
+	d->zipkin_port = hx_free_port();
+	d->admin_port = hx_free_port();
+	d->http_port = hx_free_port();
+	d->native_port = hx_free_port();
+	snprintf(otlp, sizeof otlp, "127.0.0.1:%d", d->otlp_port);
+	snprintf(zipkin, sizeof zipkin, "127.0.0.1:%d", d->zipkin_port);
+	snprintf(admin, sizeof admin, "127.0.0.1:%d", d->admin_port);
+	snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
+	snprintf(d->native, sizeof d->native, "tcp://127.0.0.1:%d", d->native_port);
+	snprintf(d->admin_url, sizeof d->admin_url, "http://%s", admin);
+	snprintf(d->query_url, sizeof d->query_url, "http://%s", http);
+	const char *argv[] = { hx_bin("weft-collector"), "--data-dir", d->data, "--native", d->native,
+		"--otlp-http", otlp, "--zipkin", zipkin, "--admin", admin,
+		"--memory-limit", memory_mib, "--max-request-mib", request_mib, NULL };
+	snprintf(log, sizeof log, "%s/collector.log", d->dir);
+	if (!hx_start(&d->collector, log, argv) || !hx_wait_http(d->admin_url, "/readyz", 10000))
+		return false;
+	if (!query)
+		return true;
+	const char *qargv[] = { hx_bin("weft-query"), "--data-dir", d->data, "--http", http, NULL };
+	snprintf(log, sizeof log, "%s/query.log", d->dir);
+	return hx_start(&d->query, log, qargv) && hx_wait_http(d->query_url, "/api/services", 10000);
+}
+
+static int
+stop(daemons *d)
+{
+	int c = hx_stop(&d->collector), q = d->query.pid ? hx_stop(&d->query) : 0;
+	if (c != 0 || q != 0) {
+		hx_dump_log(&d->collector);
+		hx_dump_log(&d->query);
+	}
+	hx_rmrf(d->dir);
+	return c == 0 && q == 0 ? 0 : -1;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return start(&D, "64", "16", true) && start(&SMALL, "1", "4", false) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	int a = stop(&D), b = stop(&SMALL);
+	(void)state;
+	return a == 0 && b == 0 ? 0 : -1;
+}
+
+static void
+read_fixture(const char *rel, cm_buf *out)
+{
+	const char *dir = getenv("WEFT_FIXTURES");
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
+	cm_buf_init(out);
+	if (!hx_read_file(path, out))
+		fail_msg("cannot read fixture %s", path);
+}
+
+/*
+ * POSTs body to path on port with the given headers (each "Name: value"),
+ * chunked in 700-byte pieces when `chunked`. Returns the status.
+ */
+static int
+post(int port, const char *path, const char *const headers[], const void *body, size_t len,
+    bool chunked, cm_buf *resp, int *retry_after)
+{
+	cm_buf req;
+	int status;
+
+	cm_buf_init(&req);
+	cm_buf_printf(&req, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n", path, port);
+	for (int i = 0; headers[i] != NULL; i++)
+		cm_buf_printf(&req, "%s\r\n", headers[i]);
+	if (chunked) {
+		cm_buf_puts(&req, "Transfer-Encoding: chunked\r\n\r\n");
+		for (size_t off = 0; off < len; off += 700) {
+			size_t n = len - off < 700 ? len - off : 700;
+			cm_buf_printf(&req, "%zx\r\n", n);
+			cm_buf_append(&req, (const char *)body + off, n);
+			cm_buf_puts(&req, "\r\n");
+		}
+		cm_buf_puts(&req, "0\r\n\r\n");
+	} else {
+		cm_buf_printf(&req, "Content-Length: %zu\r\n\r\n", len);
+		cm_buf_append(&req, body, len);
+	}
+	status = hx_http_raw(port, req.data, req.len, resp, retry_after);
+	cm_buf_fini(&req);
+	return status;
+}
+
+static json_t *
+get_trace(const char *id)
+{
+	qry_http_response r;
+	char path[96], err[256];
+	json_error_t jerr;
+	json_t *doc;
+
+	snprintf(path, sizeof path, "/api/traces/%s", id);
+	assert_int_equal(qry_http_request(D.query_url, "GET", path, NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_int_equal(r.status, 200);
+	doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
+	cm_buf_fini(&r.body);
+	assert_non_null(doc);
+	return doc;
+}
+
+static json_t *
+tag(json_t *span, const char *key)
+{
+	json_t *t;
+	size_t i;
+	json_array_foreach(json_object_get(span, "tags"), i, t)
+		if (strcmp(json_string_value(json_object_get(t, "key")), key) == 0)
+			return t;
+	return NULL;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'F')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/*
+ * Compares the stored trace with the OTLP JSON fixture `rel`: ids, names,
+ * parents, times, kinds, status, events and attributes. Zipkin carries
+ * only string tags, so `typed` is false for it: then keys are checked, and
+ * values of string attributes.
+ */
+static void
+assert_matches_otlp_fixture(const char *rel, bool typed)
+{
+	cm_buf body;
+	json_error_t jerr;
+	json_t *fx, *rs, *doc = NULL, *trace = NULL;
+	size_t r;
+
+	read_fixture(rel, &body);
+	fx = json_loadb(body.data, body.len, 0, &jerr);
+	cm_buf_fini(&body);
+	assert_non_null(fx);
+	json_array_foreach(json_object_get(fx, "resourceSpans"), r, rs) {
+		json_t *ss;
+		size_t k;
+		json_array_foreach(json_object_get(rs, "scopeSpans"), k, ss) {
+			json_t *sp;
+			size_t i;
+			json_array_foreach(json_object_get(ss, "spans"), i, sp) {
+				char tid[33], sid[17];
+				json_t *got = NULL, *js, *a, *ev, *st;
+				size_t j;
+				snprintf(tid, sizeof tid, "%s", json_string_value(json_object_get(sp, "traceId")));
+				snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(sp, "spanId")));
+				lower(tid);
+				lower(sid);
+				if (doc == NULL) {
+					doc = get_trace(tid);
+					trace = json_array_get(json_object_get(doc, "data"), 0);
+				}
+				json_array_foreach(json_object_get(trace, "spans"), j, js)
+					if (strcmp(json_string_value(json_object_get(js, "spanID")), sid) == 0)
+						got = js;
+				assert_non_null(got);
+				assert_string_equal(json_string_value(json_object_get(got, "operationName")),
+				    json_string_value(json_object_get(sp, "name")));
+				uint64_t start = strtoull(json_string_value(json_object_get(sp, "startTimeUnixNano")), NULL, 10);
+				uint64_t end = strtoull(json_string_value(json_object_get(sp, "endTimeUnixNano")), NULL, 10);
+				assert_int_equal(json_integer_value(json_object_get(got, "startTime")), start / 1000);
+				assert_int_equal(json_integer_value(json_object_get(got, "duration")), (end - start) / 1000);
+				if (json_object_get(sp, "parentSpanId") != NULL) {
+					json_t *ref = json_array_get(json_object_get(got, "references"), 0);
+					char pid[17];
+					snprintf(pid, sizeof pid, "%s", json_string_value(json_object_get(sp, "parentSpanId")));
+					lower(pid);
+					assert_string_equal(json_string_value(json_object_get(ref, "spanID")), pid);
+				}
+				static const char *const kinds[] = { NULL, NULL, "server", "client", "producer", "consumer" };
+				json_int_t kind = json_integer_value(json_object_get(sp, "kind"));
+				if (kinds[kind] != NULL)
+					assert_string_equal(json_string_value(json_object_get(tag(got, "span.kind"), "value")), kinds[kind]);
+				else
+					assert_null(tag(got, "span.kind"));
+				st = json_object_get(sp, "status");
+				json_int_t code = json_integer_value(json_object_get(st, "code"));
+				if (code == 2) {
+					assert_string_equal(json_string_value(json_object_get(tag(got, "otel.status_code"), "value")), "ERROR");
+					assert_true(json_is_true(json_object_get(tag(got, "error"), "value")));
+					assert_string_equal(json_string_value(json_object_get(tag(got, "otel.status_description"), "value")),
+					    json_string_value(json_object_get(st, "message")));
+				} else if (code == 1) {
+					assert_string_equal(json_string_value(json_object_get(tag(got, "otel.status_code"), "value")), "OK");
+				}
+				json_array_foreach(json_object_get(sp, "attributes"), j, a) {
+					json_t *t = tag(got, json_string_value(json_object_get(a, "key")));
+					json_t *v = json_object_get(a, "value"), *x;
+					assert_non_null(t);
+					if ((x = json_object_get(v, "stringValue")) != NULL) {
+						assert_string_equal(json_string_value(json_object_get(t, "value")), json_string_value(x));
+					} else if (!typed) {
+						assert_string_equal(json_string_value(json_object_get(t, "type")), "string");
+					} else if ((x = json_object_get(v, "intValue")) != NULL) {
+						assert_string_equal(json_string_value(json_object_get(t, "type")), "int64");
+						assert_int_equal(json_integer_value(json_object_get(t, "value")),
+						    json_is_string(x) ? atoll(json_string_value(x)) : json_integer_value(x));
+					} else if ((x = json_object_get(v, "doubleValue")) != NULL) {
+						assert_string_equal(json_string_value(json_object_get(t, "type")), "float64");
+						assert_true(json_number_value(json_object_get(t, "value")) == json_number_value(x));
+					} else if ((x = json_object_get(v, "boolValue")) != NULL) {
+						assert_string_equal(json_string_value(json_object_get(t, "type")), "bool");
+						assert_true(json_equal(json_object_get(t, "value"), x));
+					}
+				}
+				assert_int_equal(json_array_size(json_object_get(got, "logs")), json_array_size(json_object_get(sp, "events")));
+				json_array_foreach(json_object_get(sp, "events"), j, ev) {
+					json_t *log = json_array_get(json_object_get(got, "logs"), j), *f;
+					size_t m;
+					bool named = false;
+					json_array_foreach(json_object_get(log, "fields"), m, f)
+						named |= strcmp(json_string_value(json_object_get(f, "key")), "event") == 0 &&
+						    strcmp(json_string_value(json_object_get(f, "value")), json_string_value(json_object_get(ev, "name"))) == 0;
+					assert_true(named);
+				}
+			}
+		}
+	}
+	assert_non_null(doc);
+	json_t *proc;
+	const char *pid;
+	bool checkout = false;
+	json_object_foreach(json_object_get(trace, "processes"), pid, proc)
+		checkout |= strcmp(json_string_value(json_object_get(proc, "serviceName")), "checkout") == 0;
+	assert_true(checkout);
+	json_decref(doc);
+	json_decref(fx);
+}
+
+/* POSTs a fixture exactly as recorded (its Content-Type, chunked) and expects `want`. */
+static void
+post_fixture(int port, const char *path, const char *rel, const char *ctype, const char *encoding, int want, cm_buf *resp)
+{
+	cm_buf body;
+	char ct[128], ce[64];
+	const char *headers[] = { ct, encoding ? ce : NULL, NULL };
+	snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+	snprintf(ce, sizeof ce, "Content-Encoding: %s", encoding ? encoding : "");
+	read_fixture(rel, &body);
+	assert_int_equal(post(port, path, headers, body.data, body.len, true, resp, NULL), want);
+	cm_buf_fini(&body);
+}
+
+static void
+otlp_json_round_trips_through_the_query_api(void **state)
+{
+	cm_buf resp;
+	(void)state;
+	cm_buf_init(&resp);
+	post_fixture(D.otlp_port, "/v1/traces", "otlp/otel-js-checkout.json", "application/json", NULL, 200, &resp);
+	assert_string_equal(resp.data, "{}");
+	cm_buf_fini(&resp);
+	assert_matches_otlp_fixture("otlp/otel-js-checkout.json", true);
+}
+
+static void
+otlp_protobuf_and_gzip_round_trip(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "otlp/otel-js-checkout.pb", NULL },
+		{ "otlp/otel-js-checkout.pb.gz", "gzip" },
+	};
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		cm_buf resp;
+		cm_buf_init(&resp);
+		post_fixture(D.otlp_port, "/v1/traces", cases[i][0], "application/x-protobuf", cases[i][1], 200, &resp);
+		assert_int_equal(resp.len, 0); /* an empty ExportTraceServiceResponse */
+		cm_buf_fini(&resp);
+		assert_matches_otlp_fixture("otlp/otel-js-checkout.json", true);
+	}
+	cm_buf resp;
+	cm_buf_init(&resp);
+	post_fixture(D.otlp_port, "/v1/traces", "otlp/otel-js-checkout.json.gz", "application/json", "gzip", 200, &resp);
+	cm_buf_fini(&resp);
+	assert_matches_otlp_fixture("otlp/otel-js-checkout.json", true);
+}
+
+static void
+opentelemetry_example_with_upper_case_ids_round_trips(void **state)
+{
+	cm_buf resp;
+	(void)state;
+	cm_buf_init(&resp);
+	post_fixture(D.otlp_port, "/v1/traces", "otlp/opentelemetry-proto-example.json", "application/json", NULL, 200, &resp);
+	cm_buf_fini(&resp);
+	json_t *doc = get_trace("5b8efff798038103d269b633813fc60c");
+	json_t *trace = json_array_get(json_object_get(doc, "data"), 0), *s;
+	size_t i;
+	bool found = false;
+	json_array_foreach(json_object_get(trace, "spans"), i, s)
+		found |= strcmp(json_string_value(json_object_get(s, "operationName")), "I'm a server span") == 0;
+	assert_true(found);
+	json_decref(doc);
+}
+
+static void
+zipkin_round_trips_through_the_query_api(void **state)
+{
+	cm_buf resp;
+	(void)state;
+	cm_buf_init(&resp);
+	post_fixture(D.zipkin_port, "/api/v2/spans", "zipkin/otel-js-checkout.json", "application/json", NULL, 202, &resp);
+	cm_buf_fini(&resp);
+	assert_matches_otlp_fixture("otlp/otel-js-checkout.json", false);
+}
+
+static void
+bad_requests_get_clear_errors(void **state)
+{
+	const char *json[] = { "Content-Type: application/json", NULL };
+	const char *proto[] = { "Content-Type: application/x-protobuf", NULL };
+	const char *text[] = { "Content-Type: text/plain", NULL };
+	cm_buf resp;
+	(void)state;
+	cm_buf_init(&resp);
+	assert_int_equal(post(D.otlp_port, "/v1/traces", json, "{oops", 5, false, &resp, NULL), 400);
+	assert_non_null(strstr(resp.data, "\"message\":\"body is not valid JSON\""));
+	resp.len = 0;
+	assert_int_equal(post(D.otlp_port, "/v1/traces", proto, "\x0a\x05\x0a", 3, false, &resp, NULL), 400);
+	assert_int_equal(post(D.otlp_port, "/v1/traces", text, "x", 1, false, &resp, NULL), 415);
+	assert_int_equal(post(D.otlp_port, "/v1/logs", json, "{}", 2, false, &resp, NULL), 404);
+	assert_int_equal(post(D.zipkin_port, "/api/v2/spans", json, "{}", 2, false, &resp, NULL), 400);
+	resp.len = 0;
+	/* one valid and one invalid span: partial success */
+	const char *mixed = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
+	    "{\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"b7ad6b7169203331\",\"name\":\"ok\",\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\"},"
+	    "{\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"b7ad6b7169203332\",\"name\":\"bad\",\"startTimeUnixNano\":\"5\",\"endTimeUnixNano\":\"2\"}]}]}]}";
+	assert_int_equal(post(D.otlp_port, "/v1/traces", json, mixed, strlen(mixed), false, &resp, NULL), 200);
+	assert_string_equal(resp.data, "{\"partialSuccess\":{\"rejectedSpans\":\"1\",\"errorMessage\":\"end before start\"}}");
+	cm_buf_fini(&resp);
+}
+
+static void
+limits_answer_413_and_429_and_the_collector_keeps_serving(void **state)
+{
+	const char *json[] = { "Content-Type: application/json", NULL };
+	const char *gz[] = { "Content-Type: application/json", "Content-Encoding: gzip", NULL };
+	size_t big = 5u << 20, mid = 2u << 20;
+	char *body = malloc(big);
+	uLongf zlen = compressBound(8u << 20);
+	Bytef *bomb = malloc(zlen);
+	z_stream z;
+	cm_buf resp;
+	int retry = 0;
+	(void)state;
+
+	memset(body, ' ', big);
+	cm_buf_init(&resp);
+	/* over --max-request-mib 4 */
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, body, big, true, &resp, NULL), 413);
+	/* under the size limit, over --memory-limit 1 */
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, body, mid, true, &resp, &retry), 429);
+	assert_int_equal(retry, 1);
+	/* a gzip bomb: 8 MiB of zeros in a few KiB */
+	memset(&z, 0, sizeof z);
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	char *zeros = calloc(1, 8u << 20);
+	z.next_in = (Bytef *)zeros;
+	z.avail_in = 8u << 20;
+	z.next_out = bomb;
+	z.avail_out = (uInt)zlen;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", gz, bomb, z.total_out, false, &resp, NULL), 413);
+	deflateEnd(&z);
+	/* the listener still serves */
+	resp.len = 0;
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, "{}", 2, false, &resp, NULL), 200);
+	assert_true(hx_wait_http(SMALL.admin_url, "/healthz", 2000));
+	cm_buf_fini(&resp);
+	free(zeros);
+	free(bomb);
+	free(body);
+}
+
+static void
+native_batches_over_the_memory_limit_get_retry(void **state)
+{
+	nng_socket s;
+	char msg[CM_WIRE_HEADER_SIZE + 8] = { 'W', 'F', 1, CM_MSG_BATCH, 0, 0, 0, 0, 0, 0x10, 0, 0 }; /* raw 1 MiB */
+	char *buf = NULL;
+	size_t len = 0;
+	cm_wire_reply reply;
+	(void)state;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	assert_int_equal(nng_dial(s, SMALL.native, NULL, 0), 0);
+	assert_int_equal(nng_send(s, msg, sizeof msg, 0), 0);
+	assert_int_equal(nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0);
+	assert_int_equal(cm_wire_decode_reply(buf, len, &reply), CM_OK);
+	nng_free(buf, len);
+	nng_close(s);
+	assert_int_equal(reply.type, CM_MSG_RETRY);
+	assert_true(reply.retry_ms > 0);
+}
+
+static void
+metrics_count_per_receiver(void **state)
+{
+	qry_http_response r;
+	char err[256];
+	(void)state;
+	assert_int_equal(qry_http_request(SMALL.admin_url, "GET", "/metrics", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body.data, "weft_receiver_requests_throttled_total{receiver=\"otlp_http\"} 1\n"));
+	assert_non_null(strstr(r.body.data, "weft_receiver_requests_rejected_total{receiver=\"otlp_http\"} 2\n"));
+	assert_non_null(strstr(r.body.data, "weft_receiver_requests_throttled_total{receiver=\"native\"} 1\n"));
+	assert_non_null(strstr(r.body.data, "weft_memory_limit_bytes 1048576\n"));
+	assert_non_null(strstr(r.body.data, "weft_memory_limit_used_bytes 0\n")); /* everything given back */
+	cm_buf_fini(&r.body);
+	assert_int_equal(qry_http_request(D.admin_url, "GET", "/metrics", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_non_null(strstr(r.body.data, "weft_receiver_spans_accepted_total{receiver=\"zipkin\"} 3\n"));
+	assert_non_null(strstr(r.body.data, "weft_receiver_spans_rejected_total{receiver=\"otlp_http\"} 1\n"));
+	cm_buf_fini(&r.body);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(otlp_json_round_trips_through_the_query_api),
+		cmocka_unit_test(otlp_protobuf_and_gzip_round_trip),
+		cmocka_unit_test(opentelemetry_example_with_upper_case_ids_round_trips),
+		cmocka_unit_test(zipkin_round_trips_through_the_query_api),
+		cmocka_unit_test(bad_requests_get_clear_errors),
+		cmocka_unit_test(limits_answer_413_and_429_and_the_collector_keeps_serving),
+		cmocka_unit_test(native_batches_over_the_memory_limit_get_retry),
+		cmocka_unit_test(metrics_count_per_receiver),
+	};
+	return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
+}

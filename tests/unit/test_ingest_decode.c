@@ -1,0 +1,384 @@
+/*
+ * test_ingest_decode.c - the OTLP JSON, OTLP protobuf and Zipkin decoders on
+ * real requests captured from OpenTelemetry JS exporters (../shared/fixtures),
+ * and on malformed input, which must be refused with a reason, never crash.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ids.h"
+#include "otlp_json.h"
+#include "otlp_proto.h"
+#include "pbcheck.h"
+#include "zipkin.h"
+
+static char *
+fixture(const char *rel, size_t *len)
+{
+	const char *dir = getenv("WEFT_FIXTURES");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open fixture %s (set WEFT_FIXTURES)", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static const cm_span *
+span_named(const cm_batch *b, const char *name)
+{
+	for (uint32_t i = 0; i < b->nspans; i++)
+		if (cm_str_eq(b->spans[i].name, name))
+			return &b->spans[i];
+	fail_msg("no span %s", name);
+	return NULL;
+}
+
+static const cm_value *
+attr(const cm_attrs *a, const char *key)
+{
+	for (uint32_t i = 0; i < a->n; i++)
+		if (cm_str_eq(a->v[i].key, key))
+			return &a->v[i].val;
+	fail_msg("no attribute %s", key);
+	return NULL;
+}
+
+static void
+assert_id(const uint8_t *id, size_t n, const char *hex)
+{
+	char got[33];
+	cm_hex_encode(id, n, got);
+	assert_string_equal(got, hex);
+}
+
+/* What the OTLP JSON and protobuf checkout fixtures both hold. */
+static void
+check_otlp_checkout(const cm_batch *b)
+{
+	const cm_span *db, *cart, *root;
+	const cm_value *v;
+
+	assert_int_equal(b->nspans, 3);
+	assert_int_equal(b->nresources, 1);
+	assert_true(cm_str_eq(b->resources[0].service, "checkout"));
+	assert_true(cm_str_eq(attr(&b->resources[0].attrs, "service.version")->u.s, "1.2.3"));
+	assert_true(cm_str_eq(b->scopes[0].name, "research-emitter"));
+	assert_true(cm_str_eq(b->scopes[0].version, "0.1.0"));
+
+	db = span_named(b, "SELECT inventory");
+	assert_id(db->trace_id.b, 16, "5b8efff798038103d269b633813fc60c");
+	assert_id(db->span_id.b, 8, "eee19b7ec3c1b172");
+	assert_id(db->parent_span_id.b, 8, "eee19b7ec3c1b173");
+	assert_int_equal(db->kind, CM_KIND_CLIENT);
+	assert_int_equal(db->status, CM_STATUS_ERROR);
+	assert_true(cm_str_eq(db->status_message, "connection reset"));
+	assert_true(db->start_ns == 1700000000020000000u && db->end_ns == 1700000000080000000u);
+	assert_int_equal(db->flags, 257);
+	assert_int_equal(db->nevents, 1);
+	assert_true(cm_str_eq(db->events[0].name, "exception"));
+	assert_true(db->events[0].time_ns == 1700000000070000000u);
+	assert_int_equal(db->events[0].attrs.n, 3);
+	assert_true(cm_str_eq(attr(&db->events[0].attrs, "exception.type")->u.s, "IOError"));
+
+	cart = span_named(b, "validate-cart");
+	assert_int_equal(cart->kind, CM_KIND_INTERNAL);
+	assert_int_equal(cart->status, CM_STATUS_OK);
+	v = attr(&cart->attrs, "cart.items");
+	assert_int_equal(v->type, CM_VAL_INT);
+	assert_int_equal(v->u.i, 3);
+	v = attr(&cart->attrs, "cart.total");
+	assert_int_equal(v->type, CM_VAL_DOUBLE);
+	assert_true(v->u.d == 99.5);
+	v = attr(&cart->attrs, "cart.express");
+	assert_int_equal(v->type, CM_VAL_BOOL);
+	assert_true(v->u.b);
+	v = attr(&cart->attrs, "cart.skus");
+	assert_int_equal(v->type, CM_VAL_ARRAY);
+	assert_int_equal(v->u.arr.n, 3);
+	assert_true(cm_str_eq(v->u.arr.v[2].u.s, "c"));
+
+	root = span_named(b, "GET /checkout");
+	assert_int_equal(root->kind, CM_KIND_SERVER);
+	assert_true(cm_span_id_is_zero(&root->parent_span_id));
+	assert_int_equal(attr(&root->attrs, "http.response.status_code")->u.i, 500);
+}
+
+static void
+otlp_json_fixture_decodes(void **state)
+{
+	size_t len;
+	char *body = fixture("otlp/otel-js-checkout.json", &len);
+	const char *why = NULL;
+	cm_batch b;
+	(void)state;
+	cm_batch_init(&b);
+	assert_int_equal(col_otlp_json_decode(body, len, &b, &why), CM_OK);
+	check_otlp_checkout(&b);
+	cm_batch_fini(&b);
+	free(body);
+}
+
+static void
+otlp_protobuf_fixture_decodes_the_same(void **state)
+{
+	size_t len;
+	char *body = fixture("otlp/otel-js-checkout.pb", &len);
+	const char *why = NULL;
+	cm_batch b;
+	(void)state;
+	cm_batch_init(&b);
+	assert_int_equal(col_otlp_proto_decode(body, len, &b, &why), CM_OK);
+	check_otlp_checkout(&b);
+	cm_batch_fini(&b);
+	free(body);
+}
+
+static void
+opentelemetry_example_with_upper_case_ids_decodes(void **state)
+{
+	size_t len;
+	char *body = fixture("otlp/opentelemetry-proto-example.json", &len);
+	const char *why = NULL;
+	cm_batch b;
+	(void)state;
+	cm_batch_init(&b);
+	assert_int_equal(col_otlp_json_decode(body, len, &b, &why), CM_OK);
+	assert_int_equal(b.nspans, 1);
+	assert_id(b.spans[0].trace_id.b, 16, "5b8efff798038103d269b633813fc60c");
+	assert_id(b.spans[0].span_id.b, 8, "eee19b7ec3c1b174");
+	assert_int_equal(b.spans[0].kind, CM_KIND_SERVER);
+	assert_true(cm_str_eq(b.resources[0].service, "my.service"));
+	assert_true(cm_str_eq(b.scopes[0].name, "my.library"));
+	assert_true(cm_str_eq(attr(&b.scopes[0].attrs, "my.scope.attribute")->u.s, "some scope attribute"));
+	cm_batch_fini(&b);
+	free(body);
+}
+
+static void
+zipkin_fixture_decodes(void **state)
+{
+	size_t len;
+	char *body = fixture("zipkin/otel-js-checkout.json", &len);
+	const char *why = NULL;
+	const cm_span *db, *cart, *root;
+	cm_batch b;
+	(void)state;
+	cm_batch_init(&b);
+	assert_int_equal(col_zipkin_decode(body, len, &b, &why), CM_OK);
+	assert_int_equal(b.nspans, 3);
+	assert_int_equal(b.nresources, 1);
+	assert_true(cm_str_eq(b.resources[0].service, "checkout"));
+	db = span_named(&b, "SELECT inventory");
+	assert_id(db->trace_id.b, 16, "5b8efff798038103d269b633813fc60c");
+	assert_id(db->parent_span_id.b, 8, "eee19b7ec3c1b173");
+	assert_int_equal(db->kind, CM_KIND_CLIENT);
+	assert_int_equal(db->status, CM_STATUS_ERROR);
+	assert_true(cm_str_eq(db->status_message, "connection reset"));
+	assert_true(db->start_ns == 1700000000020000000u && db->end_ns == 1700000000080000000u);
+	assert_true(cm_str_eq(db->events[0].name, "exception"));
+	assert_true(cm_str_eq(attr(&db->attrs, "db.system")->u.s, "postgresql"));
+	for (uint32_t i = 0; i < db->attrs.n; i++) {
+		assert_false(cm_str_eq(db->attrs.v[i].key, "otel.status_code"));
+		assert_false(cm_str_eq(db->attrs.v[i].key, "error"));
+		assert_false(cm_str_eq(db->attrs.v[i].key, "service.name"));
+	}
+	cart = span_named(&b, "validate-cart");
+	assert_int_equal(cart->kind, CM_KIND_INTERNAL);
+	assert_int_equal(cart->status, CM_STATUS_OK);
+	assert_true(cm_str_eq(attr(&cart->attrs, "cart.items")->u.s, "3"));
+	root = span_named(&b, "GET /checkout");
+	assert_int_equal(root->kind, CM_KIND_SERVER);
+	assert_true(cm_str_eq(root->status_message, "upstream failed"));
+	cm_batch_fini(&b);
+	free(body);
+}
+
+typedef int (*decoder)(const char *, size_t, cm_batch *, const char **);
+
+static int
+proto_decoder(const char *body, size_t len, cm_batch *b, const char **why)
+{
+	return col_otlp_proto_decode(body, len, b, why);
+}
+
+static void
+expect_refused(decoder d, const char *body)
+{
+	const char *why = NULL;
+	cm_batch b;
+	cm_batch_init(&b);
+	assert_int_equal(d(body, strlen(body), &b, &why), CM_EPROTO);
+	assert_non_null(why);
+	cm_batch_fini(&b);
+}
+
+static void
+malformed_json_is_refused_with_a_reason(void **state)
+{
+	static const char *const otlp[] = {
+		"", "{", "[]", "{\"resourceSpans\":{}}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"xyz\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b17\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"kind\":9}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"kind\":\"SPAN_KIND_NOPE\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":\"-5\"}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"k\",\"value\":{\"intValue\":\"12x\"}}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"value\":{}}]}]}]}]}",
+		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"status\":{\"code\":7}}]}]}]}",
+		"{\"resourceSpans\":[],\"resourceSpans\":[]}",
+	};
+	static const char *const zipkin[] = {
+		"", "{}", "[1]", "[{\"traceId\":\"zz\",\"id\":\"1\"}]", "[{\"traceId\":\"1\"}]",
+		"[{\"traceId\":\"1\",\"id\":\"2\",\"timestamp\":-1}]", "[{\"traceId\":\"1\",\"id\":\"2\",\"kind\":\"SIDEWAYS\"}]",
+		"[{\"traceId\":\"1\",\"id\":\"2\",\"tags\":{\"k\":1}}]", "[{\"traceId\":\"1\",\"id\":\"2\",\"annotations\":[{\"value\":\"x\"}],\"timestamp\":1}]",
+		"[{\"traceId\":\"1\",\"id\":\"2\",\"annotations\":[{\"timestamp\":1}]}]",
+		"[{\"traceId\":\"123456789012345678901234567890123\",\"id\":\"2\"}]",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof otlp / sizeof otlp[0]; i++)
+		expect_refused(col_otlp_json_decode, otlp[i]);
+	for (size_t i = 0; i < sizeof zipkin / sizeof zipkin[0]; i++)
+		expect_refused(col_zipkin_decode, zipkin[i]);
+}
+
+static void
+every_protobuf_prefix_is_refused_or_decoded(void **state)
+{
+	size_t len;
+	char *body = fixture("otlp/otel-js-checkout.pb", &len);
+	(void)state;
+	for (size_t n = 0; n < len; n++) {
+		const char *why = NULL;
+		cm_batch b;
+		int rv;
+		cm_batch_init(&b);
+		rv = col_otlp_proto_decode(body, n, &b, &why);
+		assert_true(rv == CM_OK || (rv == CM_EPROTO && why != NULL));
+		cm_batch_fini(&b);
+	}
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			const char *why = NULL;
+			cm_batch b;
+			int rv;
+			body[i] ^= (char)(1 << bit);
+			cm_batch_init(&b);
+			rv = col_otlp_proto_decode(body, len, &b, &why);
+			assert_true(rv == CM_OK || (rv == CM_EPROTO && why != NULL));
+			cm_batch_fini(&b);
+			body[i] ^= (char)(1 << bit);
+		}
+	}
+	free(body);
+}
+
+/* KeyValue{value: AnyValue{array_value: ArrayValue{values: AnyValue{...}}}} nested `levels` times. */
+static size_t
+deep_request(uint8_t *out, size_t cap, int levels)
+{
+	/* Built inside out: innermost AnyValue{int_value: 1} = 18 01 */
+	uint8_t *buf = malloc(cap), *tmp = malloc(cap);
+	size_t n = 2;
+	buf[0] = 0x18;
+	buf[1] = 0x01;
+	for (int i = 0; i < levels; i++) {
+		/* ArrayValue{ values(1): AnyValue } then AnyValue{ array_value(5): ArrayValue } */
+		for (int wrap = 0; wrap < 2; wrap++) {
+			uint8_t key = wrap == 0 ? 0x0a : 0x2a;
+			size_t h = 0;
+			tmp[h++] = key;
+			size_t l = n;
+			do {
+				tmp[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+				l >>= 7;
+			} while (l);
+			memcpy(tmp + h, buf, n);
+			n += h;
+			memcpy(buf, tmp, n);
+		}
+	}
+	/* Wrap: KeyValue{key:"k", value(2)}, Span{attributes(9)}, ScopeSpans{spans(2)},
+	 * ResourceSpans{scope_spans(2)}, Request{resource_spans(1)} */
+	static const uint8_t keys[] = { 0x12, 0x4a, 0x12, 0x12, 0x0a };
+	for (size_t k = 0; k < sizeof keys; k++) {
+		size_t h = 0, l = n;
+		tmp[h++] = keys[k];
+		do {
+			tmp[h++] = (uint8_t)((l & 0x7f) | (l > 0x7f ? 0x80 : 0));
+			l >>= 7;
+		} while (l);
+		memcpy(tmp + h, buf, n);
+		n += h;
+		memcpy(buf, tmp, n);
+	}
+	assert_true(n <= cap);
+	memcpy(out, buf, n);
+	free(buf);
+	free(tmp);
+	return n;
+}
+
+static void
+deeply_nested_protobuf_values_are_refused(void **state)
+{
+	static uint8_t body[1 << 20];
+	const char *why = NULL;
+	size_t n;
+	(void)state;
+	n = deep_request(body, sizeof body, 5);
+	assert_int_equal(col_pb_check_otlp_traces(body, n, &why), CM_OK);
+	n = deep_request(body, sizeof body, 20000);
+	assert_int_equal(col_pb_check_otlp_traces(body, n, &why), CM_EPROTO);
+	assert_string_equal(why, "OTLP request nested too deeply");
+	expect_refused(proto_decoder, "\x0a\x05\x0a\x03\x0a\x01"); /* lengths past the end */
+}
+
+static void
+responses_carry_partial_success(void **state)
+{
+	cm_buf out;
+	(void)state;
+	cm_buf_init(&out);
+	col_otlp_json_response(&out, 0, NULL);
+	assert_string_equal(out.data, "{}");
+	out.len = 0;
+	col_otlp_json_response(&out, 2, "span id is zero");
+	assert_string_equal(out.data, "{\"partialSuccess\":{\"rejectedSpans\":\"2\",\"errorMessage\":\"span id is zero\"}}");
+	cm_buf_fini(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(otlp_json_fixture_decodes),
+		cmocka_unit_test(otlp_protobuf_fixture_decodes_the_same),
+		cmocka_unit_test(opentelemetry_example_with_upper_case_ids_decodes),
+		cmocka_unit_test(zipkin_fixture_decodes),
+		cmocka_unit_test(malformed_json_is_refused_with_a_reason),
+		cmocka_unit_test(every_protobuf_prefix_is_refused_or_decoded),
+		cmocka_unit_test(deeply_nested_protobuf_values_are_refused),
+		cmocka_unit_test(responses_carry_partial_success),
+	};
+	return cmocka_run_group_tests_name("ingest_decode", tests, NULL, NULL);
+}
