@@ -70,7 +70,8 @@ $(OBJ)/storage/%.o: CPPFLAGS_DIR := -Icommon -Istorage
 $(OBJ)/collector/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Icollector -I$(GEN)
 $(call obj,$(COLLECTOR_SRC) collector/collector_main.c): | $(GEN)/otlp_trace.pb-c.h
 $(OBJ)/query/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Iquery
-$(OBJ)/tools/%.o: CPPFLAGS_DIR := -Isdk
+$(OBJ)/tools/%.o: CPPFLAGS_DIR := -Isdk -I$(GEN)
+$(OBJ)/tools/loadgen/loadgen.o: | $(GEN)/otlp_trace.pb-c.h
 $(OBJ)/tests/%.o: CPPFLAGS_DIR := -Icommon -Isdk -Istorage -Icollector -Iquery -Itests/integration -I$(GEN)
 $(call obj,$(wildcard tests/*/*.c)): | $(GEN)/otlp_trace.pb-c.h
 
@@ -117,7 +118,11 @@ $(BIN)/weft-demo-shop: $(OBJ)/tools/demo/shop.o $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
 
-PROGRAMS := $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop
+$(BIN)/weft-loadgen: $(OBJ)/tools/loadgen/loadgen.o $(PROTO_O) $(LIB)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lprotobuf-c $(LIBS_SDK)
+
+PROGRAMS := $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 
 # ---- tests ----
@@ -135,7 +140,7 @@ $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 
-.PHONY: all deps test check demo install clean
+.PHONY: all deps test check demo install clean bench-ingest
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
 .SECONDARY:
 all: $(PROGRAMS) $(LIBRARIES)
@@ -153,6 +158,9 @@ test check: all $(TESTS)
 
 demo: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/demo.sh
+
+bench-ingest: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-ingest.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

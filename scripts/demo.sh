@@ -16,17 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p=$1
-	while busy "$p"; do p=$((p + 1)); done
-	echo "$p"
-}
-wait_for() { # command... ; up to 10 s
-	for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "demo: timed out waiting for: $*" >&2
-	return 1
-}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 native_port=$(free_port 4319)
 admin_port=$(free_port 14269)

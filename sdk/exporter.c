@@ -186,7 +186,9 @@ sdk_exporter_main(void *arg)
 		stopping = t->stopping;
 		pthread_mutex_unlock(&t->mu);
 
+		uint64_t t0 = cm_mono_ns();
 		r = have_codec && !stopping ? export_list(&x, list, n) : GAVE_UP;
+		uint64_t us = (cm_mono_ns() - t0) / 1000;
 		while (list != NULL) {
 			weft_span *next = list->next;
 			sdk_span_free(list);
@@ -198,6 +200,7 @@ sdk_exporter_main(void *arg)
 		if (r == SENT) {
 			t->stats.spans_exported += n;
 			t->stats.batches_sent++;
+			t->ack_us_log2[us ? 63 - __builtin_clzll(us) : 0]++;
 		} else {
 			t->stats.spans_dropped += n;
 		}

@@ -71,6 +71,7 @@ struct weft_tracer {
 
 	/* counters, under mu */
 	weft_stats stats;
+	uint64_t ack_us_log2[32]; /* batches acknowledged in [2^i, 2^(i+1)) µs */
 
 	/* exporter thread */
 	pthread_t thread;

@@ -232,6 +232,19 @@ weft_tracer_destroy(weft_tracer *t)
 	free_tracer(t);
 }
 
+/* The upper bound of the power-of-two bucket holding quantile q. */
+static uint32_t
+ack_quantile(const uint64_t *hist, uint64_t total, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)total), seen = 0;
+	for (int i = 0; i < 32; i++) {
+		seen += hist[i];
+		if (seen > rank)
+			return i >= 31 ? UINT32_MAX : (uint32_t)2 << i;
+	}
+	return 0;
+}
+
 void
 weft_tracer_stats(weft_tracer *t, weft_stats *out)
 {
@@ -240,5 +253,7 @@ weft_tracer_stats(weft_tracer *t, weft_stats *out)
 	pthread_mutex_lock(&t->mu);
 	*out = t->stats;
 	out->queued = t->queued;
+	out->ack_p50_us = ack_quantile(t->ack_us_log2, t->stats.batches_sent, 0.50);
+	out->ack_p99_us = ack_quantile(t->ack_us_log2, t->stats.batches_sent, 0.99);
 	pthread_mutex_unlock(&t->mu);
 }

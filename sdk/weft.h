@@ -146,6 +146,8 @@ typedef struct weft_stats {
 	uint64_t batches_sent;
 	uint64_t retries;        /* sends repeated after a timeout or a RETRY reply */
 	uint32_t queued;         /* spans waiting in the queue now */
+	uint32_t ack_p50_us;     /* send-to-acknowledgement time of batches (within 2x, */
+	uint32_t ack_p99_us;     /*   from power-of-two buckets); 0 before the first */
 } weft_stats;
 
 WEFT_API void weft_tracer_stats(weft_tracer *t, weft_stats *out);

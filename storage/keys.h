@@ -1,16 +1,19 @@
 /*
  * keys.h - the storage key layout (see docs/architecture.md).
  *
- *   spans CF:  <trace_id:16><start_ns:8 BE><span_id:8>
- *              -> value: 0x01, msgpack span (common/spanpack.h) whose
- *                 resource_ref / scope_ref are content hashes
+ *   spans CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
+ *              -> value: 0x01, msgpack array of spans (common/spanpack.h)
+ *                 whose resource_ref / scope_ref are content hashes
+ *              A block holds the spans of one trace that arrived in one
+ *              batch, ordered by start; its key is that of its first span,
+ *              so resending the same batch rewrites the same block.
  *   meta CF:   'r' <hash:8 BE>                       -> msgpack resource
  *              'c' <hash:8 BE>                       -> msgpack scope
  *              's' <service>                         -> ""
  *              'o' <service> 0x00 <kind:1> <name>    -> ""
  *
  * Big-endian integers make byte order equal time order, so a prefix seek on
- * a trace id returns its spans by start time.
+ * a trace id returns its blocks by the start of their first span.
  */
 #ifndef WEFT_STORAGE_KEYS_H
 #define WEFT_STORAGE_KEYS_H

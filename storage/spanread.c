@@ -1,9 +1,11 @@
 /*
  * spanread.c - the read path: a trace by id, services, operations.
  *
- * A trace is read with one prefix seek on its 16-byte id. Every value is
- * copied into the result batch's arena before it is unpacked, so the span
- * strings live exactly as long as the batch. Resources and scopes are then
+ * A trace is read with one prefix seek on its 16-byte id, block after block.
+ * Every value is copied into the result batch's arena before it is
+ * unpacked, so the span strings live exactly as long as the batch. Spans
+ * come out ordered by start within each block and blocks by their first
+ * start; the result is then sorted by start. Resources and scopes are
  * fetched once per distinct hash.
  */
 #include <msgpack.h>
@@ -38,6 +40,15 @@ ref_index(refs *r, uint64_t h)
 	}
 	r->v[r->n] = h;
 	return r->n++;
+}
+
+static int
+by_start(const void *a, const void *b)
+{
+	const cm_span *x = a, *y = b;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return memcmp(x->span_id.b, y->span_id.b, 8);
 }
 
 /* Copies a stored msgpack value into the arena and unpacks it into up. */
@@ -135,33 +146,36 @@ st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
 			rv = CM_EVERSION;
 			break;
 		}
-		if (out->nspans == cap) {
-			uint32_t ncap = cap ? cap * 2 : 64;
-			cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
-			if (v == NULL) {
-				rv = CM_ENOMEM;
-				break;
-			}
-			if (cap)
-				memcpy(v, out->spans, cap * sizeof *v);
-			out->spans = v;
-			cap = ncap;
-		}
-		sp = &out->spans[out->nspans];
 		msgpack_unpacked_init(&up);
 		rv = unpack_copy(&out->arena, val + 1, vlen - 1, &up);
-		if (rv == CM_OK)
-			rv = cm_unpack_span(&up.data, &out->arena, sp, &rref, &sref, &why);
+		if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
+			rv = CM_EPROTO;
+		for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {
+			if (out->nspans == cap) {
+				uint32_t ncap = cap ? cap * 2 : 64;
+				cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
+				if (v == NULL) {
+					rv = CM_ENOMEM;
+					break;
+				}
+				if (cap)
+					memcpy(v, out->spans, cap * sizeof *v);
+				out->spans = v;
+				cap = ncap;
+			}
+			sp = &out->spans[out->nspans];
+			if ((rv = cm_unpack_span(&up.data.via.array.ptr[k], &out->arena, sp, &rref, &sref, &why)) != CM_OK)
+				break;
+			sp->resource = ref_index(&res, rref);
+			sp->scope = ref_index(&scopes, sref);
+			if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
+				rv = CM_ENOMEM;
+			else
+				out->nspans++;
+		}
 		msgpack_unpacked_destroy(&up);
 		if (rv != CM_OK)
 			break;
-		sp->resource = ref_index(&res, rref);
-		sp->scope = ref_index(&scopes, sref);
-		if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX) {
-			rv = CM_ENOMEM;
-			break;
-		}
-		out->nspans++;
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
@@ -172,6 +186,8 @@ st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
 		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
 	if (rv == CM_OK && out->nspans == 0)
 		rv = CM_ENOENT;
+	if (rv == CM_OK)
+		qsort(out->spans, out->nspans, sizeof *out->spans, by_start);
 	if (rv == CM_OK)
 		rv = load_refs(s, out, &res, &scopes);
 	cm_free(res.v);

@@ -1,11 +1,16 @@
 /*
  * spanwrite.c - the write path: one cm_batch -> one RocksDB write batch.
  *
- * Resources and scopes are stored once per distinct content (keyed by the
- * hash of their encoding); each span value refers to them by that hash.
- * Services and operations are upserted so listing them needs no scan of spans.
+ * The spans of one trace in a batch are stored together as one span block
+ * (keys.h), so a batch costs one memtable insert per trace instead of one
+ * per span, and the block compresses as a unit. Resources and scopes are
+ * stored once per distinct content (keyed by the hash of their encoding);
+ * each span refers to them by that hash. Services and operations are
+ * upserted so listing them needs no scan of spans. Meta entries already
+ * known to be stored (the store's seen-set) are not written again.
  */
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -22,26 +27,52 @@ typedef struct writer {
 	msgpack_packer pk;
 	uint64_t *res_hash;
 	uint64_t *scope_hash;
+	uint64_t *fresh; /* meta hashes written by this batch, for the seen-set */
+	size_t nfresh, capfresh;
+	bool oom;
 } writer;
 
+/* Puts tag+key -> value in meta unless it is known to be stored already. */
 static void
-put_meta(writer *w, char tag, const void *k, size_t klen, const void *v, size_t vlen)
+put_meta_once(writer *w, char tag, const void *k, size_t klen, const void *v, size_t vlen)
 {
 	char key[1 + 1024];
-	size_t n = klen < sizeof key - 1 ? klen : sizeof key - 1;
+	uint64_t h;
+
+	if (klen > sizeof key - 1)
+		return; /* absurdly long names are stored in spans but not listed */
 	key[0] = tag;
-	if (n > 0)
-		memcpy(key + 1, k, n);
-	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_META], key, 1 + n, v, vlen);
+	if (klen > 0)
+		memcpy(key + 1, k, klen);
+	h = st_hash64(key, 1 + klen);
+	if (st_seen_has(&w->s->seen, h))
+		return;
+	for (size_t i = 0; i < w->nfresh; i++)
+		if (w->fresh[i] == h)
+			return;
+	if (w->nfresh == w->capfresh) {
+		size_t cap = w->capfresh ? w->capfresh * 2 : 64;
+		uint64_t *f = cm_realloc(w->fresh, cap * sizeof *f);
+		if (f == NULL) {
+			w->oom = true;
+			return;
+		}
+		w->fresh = f;
+		w->capfresh = cap;
+	}
+	w->fresh[w->nfresh++] = h;
+	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_META], key, 1 + klen, v, vlen);
 }
 
-static void
-put_hashed(writer *w, char tag, uint64_t *hash_out)
+/* Stores the encoding in w->buf under tag+hash; returns the hash. */
+static uint64_t
+put_hashed(writer *w, char tag)
 {
 	uint8_t h[8];
-	*hash_out = st_hash64(w->buf.data, w->buf.len);
-	st_put_be64(h, *hash_out);
-	put_meta(w, tag, h, 8, w->buf.data, w->buf.len);
+	uint64_t hash = st_hash64(w->buf.data, w->buf.len);
+	st_put_be64(h, hash);
+	put_meta_once(w, tag, h, 8, w->buf.data, w->buf.len);
+	return hash;
 }
 
 static void
@@ -49,10 +80,10 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 {
 	cm_str svc = b->resources[sp->resource].service;
 	char key[1024];
-	size_t n = 0;
+	size_t n;
 
 	if ((size_t)svc.len + sp->name.len + 2 > sizeof key)
-		return; /* absurdly long names are stored in spans but not listed */
+		return;
 	if (svc.len > 0)
 		memcpy(key, svc.p, svc.len);
 	n = svc.len;
@@ -61,13 +92,46 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 	if (sp->name.len > 0)
 		memcpy(key + n, sp->name.p, sp->name.len);
 	n += sp->name.len;
-	put_meta(w, ST_META_OPERATION, key, n, "", 0);
+	put_meta_once(w, ST_META_OPERATION, key, n, "", 0);
+}
+
+/* Order of spans in a batch: by trace, then start, then span id. */
+static int
+by_trace_start(const void *a, const void *b, void *arg)
+{
+	const cm_span *spans = arg;
+	const cm_span *x = &spans[*(const uint32_t *)a], *y = &spans[*(const uint32_t *)b];
+	int c = memcmp(x->trace_id.b, y->trace_id.b, 16);
+	if (c != 0)
+		return c;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return memcmp(x->span_id.b, y->span_id.b, 8);
+}
+
+/* Adds one block: the spans order[0..n) of one trace. */
+static void
+put_block(writer *w, const cm_batch *b, const uint32_t *order, uint32_t n)
+{
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	char version = ST_SPAN_VALUE_VERSION;
+
+	w->buf.len = 0;
+	cm_buf_append(&w->buf, &version, 1);
+	msgpack_pack_array(&w->pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const cm_span *sp = &b->spans[order[i]];
+		cm_pack_span(&w->pk, sp, w->res_hash[sp->resource], w->scope_hash[sp->scope]);
+	}
+	st_key_span(key, &b->spans[order[0]]);
+	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_SPANS], (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
 
 int
 st_store_write(st_store *s, const cm_batch *b)
 {
 	writer w = { .s = s };
+	uint32_t *order = NULL;
 	char *err = NULL;
 	int rv = CM_ENOMEM;
 
@@ -78,43 +142,42 @@ st_store_write(st_store *s, const cm_batch *b)
 	msgpack_packer_init(&w.pk, &w.buf, cm_pack_to_buf);
 	w.res_hash = cm_calloc(b->nresources + 1, sizeof(uint64_t));
 	w.scope_hash = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
-	if (w.res_hash == NULL || w.scope_hash == NULL)
+	order = cm_malloc((b->nspans + 1) * sizeof *order);
+	if (w.res_hash == NULL || w.scope_hash == NULL || order == NULL)
 		goto out;
 
 	for (uint32_t i = 0; i < b->nresources; i++) {
 		const cm_resource *r = &b->resources[i];
 		w.buf.len = 0;
 		cm_pack_resource(&w.pk, r);
-		put_hashed(&w, ST_META_RESOURCE, &w.res_hash[i]);
-		put_meta(&w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
+		w.res_hash[i] = put_hashed(&w, ST_META_RESOURCE);
+		put_meta_once(&w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
 	}
 	for (uint32_t i = 0; i < b->nscopes; i++) {
 		w.buf.len = 0;
 		cm_pack_scope(&w.pk, &b->scopes[i]);
-		put_hashed(&w, ST_META_SCOPE, &w.scope_hash[i]);
+		w.scope_hash[i] = put_hashed(&w, ST_META_SCOPE);
 	}
 	for (uint32_t i = 0; i < b->nspans; i++) {
-		const cm_span *sp = &b->spans[i];
-		const cm_span *prev = i ? &b->spans[i - 1] : NULL;
-		uint8_t key[ST_SPAN_KEY_SIZE];
-		char version = ST_SPAN_VALUE_VERSION;
-
-		w.buf.len = 0;
-		cm_buf_append(&w.buf, &version, 1);
-		cm_pack_span(&w.pk, sp, w.res_hash[sp->resource], w.scope_hash[sp->scope]);
-		st_key_span(key, sp);
-		rocksdb_writebatch_put_cf(w.wb, s->cf[CF_SPANS], (const char *)key, sizeof key,
-		    w.buf.data, w.buf.len);
-		if (prev == NULL || prev->resource != sp->resource || prev->kind != sp->kind ||
-		    prev->name.len != sp->name.len ||
-		    (sp->name.len > 0 && memcmp(prev->name.p, sp->name.p, sp->name.len) != 0))
-			put_operation(&w, b, sp);
+		order[i] = i;
+		put_operation(&w, b, &b->spans[i]);
 	}
-	if (w.buf.failed)
+	qsort_r(order, b->nspans, sizeof *order, by_trace_start, b->spans);
+	for (uint32_t i = 0, j; i < b->nspans; i = j) {
+		for (j = i + 1; j < b->nspans; j++)
+			if (memcmp(b->spans[order[i]].trace_id.b, b->spans[order[j]].trace_id.b, 16) != 0)
+				break;
+		put_block(&w, b, order + i, j - i);
+	}
+	if (w.buf.failed || w.oom)
 		goto out;
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
 	rv = err ? st_rocks_error("write batch", err) : CM_OK;
+	if (rv == CM_OK)
+		st_seen_add(&s->seen, w.fresh, w.nfresh);
 out:
+	cm_free(order);
+	cm_free(w.fresh);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);

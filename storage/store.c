@@ -63,7 +63,9 @@ configure(st_store *s, const st_options *o)
 			/* One trace = one prefix: bloom filters and seeks work per trace id. */
 			rocksdb_options_set_prefix_extractor(cf, rocksdb_slicetransform_create_fixed_prefix(16));
 			rocksdb_options_set_block_based_table_factory(cf, s->table);
-			rocksdb_options_set_compression(cf, rocksdb_zstd_compression);
+			/* Cheap LZ4 while data is young and rewritten by compaction; zstd where it settles. */
+			rocksdb_options_set_compression(cf, rocksdb_lz4_compression);
+			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
 		}
 		s->cf_opts[i] = cf;
 	}
@@ -131,6 +133,7 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 
 	if ((s = cm_calloc(1, sizeof *s)) == NULL)
 		return CM_ENOMEM;
+	pthread_mutex_init(&s->seen.mu, NULL);
 	s->secondary = o->secondary;
 	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL) {
 		cm_free(s);
@@ -181,6 +184,7 @@ st_store_close(st_store *s)
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
 	cm_free(s->data_dir);
+	pthread_mutex_destroy(&s->seen.mu);
 	if (s->secondary_dir != NULL) {
 		nftw(s->secondary_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 		cm_free(s->secondary_dir);
@@ -206,6 +210,45 @@ st_store_disk_bytes(st_store *s)
 	}
 	closedir(d);
 	return total;
+}
+
+bool
+st_seen_has(st_seen *s, uint64_t h)
+{
+	bool found = false;
+	h |= 1; /* never 0, the empty mark */
+	pthread_mutex_lock(&s->mu);
+	for (uint32_t i = (uint32_t)h % ST_SEEN_SLOTS;; i = (i + 1) % ST_SEEN_SLOTS) {
+		if (s->slot[i] == 0)
+			break;
+		if (s->slot[i] == h) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
+void
+st_seen_add(st_seen *s, const uint64_t *hs, size_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t h = hs[k] | 1;
+		uint32_t i = (uint32_t)h % ST_SEEN_SLOTS;
+		if (s->used >= ST_SEEN_SLOTS / 2) { /* keep probes short: start over */
+			memset(s->slot, 0, sizeof s->slot);
+			s->used = 0;
+		}
+		while (s->slot[i] != 0 && s->slot[i] != h)
+			i = (i + 1) % ST_SEEN_SLOTS;
+		if (s->slot[i] == 0) {
+			s->slot[i] = h;
+			s->used++;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 int

@@ -4,11 +4,24 @@
 #ifndef WEFT_STORAGE_STORE_INT_H
 #define WEFT_STORAGE_STORE_INT_H
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 
 #include "store.h"
 
 enum { CF_DEFAULT, CF_SPANS, CF_META, CF_COUNT };
+
+/*
+ * Hashes of meta entries (services, operations, resources, scopes) known to
+ * be stored, so that the write path does not rewrite them with every batch.
+ * Filled only after a write succeeded; cleared whole when full.
+ */
+#define ST_SEEN_SLOTS 65536
+typedef struct st_seen {
+	pthread_mutex_t mu;
+	uint64_t slot[ST_SEEN_SLOTS]; /* 0 = empty */
+	uint32_t used;
+} st_seen;
 
 struct st_store {
 	rocksdb_t *db;
@@ -19,10 +32,16 @@ struct st_store {
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
+	st_seen seen;
 	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;
 };
+
+/* True if hash h is in the seen-set. */
+bool st_seen_has(st_seen *s, uint64_t h);
+/* Adds the n hashes (after they were written). */
+void st_seen_add(st_seen *s, const uint64_t *h, size_t n);
 
 /* Turns a RocksDB error string into CM_EIO and a log line; frees it. */
 int st_rocks_error(const char *what, char *err);
