@@ -137,6 +137,8 @@ st_store_write(st_store *s, const cm_batch *b)
 
 	if (s->secondary)
 		return CM_EINVAL;
+	/* RocksDB's per-thread perf counters cost a TLS lookup per key comparison. */
+	rocksdb_set_perf_level(rocksdb_disable);
 	w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
 	msgpack_packer_init(&w.pk, &w.buf, cm_pack_to_buf);
