@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "receivers.h"
 #include "store.h"
+#include "writer.h"
 
 static const char usage[] =
     "usage: weft-collector --data-dir DIR [options]\n"
@@ -40,6 +41,10 @@ static const char usage[] =
     "                                                         [WEFT_MAX_REQUEST_MIB]\n"
     "  --max-value-bytes N   attribute values are cut to this (65536; 0: no limit)\n"
     "                                                         [WEFT_MAX_VALUE_BYTES]\n"
+    "  --write-max-spans N   spans the writer puts in one RocksDB write (65536)\n"
+    "                                                         [WEFT_WRITE_MAX_SPANS]\n"
+    "  --write-linger-us N   how long the writer waits for more batches when it\n"
+    "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
     "  --help                this text\n";
@@ -55,6 +60,8 @@ typedef struct config {
 	long memory_limit_mib;
 	long max_request_mib;
 	long max_value_bytes;
+	long write_max_spans;
+	long write_linger_us;
 	bool sync;
 } config;
 
@@ -106,6 +113,8 @@ parse_args(int argc, char **argv, config *c)
 		{ "memory-limit", required_argument, NULL, 'm' },
 		{ "max-request-mib", required_argument, NULL, 'r' },
 		{ "max-value-bytes", required_argument, NULL, 'v' },
+		{ "write-max-spans", required_argument, NULL, 'W' },
+		{ "write-linger-us", required_argument, NULL, 'L' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,6 +126,8 @@ parse_args(int argc, char **argv, config *c)
 	const char *memory = env_or("WEFT_MEMORY_LIMIT_MIB", "64");
 	const char *request = env_or("WEFT_MAX_REQUEST_MIB", "16");
 	const char *value = env_or("WEFT_MAX_VALUE_BYTES", "65536");
+	const char *wmax = env_or("WEFT_WRITE_MAX_SPANS", "65536");
+	const char *linger = env_or("WEFT_WRITE_LINGER_US", "0");
 	int ch;
 
 	c->data_dir = env_or("WEFT_DATA_DIR", NULL);
@@ -138,6 +149,8 @@ parse_args(int argc, char **argv, config *c)
 		case 'm': memory = optarg; break;
 		case 'r': request = optarg; break;
 		case 'v': value = optarg; break;
+		case 'W': wmax = optarg; break;
+		case 'L': linger = optarg; break;
 		case 's': c->sync = true; break;
 		case 'l': level = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
@@ -161,6 +174,10 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --max-request-mib %s (1..1024)", request);
 	if (!parse_long(value, 0, 1 << 30, &c->max_value_bytes))
 		return fail("bad --max-value-bytes %s", value);
+	if (!parse_long(wmax, 1, 1 << 24, &c->write_max_spans))
+		return fail("bad --write-max-spans %s (1..16777216)", wmax);
+	if (!parse_long(linger, 0, 1000000, &c->write_linger_us))
+		return fail("bad --write-linger-us %s (0..1000000)", linger);
 	return 0;
 }
 
@@ -200,6 +217,8 @@ main(int argc, char **argv)
 	col_metrics metrics;
 	col_budget budget;
 	col_pipeline pipeline;
+	col_writer *writer = NULL;
+	col_writer_config wc;
 	col_admin admin;
 	col_native *native = NULL;
 	col_httpd *admin_http = NULL, *otlp_http = NULL, *zipkin_http = NULL;
@@ -226,7 +245,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "weft-collector: %s\n", err);
 		return 1;
 	}
-	pipeline = (col_pipeline){ store, &metrics, (uint32_t)c.max_value_bytes };
+	wc = (col_writer_config){ (uint32_t)c.write_max_spans, (uint32_t)c.write_linger_us };
+	if (col_writer_start(store, &metrics, &wc, &writer) != CM_OK) {
+		fprintf(stderr, "weft-collector: cannot start the writer thread\n");
+		st_store_close(store);
+		return 1;
+	}
+	pipeline = (col_pipeline){ writer, &metrics, (uint32_t)c.max_value_bytes };
 	admin = (col_admin){ &metrics, &budget, store, &ready };
 
 	rv = start_http("admin", c.admin, &c, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);
@@ -254,6 +279,7 @@ main(int argc, char **argv)
 		col_httpd_stop(zipkin_http);
 		col_httpd_stop(otlp_http);
 		col_httpd_stop(admin_http);
+		col_writer_stop(writer);
 		st_store_close(store);
 		return 1;
 	}
@@ -269,6 +295,7 @@ main(int argc, char **argv)
 	col_httpd_stop(otlp_http);
 	col_httpd_stop(zipkin_http);
 	col_httpd_stop(admin_http);
+	col_writer_stop(writer);
 	st_store_close(store);
 	cm_log(CM_LOG_INFO, "COL-STOPPED", "store closed cleanly");
 	return 0;

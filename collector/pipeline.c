@@ -3,7 +3,6 @@
  */
 #include "pipeline.h"
 
-#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -43,7 +42,6 @@ int
 col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_result *res)
 {
 	uint32_t kept = 0, truncated = 0;
-	uint64_t t0;
 	int rv;
 
 	res->accepted = res->rejected = 0;
@@ -71,15 +69,13 @@ col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_resu
 	if (kept == 0)
 		return CM_OK;
 
-	t0 = cm_mono_ns();
-	rv = st_store_write(p->store, b);
+	rv = col_writer_write(p->writer, b);
 	if (rv != CM_OK) {
-		ADD(p->metrics->write_errors, 1);
 		cm_log(CM_LOG_ERROR, "COL-WRITE", "writing %u spans failed: %s", kept, cm_strerror(rv));
-		/* Storage trouble (disk full, I/O) may pass: let the sender retry. */
+		/* Storage trouble (disk full, I/O) may pass, and a stopping writer means
+		 * another collector will take it: let the sender retry. */
 		return CM_EAGAIN;
 	}
-	col_metrics_observe_write(p->metrics, (cm_mono_ns() - t0) / 1000, kept);
 	ADD(p->metrics->rx[rx].spans_accepted, kept);
 	res->accepted = kept;
 	return CM_OK;

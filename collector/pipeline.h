@@ -3,7 +3,8 @@
  *
  * col_pipeline_write() validates a batch, drops (and counts) invalid spans,
  * and returns only once the valid ones are durable in the store's
- * write-ahead log: a receiver may acknowledge exactly when it returns CM_OK.
+ * write-ahead log (through the batching writer, writer.h): a receiver may
+ * acknowledge exactly when it returns CM_OK.
  * This is the seam behind which batching writers and a distributed bus can
  * later sit (docs/architecture.md).
  *
@@ -14,10 +15,10 @@
 
 #include "metrics.h"
 #include "span.h"
-#include "store.h"
+#include "writer.h"
 
 typedef struct col_pipeline {
-	st_store *store;
+	col_writer *writer;
 	col_metrics *metrics;
 	uint32_t max_value_bytes; /* longer string/bytes attribute values are cut; 0: no limit */
 } col_pipeline;

@@ -1,9 +1,9 @@
 /*
  * spanwrite.c - the write path: one cm_batch -> one RocksDB write batch.
  *
- * The spans of one trace in a batch are stored together as one span block
- * (keys.h), so a batch costs one memtable insert per trace instead of one
- * per span, and the block compresses as a unit. Resources and scopes are
+ * The spans of one trace in a write (one or several batches) are stored
+ * together as one span block (keys.h), so a write costs one memtable insert
+ * per trace instead of one per span, and the block compresses as a unit. Resources and scopes are
  * stored once per distinct content (keyed by the hash of their encoding);
  * each span refers to them by that hash. Services and operations are
  * upserted so listing them needs no scan of spans. Meta entries already
@@ -20,13 +20,19 @@
 #include "spanpack.h"
 #include "store_int.h"
 
+/* A span of one of the batches being written. */
+typedef struct span_ref {
+	const cm_span *sp;
+	uint32_t batch;
+} span_ref;
+
 typedef struct writer {
 	rocksdb_writebatch_t *wb;
 	st_store *s;
 	cm_buf buf;
 	msgpack_packer pk;
-	uint64_t *res_hash;
-	uint64_t *scope_hash;
+	uint64_t **res_hash;   /* per batch, per resource */
+	uint64_t **scope_hash; /* per batch, per scope */
 	uint64_t *fresh; /* meta hashes written by this batch, for the seen-set */
 	size_t nfresh, capfresh;
 	bool oom;
@@ -95,12 +101,11 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 	put_meta_once(w, ST_META_OPERATION, key, n, "", 0);
 }
 
-/* Order of spans in a batch: by trace, then start, then span id. */
+/* Order of spans in a write: by trace, then start, then span id. */
 static int
-by_trace_start(const void *a, const void *b, void *arg)
+by_trace_start(const void *a, const void *b)
 {
-	const cm_span *spans = arg;
-	const cm_span *x = &spans[*(const uint32_t *)a], *y = &spans[*(const uint32_t *)b];
+	const cm_span *x = ((const span_ref *)a)->sp, *y = ((const span_ref *)b)->sp;
 	int c = memcmp(x->trace_id.b, y->trace_id.b, 16);
 	if (c != 0)
 		return c;
@@ -109,9 +114,9 @@ by_trace_start(const void *a, const void *b, void *arg)
 	return memcmp(x->span_id.b, y->span_id.b, 8);
 }
 
-/* Adds one block: the spans order[0..n) of one trace. */
+/* Adds one block: the spans refs[0..n) of one trace. */
 static void
-put_block(writer *w, const cm_batch *b, const uint32_t *order, uint32_t n)
+put_block(writer *w, const span_ref *refs, uint32_t n)
 {
 	uint8_t key[ST_SPAN_KEY_SIZE];
 	char version = ST_SPAN_VALUE_VERSION;
@@ -120,18 +125,45 @@ put_block(writer *w, const cm_batch *b, const uint32_t *order, uint32_t n)
 	cm_buf_append(&w->buf, &version, 1);
 	msgpack_pack_array(&w->pk, n);
 	for (uint32_t i = 0; i < n; i++) {
-		const cm_span *sp = &b->spans[order[i]];
-		cm_pack_span(&w->pk, sp, w->res_hash[sp->resource], w->scope_hash[sp->scope]);
+		const cm_span *sp = refs[i].sp;
+		cm_pack_span(&w->pk, sp, w->res_hash[refs[i].batch][sp->resource],
+		    w->scope_hash[refs[i].batch][sp->scope]);
 	}
-	st_key_span(key, &b->spans[order[0]]);
+	st_key_span(key, refs[0].sp);
 	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_SPANS], (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
 
+/* Resources, scopes, services and operations of batch bi. */
+static bool
+put_meta_of(writer *w, const cm_batch *b, size_t bi)
+{
+	w->res_hash[bi] = cm_calloc(b->nresources + 1, sizeof(uint64_t));
+	w->scope_hash[bi] = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
+	if (w->res_hash[bi] == NULL || w->scope_hash[bi] == NULL)
+		return false;
+	for (uint32_t i = 0; i < b->nresources; i++) {
+		const cm_resource *r = &b->resources[i];
+		w->buf.len = 0;
+		cm_pack_resource(&w->pk, r);
+		w->res_hash[bi][i] = put_hashed(w, ST_META_RESOURCE);
+		put_meta_once(w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
+	}
+	for (uint32_t i = 0; i < b->nscopes; i++) {
+		w->buf.len = 0;
+		cm_pack_scope(&w->pk, &b->scopes[i]);
+		w->scope_hash[bi][i] = put_hashed(w, ST_META_SCOPE);
+	}
+	for (uint32_t i = 0; i < b->nspans; i++)
+		put_operation(w, b, &b->spans[i]);
+	return true;
+}
+
 int
-st_store_write(st_store *s, const cm_batch *b)
+st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
 	writer w = { .s = s };
-	uint32_t *order = NULL;
+	span_ref *refs = NULL;
+	size_t total = 0, k = 0;
 	char *err = NULL;
 	int rv = CM_ENOMEM;
 
@@ -142,34 +174,25 @@ st_store_write(st_store *s, const cm_batch *b)
 	w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
 	msgpack_packer_init(&w.pk, &w.buf, cm_pack_to_buf);
-	w.res_hash = cm_calloc(b->nresources + 1, sizeof(uint64_t));
-	w.scope_hash = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
-	order = cm_malloc((b->nspans + 1) * sizeof *order);
-	if (w.res_hash == NULL || w.scope_hash == NULL || order == NULL)
+	for (size_t i = 0; i < n; i++)
+		total += batches[i]->nspans;
+	w.res_hash = cm_calloc(n + 1, sizeof *w.res_hash);
+	w.scope_hash = cm_calloc(n + 1, sizeof *w.scope_hash);
+	refs = cm_malloc((total + 1) * sizeof *refs);
+	if (w.res_hash == NULL || w.scope_hash == NULL || refs == NULL)
 		goto out;
-
-	for (uint32_t i = 0; i < b->nresources; i++) {
-		const cm_resource *r = &b->resources[i];
-		w.buf.len = 0;
-		cm_pack_resource(&w.pk, r);
-		w.res_hash[i] = put_hashed(&w, ST_META_RESOURCE);
-		put_meta_once(&w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		if (!put_meta_of(&w, batches[i], i))
+			goto out;
+		for (uint32_t j = 0; j < batches[i]->nspans; j++)
+			refs[k++] = (span_ref){ &batches[i]->spans[j], (uint32_t)i };
 	}
-	for (uint32_t i = 0; i < b->nscopes; i++) {
-		w.buf.len = 0;
-		cm_pack_scope(&w.pk, &b->scopes[i]);
-		w.scope_hash[i] = put_hashed(&w, ST_META_SCOPE);
-	}
-	for (uint32_t i = 0; i < b->nspans; i++) {
-		order[i] = i;
-		put_operation(&w, b, &b->spans[i]);
-	}
-	qsort_r(order, b->nspans, sizeof *order, by_trace_start, b->spans);
-	for (uint32_t i = 0, j; i < b->nspans; i = j) {
-		for (j = i + 1; j < b->nspans; j++)
-			if (memcmp(b->spans[order[i]].trace_id.b, b->spans[order[j]].trace_id.b, 16) != 0)
+	qsort(refs, total, sizeof *refs, by_trace_start);
+	for (size_t i = 0, j; i < total; i = j) {
+		for (j = i + 1; j < total; j++)
+			if (memcmp(refs[i].sp->trace_id.b, refs[j].sp->trace_id.b, 16) != 0)
 				break;
-		put_block(&w, b, order + i, j - i);
+		put_block(&w, refs + i, (uint32_t)(j - i));
 	}
 	if (w.buf.failed || w.oom)
 		goto out;
@@ -178,11 +201,21 @@ st_store_write(st_store *s, const cm_batch *b)
 	if (rv == CM_OK)
 		st_seen_add(&s->seen, w.fresh, w.nfresh);
 out:
-	cm_free(order);
+	for (size_t i = 0; w.res_hash != NULL && i < n; i++) {
+		cm_free(w.res_hash[i]);
+		cm_free(w.scope_hash[i]);
+	}
+	cm_free(refs);
 	cm_free(w.fresh);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);
 	rocksdb_writebatch_destroy(w.wb);
 	return rv;
+}
+
+int
+st_store_write(st_store *s, const cm_batch *b)
+{
+	return st_store_write_many(s, &b, 1);
 }

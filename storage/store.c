@@ -63,8 +63,15 @@ configure(st_store *s, const st_options *o)
 			/* One trace = one prefix: bloom filters and seeks work per trace id. */
 			rocksdb_options_set_prefix_extractor(cf, rocksdb_slicetransform_create_fixed_prefix(16));
 			rocksdb_options_set_block_based_table_factory(cf, s->table);
-			/* Cheap LZ4 while data is young and rewritten by compaction; zstd where it settles. */
-			rocksdb_options_set_compression(cf, rocksdb_lz4_compression);
+			/*
+			 * L0 is rewritten by compaction within seconds: flush it
+			 * uncompressed. Cheap LZ4 while data is young, zstd at the
+			 * bottommost level where it settles.
+			 */
+			static int per_level[] = { rocksdb_no_compression, rocksdb_lz4_compression,
+				rocksdb_lz4_compression, rocksdb_lz4_compression, rocksdb_lz4_compression,
+				rocksdb_lz4_compression, rocksdb_lz4_compression };
+			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
 			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
 		}
 		s->cf_opts[i] = cf;

@@ -167,6 +167,7 @@ typedef struct server {
 	char dir[64];
 	char url[128];
 	st_store *store;
+	col_writer *writer;
 	col_metrics metrics;
 	col_pipeline pipeline;
 	col_native *native;
@@ -180,7 +181,8 @@ server_start(server *s)
 	char err[256];
 	assert_int_equal(st_store_open(&o, &s->store, err, sizeof err), CM_OK);
 	memset(&s->metrics, 0, sizeof s->metrics);
-	s->pipeline = (col_pipeline){ s->store, &s->metrics, 0 };
+	assert_int_equal(col_writer_start(s->store, &s->metrics, &(col_writer_config){ 0, 0 }, &s->writer), CM_OK);
+	s->pipeline = (col_pipeline){ s->writer, &s->metrics, 0 };
 	assert_int_equal(col_native_start(&nc, &s->pipeline, &s->native, err, sizeof err), CM_OK);
 }
 
@@ -195,6 +197,7 @@ static void
 server_stop(server *s)
 {
 	col_native_stop(s->native, 100);
+	col_writer_stop(s->writer);
 	st_store_close(s->store);
 	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
