@@ -4,10 +4,9 @@
  * Receiver threads hand validated batches to one writer thread and wait.
  * The writer takes every batch that is queued (up to max_spans; after
  * waiting up to linger_us for more when it has less), writes them all as
- * one RocksDB write batch (st_store_write_many: a trace's spans from all of
- * them share span blocks), and wakes each waiter with the result. Under
- * load this turns many small writes into few large ones without adding
- * latency when idle (linger 0).
+ * one RocksDB write batch (st_store_write_many: one WAL write), and wakes
+ * each waiter with the result. Under load this turns many small writes into
+ * few large ones without adding latency when idle (linger 0).
  *
  * Threads: col_writer_write() from any thread; one internal writer thread.
  */

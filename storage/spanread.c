@@ -51,26 +51,6 @@ by_start(const void *a, const void *b)
 	return memcmp(x->span_id.b, y->span_id.b, 8);
 }
 
-/*
- * Sorts the trace's spans by start and keeps one copy of a span stored
- * twice (a resend grouped into a different block): same id, start, kind.
- */
-static void
-drop_duplicates(cm_batch *t)
-{
-	uint32_t kept = 0;
-	qsort(t->spans, t->nspans, sizeof *t->spans, by_start);
-	for (uint32_t i = 0; i < t->nspans; i++) {
-		const cm_span *prev = kept ? &t->spans[kept - 1] : NULL;
-		const cm_span *sp = &t->spans[i];
-		if (prev != NULL && prev->start_ns == sp->start_ns && prev->kind == sp->kind &&
-		    memcmp(prev->span_id.b, sp->span_id.b, 8) == 0)
-			continue;
-		t->spans[kept++] = *sp;
-	}
-	t->nspans = kept;
-}
-
 /* Copies a stored msgpack value into the arena and unpacks it into up. */
 static int
 unpack_copy(cm_arena *a, const char *val, size_t len, msgpack_unpacked *up)
@@ -207,7 +187,7 @@ st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
 	if (rv == CM_OK && out->nspans == 0)
 		rv = CM_ENOENT;
 	if (rv == CM_OK)
-		drop_duplicates(out);
+		qsort(out->spans, out->nspans, sizeof *out->spans, by_start);
 	if (rv == CM_OK)
 		rv = load_refs(s, out, &res, &scopes);
 	cm_free(res.v);

@@ -1,9 +1,11 @@
 /*
  * spanwrite.c - the write path: one cm_batch -> one RocksDB write batch.
  *
- * The spans of one trace in a write (one or several batches) are stored
- * together as one span block (keys.h), so a write costs one memtable insert
- * per trace instead of one per span, and the block compresses as a unit. Resources and scopes are
+ * The spans of one trace in one batch are stored together as one span block
+ * (keys.h), so a batch costs one memtable insert per trace instead of one
+ * per span, and the block compresses as a unit. Several batches can be
+ * written at once (one WAL write) but never share a block, so a block's
+ * key depends only on its batch: a resent batch rewrites the same blocks. Resources and scopes are
  * stored once per distinct content (keyed by the hash of their encoding);
  * each span refers to them by that hash. Services and operations are
  * upserted so listing them needs no scan of spans. Meta entries already
@@ -101,12 +103,16 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 	put_meta_once(w, ST_META_OPERATION, key, n, "", 0);
 }
 
-/* Order of spans in a write: by trace, then start, then span id. */
+/* Order of spans in a write: by batch, trace, start, then span id. */
 static int
 by_trace_start(const void *a, const void *b)
 {
-	const cm_span *x = ((const span_ref *)a)->sp, *y = ((const span_ref *)b)->sp;
-	int c = memcmp(x->trace_id.b, y->trace_id.b, 16);
+	const span_ref *ra = a, *rb = b;
+	const cm_span *x = ra->sp, *y = rb->sp;
+	int c;
+	if (ra->batch != rb->batch)
+		return ra->batch < rb->batch ? -1 : 1;
+	c = memcmp(x->trace_id.b, y->trace_id.b, 16);
 	if (c != 0)
 		return c;
 	if (x->start_ns != y->start_ns)
@@ -190,7 +196,8 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	qsort(refs, total, sizeof *refs, by_trace_start);
 	for (size_t i = 0, j; i < total; i = j) {
 		for (j = i + 1; j < total; j++)
-			if (memcmp(refs[i].sp->trace_id.b, refs[j].sp->trace_id.b, 16) != 0)
+			if (refs[i].batch != refs[j].batch ||
+			    memcmp(refs[i].sp->trace_id.b, refs[j].sp->trace_id.b, 16) != 0)
 				break;
 		put_block(&w, refs + i, (uint32_t)(j - i));
 	}

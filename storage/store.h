@@ -51,8 +51,8 @@ void st_store_close(st_store *s);
 int st_store_write(st_store *s, const cm_batch *b);
 
 /*
- * Writes n batches as one: a trace's spans from all of them share span
- * blocks, in one atomic RocksDB write batch. Durability as st_store_write().
+ * Writes n batches in one atomic RocksDB write batch (one WAL write).
+ * Durability and idempotence as st_store_write().
  */
 int st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n);
 
@@ -64,9 +64,7 @@ int st_store_catch_up(st_store *s);
 
 /*
  * Reads a whole trace into out (an initialised empty batch), spans ordered
- * by start time. A span stored more than once (a resent batch grouped with
- * other requests) is returned once: same span id, start and kind.
- * Returns CM_ENOENT when the store has no span of it.
+ * by start time. Returns CM_ENOENT when the store has no span of it.
  */
 int st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out);
 
