@@ -4,6 +4,9 @@
  *   weft [--url URL] [--json] services
  *   weft [--url URL] [--json] operations SERVICE
  *   weft [--url URL] [--json] trace TRACE_ID
+ *   weft [--url URL] [--json] critical-path TRACE_ID
+ *   weft [--url URL] [--json] breakdown TRACE_ID
+ *   weft [--url URL] export TRACE_ID --format jaeger|otlp
  *
  * The server is --url, else WEFT_QUERY_URL, else http://127.0.0.1:16686.
  * Exit codes: 0 success; 1 the daemon could not be reached or failed;
@@ -31,6 +34,9 @@ static const char usage[] =
     "  services              list services that sent spans\n"
     "  operations SERVICE    list a service's operations and span kinds\n"
     "  trace ID              show a trace as an indented tree\n"
+    "  critical-path ID      the spans on the trace's critical path, in time order\n"
+    "  breakdown ID          time per service and operation, with self time\n"
+    "  export ID --format jaeger|otlp   the trace as Jaeger JSON or OTLP JSON\n"
     "\n"
     "options:\n"
     "  --url URL   weft-query's address (WEFT_QUERY_URL, default http://127.0.0.1:16686)\n"
@@ -274,6 +280,134 @@ cmd_trace(const char *url, const char *id, bool json)
 	return rv;
 }
 
+/* GETs /api/traces/{id}{suffix} (or the v3 path) after checking the id. */
+static int
+get_trace_doc(const char *url, const char *id, const char *prefix, const char *suffix, json_t **doc)
+{
+	char path[160];
+	cm_trace_id tid;
+	if (cm_trace_id_parse(id, strlen(id), &tid) != CM_OK)
+		return die(EXIT_USAGE, "malformed trace id %s (want up to 32 hex digits)", id);
+	snprintf(path, sizeof path, "%s%s%s", prefix, id, suffix);
+	return get_json(url, path, doc, "trace");
+}
+
+/* Span id -> "service operation" label, from the trace's Jaeger JSON. */
+static const char *
+span_label(json_t *trace, const char *span_id, char *buf, size_t cap)
+{
+	json_t *s;
+	size_t i;
+	json_array_foreach(json_object_get(trace, "spans"), i, s) {
+		if (strcmp(json_string_value(json_object_get(s, "spanID")), span_id) == 0) {
+			snprintf(buf, cap, "%s %s", service_of(trace, s), json_string_value(json_object_get(s, "operationName")));
+			return buf;
+		}
+	}
+	return span_id;
+}
+
+static int
+cmd_critical_path(const char *url, const char *id, bool json)
+{
+	json_t *doc, *trace_doc, *trace, *sec;
+	size_t i;
+	json_int_t t0 = 0, total = 0;
+	int rv;
+
+	if ((rv = get_trace_doc(url, id, "/api/traces/", "/critical-path", &doc)) != 0)
+		return rv;
+	if (json) {
+		print_json(doc);
+		json_decref(doc);
+		return 0;
+	}
+	if ((rv = get_trace_doc(url, id, "/api/traces/", "", &trace_doc)) != 0) {
+		json_decref(doc);
+		return rv;
+	}
+	trace = json_array_get(json_object_get(trace_doc, "data"), 0);
+	json_array_foreach(json_object_get(doc, "data"), i, sec) {
+		json_int_t s = json_integer_value(json_object_get(sec, "start"));
+		total += json_integer_value(json_object_get(sec, "end")) - s;
+		if (i == 0)
+			t0 = s;
+	}
+	printf("critical path of %s: %zu sections, %.3f ms\n", id, json_array_size(json_object_get(doc, "data")), (double)total / 1000.0);
+	printf("%12s %12s  %s\n", "START", "DURATION", "SERVICE OPERATION");
+	json_array_foreach(json_object_get(doc, "data"), i, sec) {
+		char label[512];
+		json_int_t s = json_integer_value(json_object_get(sec, "start"));
+		json_int_t e = json_integer_value(json_object_get(sec, "end"));
+		printf("%+10.3fms %10.3fms  %s\n", (double)(s - t0) / 1000.0, (double)(e - s) / 1000.0,
+		    span_label(trace, json_string_value(json_object_get(sec, "spanID")), label, sizeof label));
+	}
+	json_decref(trace_doc);
+	json_decref(doc);
+	return 0;
+}
+
+static void
+print_breakdown_rows(json_t *rows, bool with_op)
+{
+	json_t *r;
+	size_t i;
+	printf("%-40s %6s %11s %11s %11s %7s\n", with_op ? "SERVICE OPERATION" : "SERVICE", "COUNT", "TOTAL ms",
+	    "AVG ms", "SELF ms", "SELF %");
+	json_array_foreach(rows, i, r) {
+		char name[512];
+		snprintf(name, sizeof name, "%s%s%s", json_string_value(json_object_get(r, "service")),
+		    with_op ? " " : "", with_op ? json_string_value(json_object_get(r, "operation")) : "");
+		printf("%-40s %6lld %11.3f %11.3f %11.3f %6.1f%%\n", name,
+		    (long long)json_integer_value(json_object_get(r, "count")),
+		    json_number_value(json_object_get(r, "total")) / 1000.0,
+		    json_number_value(json_object_get(r, "avg")) / 1000.0,
+		    json_number_value(json_object_get(r, "selfTotal")) / 1000.0,
+		    100.0 * json_number_value(json_object_get(r, "selfShare")));
+	}
+}
+
+static int
+cmd_breakdown(const char *url, const char *id, bool json)
+{
+	json_t *doc, *data;
+	int rv;
+
+	if ((rv = get_trace_doc(url, id, "/api/traces/", "/breakdown", &doc)) != 0)
+		return rv;
+	data = json_object_get(doc, "data");
+	if (json) {
+		print_json(doc);
+	} else {
+		printf("breakdown of %s: %.3f ms\n\n", id, json_number_value(json_object_get(data, "duration")) / 1000.0);
+		print_breakdown_rows(json_object_get(data, "services"), false);
+		putchar('\n');
+		print_breakdown_rows(json_object_get(data, "operations"), true);
+	}
+	json_decref(doc);
+	return 0;
+}
+
+static int
+cmd_export(const char *url, const char *id, const char *format)
+{
+	json_t *doc;
+	int rv;
+
+	if (strcmp(format, "jaeger") == 0)
+		rv = get_trace_doc(url, id, "/api/traces/", "", &doc);
+	else if (strcmp(format, "otlp") == 0)
+		rv = get_trace_doc(url, id, "/api/v3/traces/", "", &doc);
+	else
+		return die(EXIT_USAGE, "unknown export format %s (jaeger or otlp)", format);
+	if (rv != 0)
+		return rv;
+	/* OTLP: the ExportTraceServiceRequest itself, ready to POST to /v1/traces */
+	print_json(strcmp(format, "otlp") == 0 ? json_object_get(doc, "result") : doc);
+	json_decref(doc);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,6 +418,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = getenv("WEFT_QUERY_URL");
+	const char *format = NULL;
 	bool json = false;
 	const char *cmd;
 	int ch, nargs;
@@ -303,12 +438,22 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		return die(EXIT_USAGE, "no command given (see --help)");
 	cmd = argv[optind++];
-	/* Allow --json after the command too. */
+	/* Allow --json, and --format for export, after the command too. */
 	for (int i = optind; i < argc; i++) {
+		int take = 0;
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
-			argc--;
+			take = 1;
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			format = argv[i + 1];
+			take = 2;
+		} else if (strncmp(argv[i], "--format=", 9) == 0) {
+			format = argv[i] + 9;
+			take = 1;
+		}
+		if (take) {
+			memmove(&argv[i], &argv[i + take], (size_t)(argc - i - take) * sizeof *argv);
+			argc -= take;
 			i--;
 		}
 	}
@@ -319,7 +464,14 @@ main(int argc, char **argv)
 		return cmd_operations(url, argv[optind], json);
 	if (strcmp(cmd, "trace") == 0 && nargs == 1)
 		return cmd_trace(url, argv[optind], json);
-	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "operations") == 0 || strcmp(cmd, "trace") == 0)
+	if (strcmp(cmd, "critical-path") == 0 && nargs == 1)
+		return cmd_critical_path(url, argv[optind], json);
+	if (strcmp(cmd, "breakdown") == 0 && nargs == 1)
+		return cmd_breakdown(url, argv[optind], json);
+	if (strcmp(cmd, "export") == 0 && nargs == 1)
+		return format ? cmd_export(url, argv[optind], format) : die(EXIT_USAGE, "export needs --format jaeger|otlp");
+	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "operations") == 0 || strcmp(cmd, "trace") == 0 ||
+	    strcmp(cmd, "critical-path") == 0 || strcmp(cmd, "breakdown") == 0 || strcmp(cmd, "export") == 0)
 		return die(EXIT_USAGE, "wrong number of arguments for %s (see --help)", cmd);
 	return die(EXIT_USAGE, "unknown command %s (see --help)", cmd);
 }

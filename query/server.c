@@ -17,9 +17,12 @@
 #include "alloc.h"
 #include "err.h"
 #include "ids.h"
+#include "breakdown.h"
+#include "critpath.h"
 #include "jaeger.h"
 #include "jsonw.h"
 #include "log.h"
+#include "otlpjson.h"
 #include "store.h"
 
 struct qry_server {
@@ -208,8 +211,130 @@ operations(qry_server *s, struct MHD_Connection *c, const char *service, bool wi
 	return ret;
 }
 
+typedef enum trace_view {
+	VIEW_JAEGER,        /* /api/traces/{id} */
+	VIEW_CRITICAL_PATH, /* /api/traces/{id}/critical-path */
+	VIEW_BREAKDOWN,     /* /api/traces/{id}/breakdown */
+	VIEW_OTLP,          /* /api/v3/traces/{id} */
+} trace_view;
+
+static void
+critical_path_json(cm_jsonw *w, const cm_batch *t, const qry_critical_path *cp)
+{
+	char hex[CM_SPAN_ID_HEX + 1];
+	cm_jsonw_arr(w);
+	for (uint32_t i = 0; i < cp->n; i++) {
+		if (cp->v[i].start / 1000 == cp->v[i].end / 1000)
+			continue; /* shorter than the API's microsecond unit */
+		cm_jsonw_obj(w);
+		cm_jsonw_key(w, "spanID");
+		cm_hex_encode(t->spans[cp->v[i].span].span_id.b, 8, hex);
+		cm_jsonw_str(w, hex);
+		cm_jsonw_key(w, "start");
+		cm_jsonw_uint(w, cp->v[i].start / 1000);
+		cm_jsonw_key(w, "end");
+		cm_jsonw_uint(w, cp->v[i].end / 1000);
+		cm_jsonw_obj_end(w);
+	}
+	cm_jsonw_arr_end(w);
+}
+
+static void
+breakdown_rows(cm_jsonw *w, const char *key, const qry_bd_row *rows, uint32_t n, bool with_op)
+{
+	cm_jsonw_key(w, key);
+	cm_jsonw_arr(w);
+	for (uint32_t i = 0; i < n; i++) {
+		const qry_bd_row *r = &rows[i];
+		cm_jsonw_obj(w);
+		cm_jsonw_key(w, "service");
+		cm_jsonw_strn(w, r->service);
+		if (with_op) {
+			cm_jsonw_key(w, "operation");
+			cm_jsonw_strn(w, r->operation);
+		}
+		cm_jsonw_key(w, "count");
+		cm_jsonw_uint(w, r->count);
+		cm_jsonw_key(w, "total");
+		cm_jsonw_double(w, (double)r->total / 1000.0);
+		cm_jsonw_key(w, "min");
+		cm_jsonw_double(w, (double)r->min / 1000.0);
+		cm_jsonw_key(w, "avg");
+		cm_jsonw_double(w, (double)r->total / r->count / 1000.0);
+		cm_jsonw_key(w, "max");
+		cm_jsonw_double(w, (double)r->max / 1000.0);
+		cm_jsonw_key(w, "selfTotal");
+		cm_jsonw_double(w, (double)r->self_total / 1000.0);
+		cm_jsonw_key(w, "selfMin");
+		cm_jsonw_double(w, (double)r->self_min / 1000.0);
+		cm_jsonw_key(w, "selfAvg");
+		cm_jsonw_double(w, (double)r->self_total / r->count / 1000.0);
+		cm_jsonw_key(w, "selfMax");
+		cm_jsonw_double(w, (double)r->self_max / 1000.0);
+		cm_jsonw_key(w, "selfShare");
+		cm_jsonw_double(w, r->self_share);
+		cm_jsonw_obj_end(w);
+	}
+	cm_jsonw_arr_end(w);
+}
+
+static void
+breakdown_json(cm_jsonw *w, const qry_breakdown *bd)
+{
+	cm_jsonw_obj(w);
+	cm_jsonw_key(w, "traceStart");
+	cm_jsonw_uint(w, bd->trace_start / 1000);
+	cm_jsonw_key(w, "duration");
+	cm_jsonw_double(w, (double)(bd->trace_end - bd->trace_start) / 1000.0);
+	breakdown_rows(w, "services", bd->services, bd->nservices, false);
+	breakdown_rows(w, "operations", bd->operations, bd->noperations, true);
+	cm_jsonw_obj_end(w);
+}
+
+/* Writes the view of t into w; returns CM_OK or CM_ENOMEM. */
+static int
+render(cm_jsonw *w, const cm_batch *t, trace_view view)
+{
+	qry_critical_path cp;
+	qry_breakdown bd;
+	int rv = CM_OK;
+
+	switch (view) {
+	case VIEW_JAEGER:
+		envelope_start(w);
+		cm_jsonw_arr(w);
+		qry_jaeger_trace(w, t);
+		cm_jsonw_arr_end(w);
+		envelope_end(w, 0);
+		break;
+	case VIEW_CRITICAL_PATH:
+		if ((rv = qry_critical_path_of_trace(t, &cp)) != CM_OK)
+			return rv;
+		envelope_start(w);
+		critical_path_json(w, t, &cp);
+		envelope_end(w, 0);
+		qry_critical_path_fini(&cp);
+		break;
+	case VIEW_BREAKDOWN:
+		if ((rv = qry_breakdown_compute(t, &bd)) != CM_OK)
+			return rv;
+		envelope_start(w);
+		breakdown_json(w, &bd);
+		envelope_end(w, 0);
+		qry_breakdown_fini(&bd);
+		break;
+	case VIEW_OTLP: /* Jaeger's api/v3 shape */
+		cm_jsonw_obj(w);
+		cm_jsonw_key(w, "result");
+		qry_otlp_json_trace(w, t);
+		cm_jsonw_obj_end(w);
+		break;
+	}
+	return rv;
+}
+
 static enum MHD_Result
-trace(qry_server *s, struct MHD_Connection *c, const char *id_hex)
+trace(qry_server *s, struct MHD_Connection *c, const char *id_hex, trace_view view)
 {
 	cm_trace_id id;
 	cm_batch t;
@@ -235,15 +360,45 @@ trace(qry_server *s, struct MHD_Connection *c, const char *id_hex)
 	}
 	cm_buf_init(&b);
 	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
-	qry_jaeger_trace(&w, &t);
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, 0);
-	ret = send_json(c, 200, &b);
+	rv = render(&w, &t, view);
+	ret = rv == CM_OK ? send_json(c, 200, &b) : send_error(c, 500, cm_strerror(rv));
 	cm_buf_fini(&b);
 	cm_batch_fini(&t);
 	return ret;
+}
+
+/*
+ * Routes /api/traces/{id}[/critical-path|/breakdown] and /api/v3/traces/{id}:
+ * rest is what follows the prefix (without a trailing slash).
+ */
+static enum MHD_Result
+trace_route(qry_server *s, struct MHD_Connection *c, const char *rest, size_t len, bool v3)
+{
+	static const struct {
+		const char *suffix;
+		trace_view view;
+	} suffixes[] = { { "/critical-path", VIEW_CRITICAL_PATH }, { "/breakdown", VIEW_BREAKDOWN } };
+	trace_view view = v3 ? VIEW_OTLP : VIEW_JAEGER;
+	char id[64];
+	const char *slash = memchr(rest, '/', len);
+	size_t idlen = slash ? (size_t)(slash - rest) : len;
+
+	if (slash != NULL) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0] && !v3; i++) {
+			if (len - idlen == strlen(suffixes[i].suffix) && memcmp(slash, suffixes[i].suffix, len - idlen) == 0) {
+				view = suffixes[i].view;
+				known = true;
+			}
+		}
+		if (!known)
+			return send_error(c, 404, "no such endpoint");
+	}
+	if (idlen == 0 || idlen >= sizeof id)
+		return send_error(c, 400, "malformed trace id: want 1 to 32 hex digits, not all zero");
+	memcpy(id, rest, idlen);
+	id[idlen] = '\0';
+	return trace(s, c, id, view);
 }
 
 static enum MHD_Result
@@ -254,6 +409,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	static const char svc_prefix[] = "/api/services/";
 	static const char ops_suffix[] = "/operations";
 	static const char trace_prefix[] = "/api/traces/";
+	static const char v3_prefix[] = "/api/v3/traces/";
 	size_t len = strlen(url);
 	(void)version;
 	(void)upload;
@@ -284,15 +440,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		cm_free(svc);
 		return ret;
 	}
-	if (len > sizeof trace_prefix - 1 && strncmp(url, trace_prefix, sizeof trace_prefix - 1) == 0) {
-		char id[64];
-		size_t n = len - (sizeof trace_prefix - 1);
-		if (n >= sizeof id || memchr(url + sizeof trace_prefix - 1, '/', n) != NULL)
-			return send_error(c, 404, "no such endpoint");
-		memcpy(id, url + sizeof trace_prefix - 1, n);
-		id[n] = '\0';
-		return trace(s, c, id);
-	}
+	if (len > sizeof trace_prefix - 1 && strncmp(url, trace_prefix, sizeof trace_prefix - 1) == 0)
+		return trace_route(s, c, url + sizeof trace_prefix - 1, len - (sizeof trace_prefix - 1), false);
+	if (len > sizeof v3_prefix - 1 && strncmp(url, v3_prefix, sizeof v3_prefix - 1) == 0)
+		return trace_route(s, c, url + sizeof v3_prefix - 1, len - (sizeof v3_prefix - 1), true);
 	return send_error(c, 404, "no such endpoint");
 }
 

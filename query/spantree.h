@@ -19,6 +19,7 @@ typedef struct qry_tree_span {
 	cm_span_id parent; /* zero for a root */
 	uint64_t start;
 	uint64_t end;
+	uint8_t kind;      /* cm_span_kind; used by the critical path */
 } qry_tree_span;
 
 typedef struct qry_tree_row {

@@ -474,6 +474,252 @@ metrics_count_per_receiver(void **state)
 	cm_buf_fini(&r.body);
 }
 
+static json_t *
+load_fixture_json(const char *rel)
+{
+	cm_buf body;
+	json_error_t jerr;
+	json_t *doc;
+	read_fixture(rel, &body);
+	doc = json_loadb(body.data, body.len, 0, &jerr);
+	cm_buf_fini(&body);
+	assert_non_null(doc);
+	return doc;
+}
+
+static json_t *
+get_json_path(const char *path)
+{
+	qry_http_response r;
+	char err[256];
+	json_error_t jerr;
+	json_t *doc;
+	assert_int_equal(qry_http_request(D.query_url, "GET", path, NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_int_equal(r.status, 200);
+	doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
+	cm_buf_fini(&r.body);
+	assert_non_null(doc);
+	return doc;
+}
+
+static void
+jaeger_golden_pair_matches_exactly(void **state)
+{
+	cm_buf resp;
+	json_t *want, *got;
+	(void)state;
+	cm_buf_init(&resp);
+	post_fixture(D.otlp_port, "/v1/traces", "jaeger/otlp2jaeger-in.json", "application/json", NULL, 200, &resp);
+	cm_buf_fini(&resp);
+	want = load_fixture_json("jaeger/otlp2jaeger-out.json");
+	got = get_json_path("/api/traces/83a9efd15c1c98a977e0711cc93ee28b");
+	if (!json_equal(want, got)) {
+		char *g = json_dumps(got, JSON_INDENT(2));
+		print_error("weft's output:\n%s\n", g);
+		free(g);
+		fail_msg("Jaeger JSON differs from Jaeger's own golden output");
+	}
+	json_decref(want);
+	json_decref(got);
+}
+
+/*
+ * OTLP JSON normalised for comparison: keys holding OTLP defaults (0, "",
+ * [], {}) dropped, intValue as a number, ids in lower case.
+ */
+static json_t *
+normalize(json_t *v)
+{
+	if (json_is_object(v)) {
+		json_t *out = json_object(), *x;
+		const char *k;
+		json_object_foreach(v, k, x) {
+			json_t *n = normalize(x);
+			bool empty = (json_is_integer(n) && json_integer_value(n) == 0) ||
+			    (json_is_string(n) && json_string_length(n) == 0) ||
+			    (json_is_array(n) && json_array_size(n) == 0) || (json_is_object(n) && json_object_size(n) == 0);
+			if (strcmp(k, "intValue") == 0 && json_is_string(n)) {
+				json_t *num = json_integer(atoll(json_string_value(n)));
+				json_decref(n);
+				n = num;
+				empty = false;
+			}
+			if (strcmp(k, "schemaUrl") == 0)
+				empty = true; /* not part of the span model */
+			if (json_is_string(n) && (strcmp(k, "traceId") == 0 || strcmp(k, "spanId") == 0 || strcmp(k, "parentSpanId") == 0)) {
+				char lowered[64];
+				snprintf(lowered, sizeof lowered, "%s", json_string_value(n));
+				lower(lowered);
+				json_decref(n);
+				n = json_string(lowered);
+			}
+			if (empty && strcmp(k, "intValue") != 0)
+				json_decref(n);
+			else
+				json_object_set_new(out, k, n);
+		}
+		return out;
+	}
+	if (json_is_array(v)) {
+		json_t *out = json_array(), *x;
+		size_t i;
+		json_array_foreach(v, i, x)
+			json_array_append_new(out, normalize(x));
+		return out;
+	}
+	return json_deep_copy(v);
+}
+
+/* Each span of `want`, with its resource and scope, is in `got` (found by span id and name). */
+static void
+assert_same_otlp(json_t *want, json_t *got)
+{
+	json_t *rs, *gs;
+	size_t r, nspans = 0, ngot = 0;
+	json_array_foreach(json_object_get(got, "resourceSpans"), r, gs) {
+		json_t *ss;
+		size_t k;
+		json_array_foreach(json_object_get(gs, "scopeSpans"), k, ss)
+			ngot += json_array_size(json_object_get(ss, "spans"));
+	}
+	json_array_foreach(json_object_get(want, "resourceSpans"), r, rs) {
+		json_t *ss;
+		size_t k;
+		json_array_foreach(json_object_get(rs, "scopeSpans"), k, ss) {
+			json_t *sp;
+			size_t i;
+			json_array_foreach(json_object_get(ss, "spans"), i, sp) {
+				json_t *g2, *found = NULL;
+				size_t r2;
+				nspans++;
+				json_array_foreach(json_object_get(got, "resourceSpans"), r2, g2) {
+					json_t *ss2;
+					size_t k2;
+					json_array_foreach(json_object_get(g2, "scopeSpans"), k2, ss2) {
+						json_t *sp2;
+						size_t i2;
+						json_array_foreach(json_object_get(ss2, "spans"), i2, sp2) {
+							/* by id and name: the OpenTelemetry example fixture reuses the checkout root's ids */
+							if (strcmp(json_string_value(json_object_get(sp2, "spanId")),
+							        json_string_value(json_object_get(sp, "spanId"))) != 0 ||
+							    !json_equal(json_object_get(sp2, "name"), json_object_get(sp, "name")))
+								continue;
+							found = sp2;
+							if (!json_equal(json_object_get(rs, "resource"), json_object_get(g2, "resource"))) {
+								char *x = json_dumps(json_object_get(rs, "resource"), JSON_SORT_KEYS), *y = json_dumps(json_object_get(g2, "resource"), JSON_SORT_KEYS);
+								print_error("resource sent: %s\ngot: %s\n", x, y);
+								free(x), free(y);
+								fail_msg("resource differs");
+							}
+							assert_true(json_equal(json_object_get(ss, "scope"), json_object_get(ss2, "scope")));
+						}
+					}
+				}
+				assert_non_null(found);
+				if (!json_equal(sp, found)) {
+					char *a = json_dumps(sp, JSON_SORT_KEYS), *b = json_dumps(found, JSON_SORT_KEYS);
+					print_error("sent: %s\ngot:  %s\n", a, b);
+					free(a);
+					free(b);
+					fail_msg("span differs after the round trip");
+				}
+			}
+		}
+	}
+	assert_true(ngot >= nspans);
+}
+
+static void
+otlp_json_round_trips_through_v3_and_the_cli(void **state)
+{
+	cm_buf resp, out;
+	json_t *in, *doc, *a, *b;
+	json_error_t jerr;
+	char url_env[96];
+	const char *envv[] = { url_env, NULL };
+	const char *argv[] = { hx_bin("weft"), "export", "5b8efff798038103d269b633813fc60c", "--format", "otlp", NULL };
+	(void)state;
+
+	cm_buf_init(&resp);
+	post_fixture(D.otlp_port, "/v1/traces", "otlp/otel-js-checkout.json", "application/json", NULL, 200, &resp);
+	cm_buf_fini(&resp);
+	in = load_fixture_json("otlp/otel-js-checkout.json");
+	doc = get_json_path("/api/v3/traces/5b8efff798038103d269b633813fc60c");
+	a = normalize(in);
+	b = normalize(json_object_get(doc, "result"));
+	/* the OpenTelemetry example shares this trace id: compare the checkout spans */
+	assert_same_otlp(a, b);
+	json_decref(b);
+	json_decref(doc);
+
+	snprintf(url_env, sizeof url_env, "WEFT_QUERY_URL=%s", D.query_url);
+	cm_buf_init(&out);
+	assert_int_equal(hx_run(argv, envv, &out), 0);
+	doc = json_loadb(out.data, out.len, 0, &jerr);
+	assert_non_null(doc);
+	b = normalize(doc);
+	assert_same_otlp(a, b);
+	json_decref(b);
+	json_decref(doc);
+	json_decref(a);
+	json_decref(in);
+	cm_buf_fini(&out);
+}
+
+static void
+critical_path_and_breakdown_of_the_checkout_trace(void **state)
+{
+	static const struct {
+		const char *span;
+		json_int_t start, end;
+	} want[] = {
+		{ "eee19b7ec3c1b174", 1700000000000000, 1700000000010000 }, /* GET /checkout */
+		{ "eee19b7ec3c1b173", 1700000000010000, 1700000000020000 }, /* validate-cart */
+		{ "eee19b7ec3c1b172", 1700000000020000, 1700000000080000 }, /* SELECT inventory */
+		{ "eee19b7ec3c1b173", 1700000000080000, 1700000000090000 },
+		{ "eee19b7ec3c1b174", 1700000000090000, 1700000000100000 },
+	};
+	const char *json_ct[] = { "Content-Type: application/json", NULL };
+	cm_buf body, resp;
+	json_t *doc, *data, *sec, *svc;
+	size_t i;
+	char *p;
+	(void)state;
+
+	/* The checkout fixture under a trace id of its own (the OpenTelemetry
+	 * example shares the fixture's), so this trace has exactly one root. */
+	read_fixture("otlp/otel-js-checkout.json", &body);
+	while ((p = strstr(body.data, "5b8efff798038103d269b633813fc60c")) != NULL)
+		p[0] = '6';
+	cm_buf_init(&resp);
+	assert_int_equal(post(D.otlp_port, "/v1/traces", json_ct, body.data, body.len, false, &resp, NULL), 200);
+	cm_buf_fini(&resp);
+	cm_buf_fini(&body);
+	doc = get_json_path("/api/traces/6b8efff798038103d269b633813fc60c/critical-path");
+	data = json_object_get(doc, "data");
+	assert_int_equal(json_array_size(data), 5);
+	for (size_t k = 0; k < 5; k++) {
+		sec = json_array_get(data, k);
+		assert_string_equal(json_string_value(json_object_get(sec, "spanID")), want[k].span);
+		assert_int_equal(json_integer_value(json_object_get(sec, "start")), want[k].start);
+		assert_int_equal(json_integer_value(json_object_get(sec, "end")), want[k].end);
+	}
+	json_decref(doc);
+
+	doc = get_json_path("/api/traces/6b8efff798038103d269b633813fc60c/breakdown");
+	data = json_object_get(doc, "data");
+	assert_int_equal(json_array_size(json_object_get(data, "services")), 1);
+	assert_int_equal(json_array_size(json_object_get(data, "operations")), 3);
+	json_array_foreach(json_object_get(data, "services"), i, svc) {
+		assert_string_equal(json_string_value(json_object_get(svc, "service")), "checkout");
+		assert_true(json_number_value(json_object_get(svc, "selfShare")) == 1.0);
+		assert_int_equal(json_integer_value(json_object_get(svc, "count")), 3);
+		assert_true(json_number_value(json_object_get(svc, "total")) == 240000.0);   /* µs */
+		assert_true(json_number_value(json_object_get(svc, "selfTotal")) == 100000.0);
+	}
+	json_decref(doc);
+}
+
 int
 main(void)
 {
@@ -486,6 +732,9 @@ main(void)
 		cmocka_unit_test(limits_answer_413_and_429_and_the_collector_keeps_serving),
 		cmocka_unit_test(native_batches_over_the_memory_limit_get_retry),
 		cmocka_unit_test(metrics_count_per_receiver),
+		cmocka_unit_test(jaeger_golden_pair_matches_exactly),
+		cmocka_unit_test(otlp_json_round_trips_through_v3_and_the_cli),
+		cmocka_unit_test(critical_path_and_breakdown_of_the_checkout_trace),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
 }
