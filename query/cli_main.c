@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "err.h"
@@ -33,7 +35,9 @@ static const char usage[] =
     "commands:\n"
     "  services              list services that sent spans\n"
     "  operations SERVICE    list a service's operations and span kinds\n"
-    "  trace ID              show a trace as an indented tree\n"
+    "  trace ID              show a trace as a waterfall: an indented tree with bars\n"
+    "                        on a time axis, the critical path as '#', errors marked\n"
+    "                        (colour on a terminal unless NO_COLOR is set)\n"
     "  critical-path ID      the spans on the trace's critical path, in time order\n"
     "  breakdown ID          time per service and operation, with self time\n"
     "  export ID --format jaeger|otlp   the trace as Jaeger JSON or OTLP JSON\n"
@@ -87,6 +91,23 @@ get_json(const char *url, const char *path, json_t **doc, const char *what)
 		return rv;
 	}
 	return 0;
+}
+
+/* GETs path; returns 0 and *doc on HTTP 200 with a JSON body, else -1 (nothing printed). */
+static int
+get_json_quiet(const char *url, const char *path, json_t **doc)
+{
+	qry_http_response resp;
+	json_error_t jerr;
+	char err[256];
+
+	*doc = NULL;
+	if (qry_http_request(url, "GET", path, NULL, NULL, 0, TIMEOUT_MS, &resp, err, sizeof err) != CM_OK)
+		return -1;
+	if (resp.status == 200)
+		*doc = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
+	cm_buf_fini(&resp.body);
+	return *doc ? 0 : -1;
 }
 
 static int
@@ -181,16 +202,54 @@ service_of(json_t *trace, json_t *span)
 	return s ? s : "?";
 }
 
+/* Terminal width: the tty's, else $COLUMNS, else 120. */
 static int
-print_tree(json_t *trace)
+term_width(void)
+{
+	struct winsize ws;
+	const char *cols = getenv("COLUMNS");
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (cols != NULL && atoi(cols) > 20)
+		return atoi(cols);
+	return 120;
+}
+
+/* Critical path sections of span `id` (µs), from the critical-path answer (may be NULL). */
+static bool
+on_critical_path(json_t *cp, const char *id, uint64_t from, uint64_t to)
+{
+	json_t *sec;
+	size_t i;
+	json_array_foreach(json_object_get(cp, "data"), i, sec) {
+		uint64_t s = (uint64_t)json_integer_value(json_object_get(sec, "start"));
+		uint64_t e = (uint64_t)json_integer_value(json_object_get(sec, "end"));
+		if (s < to && e > from && strcmp(json_string_value(json_object_get(sec, "spanID")), id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The waterfall: one line per span in tree order, its bar placed on the
+ * trace's time axis. Bar cells on the critical path are '#' (bold yellow on
+ * a colour terminal), the others '='; failed spans end in "ERROR: message"
+ * (red). cp is the critical-path answer or NULL.
+ */
+static int
+print_tree(json_t *trace, json_t *cp)
 {
 	json_t *spans = json_object_get(trace, "spans"), *span;
 	size_t n = json_array_size(spans), i;
 	qry_tree_span *in = cm_calloc(n + 1, sizeof *in);
 	qry_tree tree;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
-	int name_w = 0, nerr = 0, nservices = 0;
+	int name_w = 0, nservices = 0, bar_w;
 	const char **services = cm_calloc(n + 1, sizeof *services);
+	const char *no_color = getenv("NO_COLOR");
+	bool color = isatty(STDOUT_FILENO) && (no_color == NULL || *no_color == '\0');
+	const char *c_bar = color ? "\033[36m" : "", *c_cp = color ? "\033[1;33m" : "";
+	const char *c_err = color ? "\033[31m" : "", *c_off = color ? "\033[0m" : "";
 
 	if (in == NULL || services == NULL)
 		return die(EXIT_FAIL, "out of memory");
@@ -227,25 +286,42 @@ print_tree(json_t *trace)
 		    strlen(json_string_value(json_object_get(s, "operationName")) ?: ""));
 		name_w = w > name_w ? w : name_w;
 	}
-	name_w = name_w > 72 ? 72 : name_w;
+	name_w = name_w > 48 ? 48 : name_w;
+	bar_w = term_width() - name_w - 28;
+	bar_w = bar_w < 10 ? 10 : bar_w;
 	printf("trace %s  %zu spans, %d services, %.3f ms\n",
 	    json_string_value(json_object_get(trace, "traceID")), n, nservices,
 	    n ? (double)(t1 - t0) / 1000.0 : 0.0);
-	printf("%-*s %12s %12s\n", name_w, "SERVICE OPERATION", "START", "DURATION");
+	printf("%-*s %11s %11s  %s\n", name_w, "SERVICE OPERATION", "START", "DURATION", cp ? "(# critical path)" : "");
 	for (uint32_t r = 0; r < tree.nrows; r++) {
 		const qry_tree_row *row = &tree.rows[r];
 		json_t *s = json_array_get(spans, row->span);
-		const char *msg;
+		const char *msg, *id = json_string_value(json_object_get(s, "spanID"));
 		char label[512];
 		bool failed = span_failed(s, &msg);
+		double scale = t1 > t0 ? (double)(t1 - t0) / bar_w : 1.0;
+		int from = (int)((double)(in[row->span].start - t0) / scale);
+		int to = (int)((double)(in[row->span].end - t0) / scale + 0.999);
 
-		nerr += failed;
+		if (to <= from)
+			to = from + 1;
+		if (to > bar_w)
+			to = bar_w;
 		snprintf(label, sizeof label, "%*s%s %s", (int)(2 * row->depth), "", service_of(trace, s),
 		    json_string_value(json_object_get(s, "operationName")) ?: "");
-		printf("%-*s %+10.3fms %10.3fms%s%s%s\n", name_w, label,
+		printf("%-*.*s %+9.3fms %9.3fms  %*s", name_w, name_w, label,
 		    (double)(in[row->span].start - t0) / 1000.0,
-		    (double)(in[row->span].end - in[row->span].start) / 1000.0,
-		    failed ? "  ERROR" : "", failed && msg ? ": " : "", failed && msg ? msg : "");
+		    (double)(in[row->span].end - in[row->span].start) / 1000.0, from, "");
+		for (int c = from; c < to; c++) {
+			uint64_t cs = t0 + (uint64_t)(c * scale), ce = t0 + (uint64_t)((c + 1) * scale);
+			bool crit = cp != NULL && on_critical_path(cp, id, cs, ce > cs ? ce : cs + 1);
+			printf("%s%c%s", crit ? c_cp : (failed ? c_err : c_bar), crit ? '#' : '=', c_off);
+		}
+		if (failed)
+			printf("%*s  %sERROR%s%s", bar_w - to, "", c_err, msg ? ": " : "", msg ? msg : "");
+		if (failed && color)
+			fputs(c_off, stdout);
+		putchar('\n');
 	}
 	if (tree.orphans || tree.duplicates)
 		printf("warning: %u spans with a missing parent shown as roots, %u duplicate spans hidden\n",
@@ -274,8 +350,14 @@ cmd_trace(const char *url, const char *id, bool json)
 		rv = print_json(doc);
 	else if (trace == NULL)
 		rv = die(EXIT_NOTFOUND, "trace not found");
-	else
-		rv = print_tree(trace);
+	else {
+		json_t *cp = NULL;
+		snprintf(path, sizeof path, "/api/traces/%s/critical-path", id);
+		if (get_json_quiet(url, path, &cp) != 0)
+			cp = NULL; /* an older daemon: draw without the highlight */
+		rv = print_tree(trace, cp);
+		json_decref(cp);
+	}
 	json_decref(doc);
 	return rv;
 }

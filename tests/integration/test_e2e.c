@@ -274,6 +274,21 @@ cli_prints_the_tree_and_fails_clearly(void **state)
 	assert_non_null(strstr(out.data, "\n    order order.place"));
 	assert_non_null(strstr(out.data, "\n        payment payment.charge"));
 	assert_non_null(strstr(out.data, "ERROR: card declined"));
+	assert_non_null(strstr(out.data, "#")); /* critical path cells */
+	assert_null(strstr(out.data, "\033")); /* no colour when not a terminal */
+	cm_buf_fini(&out);
+
+	const char *cp_argv[] = { hx_bin("weft"), "critical-path", id, NULL };
+	const char *bd_argv[] = { hx_bin("weft"), "breakdown", id, NULL };
+	const char *ex_argv[] = { hx_bin("weft"), "export", id, NULL };
+	cm_buf_init(&out);
+	assert_int_equal(hx_run(cp_argv, envv, &out), 0);
+	assert_non_null(strstr(out.data, "payment payment.charge"));
+	out.len = 0;
+	assert_int_equal(hx_run(bd_argv, envv, &out), 0);
+	assert_non_null(strstr(out.data, "SELF %"));
+	assert_non_null(strstr(out.data, "\npayment "));
+	assert_int_equal(hx_run(ex_argv, envv, &out), 2); /* --format is required */
 	cm_buf_fini(&out);
 
 	cm_buf_init(&out);
