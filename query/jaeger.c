@@ -149,7 +149,7 @@ span_logs(cm_jsonw *w, const cm_span *s)
 }
 
 void
-qry_jaeger_trace(cm_jsonw *w, const cm_batch *t)
+qry_jaeger_trace(cm_jsonw *w, const cm_batch *t, const qry_span_warnings *warn)
 {
 	static const cm_trace_id no_trace;
 	char hex[CM_TRACE_ID_HEX + 1], pid[16];
@@ -197,7 +197,14 @@ qry_jaeger_trace(cm_jsonw *w, const cm_batch *t)
 		}
 		cm_jsonw_str(w, pid);
 		cm_jsonw_key(w, "warnings");
-		cm_jsonw_null(w);
+		if (warn != NULL && warn[i].n > 0) {
+			cm_jsonw_arr(w);
+			for (uint8_t k = 0; k < warn[i].n; k++)
+				cm_jsonw_str(w, warn[i].text[k]);
+			cm_jsonw_arr_end(w);
+		} else {
+			cm_jsonw_null(w);
+		}
 		cm_jsonw_obj_end(w);
 	}
 	cm_jsonw_arr_end(w);

@@ -16,10 +16,14 @@
 #ifndef WEFT_QUERY_JAEGER_H
 #define WEFT_QUERY_JAEGER_H
 
+#include "clockskew.h"
 #include "jsonw.h"
 #include "span.h"
 
-/* Writes one trace object {traceID, spans, processes, warnings}. */
-void qry_jaeger_trace(cm_jsonw *w, const cm_batch *trace);
+/*
+ * Writes one trace object {traceID, spans, processes, warnings}. warn may
+ * be NULL (every span's "warnings" is null), else it has one entry per span.
+ */
+void qry_jaeger_trace(cm_jsonw *w, const cm_batch *trace, const qry_span_warnings *warn);
 
 #endif

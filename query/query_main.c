@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "err.h"
 #include "log.h"
 #include "server.h"
@@ -20,6 +21,8 @@ static const char usage[] =
     "\n"
     "  --data-dir DIR        the collector's data directory        [WEFT_DATA_DIR]\n"
     "  --http ADDR           HTTP listener (127.0.0.1:16686)        [WEFT_QUERY_HTTP]\n"
+    "  --max-clock-skew D    largest clock-skew correction, a Go duration\n"
+    "                        such as 500ms; 0 disables (1s)  [WEFT_MAX_CLOCK_SKEW]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
     "  --help                this text\n";
 
@@ -52,6 +55,7 @@ main(int argc, char **argv)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "http", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "max-clock-skew", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -61,6 +65,7 @@ main(int argc, char **argv)
 		.threads = 4,
 	};
 	const char *level = env_or("WEFT_LOG_LEVEL", "info");
+	const char *skew = env_or("WEFT_MAX_CLOCK_SKEW", "1s");
 	qry_server *server = NULL;
 	char err[512];
 	sigset_t sigs;
@@ -72,6 +77,7 @@ main(int argc, char **argv)
 		case 'd': cfg.data_dir = optarg; break;
 		case 'H': cfg.http_addr = optarg; break;
 		case 'l': level = optarg; break;
+		case 's': skew = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
 		}
@@ -82,6 +88,8 @@ main(int argc, char **argv)
 		return fail("--data-dir is required (see --help)");
 	if ((cm_log_threshold = cm_log_parse_level(level)) < 0)
 		return fail("bad --log-level %s (debug|info|warn|error|off)", level);
+	if (cm_duration_parse(skew, &cfg.max_clock_skew_ns) != CM_OK)
+		return fail("bad --max-clock-skew %s (a duration such as 1s or 250ms; 0 disables)", skew);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

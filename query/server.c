@@ -18,6 +18,7 @@
 #include "err.h"
 #include "ids.h"
 #include "breakdown.h"
+#include "clockskew.h"
 #include "critpath.h"
 #include "jaeger.h"
 #include "jsonw.h"
@@ -27,6 +28,7 @@
 
 struct qry_server {
 	struct MHD_Daemon *d;
+	uint64_t max_clock_skew_ns;
 	char *data_dir;
 	pthread_mutex_t mu;
 	st_store *store;
@@ -291,9 +293,9 @@ breakdown_json(cm_jsonw *w, const qry_breakdown *bd)
 	cm_jsonw_obj_end(w);
 }
 
-/* Writes the view of t into w; returns CM_OK or CM_ENOMEM. */
+/* Writes the view of t into w; returns CM_OK or CM_ENOMEM. warn may be NULL. */
 static int
-render(cm_jsonw *w, const cm_batch *t, trace_view view)
+render(cm_jsonw *w, const cm_batch *t, trace_view view, const qry_span_warnings *warn)
 {
 	qry_critical_path cp;
 	qry_breakdown bd;
@@ -303,7 +305,7 @@ render(cm_jsonw *w, const cm_batch *t, trace_view view)
 	case VIEW_JAEGER:
 		envelope_start(w);
 		cm_jsonw_arr(w);
-		qry_jaeger_trace(w, t);
+		qry_jaeger_trace(w, t, warn);
 		cm_jsonw_arr_end(w);
 		envelope_end(w, 0);
 		break;
@@ -333,9 +335,35 @@ render(cm_jsonw *w, const cm_batch *t, trace_view view)
 	return rv;
 }
 
+/* True for ?raw=true: Jaeger's switch to skip adjustments. */
+static bool
+raw_requested(struct MHD_Connection *c)
+{
+	const char *raw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "raw");
+	return raw != NULL && strcmp(raw, "true") == 0;
+}
+
+/*
+ * Adjusts t for clock skew unless the request says raw=true; returns the
+ * spans' warnings (free them), or NULL when nothing was adjusted.
+ */
+static qry_span_warnings *
+adjust(qry_server *s, struct MHD_Connection *c, cm_batch *t)
+{
+	qry_span_warnings *warn;
+	if (raw_requested(c) || (warn = cm_calloc(t->nspans + 1, sizeof *warn)) == NULL)
+		return NULL;
+	if (qry_clock_skew_adjust(t, s->max_clock_skew_ns, warn) != CM_OK) {
+		cm_free(warn);
+		return NULL;
+	}
+	return warn;
+}
+
 static enum MHD_Result
 trace(qry_server *s, struct MHD_Connection *c, const char *id_hex, trace_view view)
 {
+	qry_span_warnings *warn = NULL;
 	cm_trace_id id;
 	cm_batch t;
 	bool empty;
@@ -358,12 +386,98 @@ trace(qry_server *s, struct MHD_Connection *c, const char *id_hex, trace_view vi
 			return send_error(c, 404, "trace not found");
 		return send_error(c, 500, cm_strerror(rv));
 	}
+	if (view != VIEW_OTLP) /* the v3 export is the stored data, as Jaeger's */
+		warn = adjust(s, c, &t);
 	cm_buf_init(&b);
 	cm_jsonw_init(&w, &b);
-	rv = render(&w, &t, view);
+	rv = render(&w, &t, view, warn);
+	cm_free(warn);
 	ret = rv == CM_OK ? send_json(c, 200, &b) : send_error(c, 500, cm_strerror(rv));
 	cm_buf_fini(&b);
 	cm_batch_fini(&t);
+	return ret;
+}
+
+typedef struct id_list {
+	char ids[64][33];
+	int n;
+	bool overflow;
+} id_list;
+
+static enum MHD_Result
+collect_trace_ids(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	id_list *l = cls;
+	(void)kind;
+	if (key == NULL || strcmp(key, "traceID") != 0 || value == NULL)
+		return MHD_YES;
+	if (l->n == 64 || strlen(value) > 32) {
+		l->overflow = true;
+		return MHD_YES;
+	}
+	snprintf(l->ids[l->n++], sizeof l->ids[0], "%s", value);
+	return MHD_YES;
+}
+
+/*
+ * GET /api/traces: with one or more traceID parameters, the traces found
+ * (Jaeger's multi-get; 404 when none is); search by service, tags and
+ * time is not served yet (it needs the storage indexes).
+ */
+static enum MHD_Result
+traces(qry_server *s, struct MHD_Connection *c)
+{
+	id_list ids = { .n = 0 };
+	bool empty;
+	st_store *st;
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+	size_t found = 0;
+	int rv = CM_OK;
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_trace_ids, &ids);
+	if (ids.overflow)
+		return send_error(c, 400, "at most 64 traceID parameters of up to 32 hex digits");
+	if (ids.n == 0)
+		return send_error(c, 501, "trace search is not available yet: ask for traces by traceID");
+	for (int i = 0; i < ids.n; i++) {
+		cm_trace_id id;
+		if (cm_trace_id_parse(ids.ids[i], strlen(ids.ids[i]), &id) != CM_OK || cm_trace_id_is_zero(&id))
+			return send_error(c, 400, "malformed traceID: want 1 to 32 hex digits, not all zero");
+	}
+	st = store_get(s, &empty);
+	if (st == NULL)
+		return empty ? send_error(c, 404, "trace not found") : send_error(c, 500, "store unavailable");
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	for (int i = 0; i < ids.n && rv == CM_OK; i++) {
+		cm_trace_id id;
+		cm_batch t;
+		cm_trace_id_parse(ids.ids[i], strlen(ids.ids[i]), &id);
+		cm_batch_init(&t);
+		rv = st_trace_get(st, &id, &t);
+		if (rv == CM_OK) {
+			qry_span_warnings *warn = adjust(s, c, &t);
+			qry_jaeger_trace(&w, &t, warn);
+			cm_free(warn);
+			found++;
+		} else if (rv == CM_ENOENT) {
+			rv = CM_OK;
+		}
+		cm_batch_fini(&t);
+	}
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, found);
+	if (rv != CM_OK)
+		ret = send_error(c, 500, cm_strerror(rv));
+	else if (found == 0)
+		ret = send_error(c, 404, "trace not found");
+	else
+		ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
 	return ret;
 }
 
@@ -422,6 +536,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		len--; /* a trailing slash is not a different resource */
 	if (len == 13 && strncmp(url, "/api/services", 13) == 0)
 		return services(s, c);
+	if (len == 11 && strncmp(url, "/api/traces", 11) == 0)
+		return traces(s, c);
 	if (len == 15 && strncmp(url, "/api/operations", 15) == 0) {
 		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
 		if (svc == NULL || *svc == '\0')
@@ -465,6 +581,7 @@ qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size
 		return CM_ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	s->max_clock_skew_ns = cfg->max_clock_skew_ns;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

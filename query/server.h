@@ -8,7 +8,8 @@
  *   GET /api/traces/{traceID}
  * Every answer is Jaeger's envelope {"data","total","limit","offset","errors"}.
  *
- * The store is opened as a RocksDB secondary of the collector's data
+ * Traces are clock-skew adjusted (clockskew.h) unless the request says
+ * raw=true. The store is opened as a RocksDB secondary of the collector's data
  * directory when first needed (the collector may start later), and caught
  * up with the primary before every request, so an acknowledged span is
  * visible to the next request.
@@ -17,6 +18,7 @@
 #define WEFT_QUERY_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct qry_server qry_server;
 
@@ -24,6 +26,7 @@ typedef struct qry_server_config {
 	const char *data_dir;
 	const char *http_addr; /* host:port */
 	unsigned threads;      /* HTTP worker threads */
+	uint64_t max_clock_skew_ns; /* bound of clock-skew adjustment; 0 disables it */
 } qry_server_config;
 
 /* Starts listening. On failure returns an error with the reason in err. */
