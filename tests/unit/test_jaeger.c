@@ -73,9 +73,13 @@ spans_map_as_jaeger_does(void **state)
 	spans[1].nlinks = 1;
 	spans[1].status = CM_STATUS_OK;
 
+	qry_span_warnings warn[2];
+	memset(warn, 0, sizeof warn);
+	warn[1].n = 1;
+	strcpy(warn[1].text[0], "This span's timestamps were adjusted by 1ms");
 	cm_buf_init(&out);
 	cm_jsonw_init(&w, &out);
-	qry_jaeger_trace(&w, &b);
+	qry_jaeger_trace(&w, &b, warn);
 	doc = json_loadb(out.data, out.len, 0, &jerr);
 	assert_non_null(doc);
 	assert_string_equal(json_string_value(json_object_get(doc, "traceID")), "abababababababababababababababab");
@@ -119,6 +123,8 @@ spans_map_as_jaeger_does(void **state)
 	assert_null(find_tag(json_object_get(t, "p2"), "tags", "service.name"));
 	assert_non_null(find_tag(json_object_get(t, "p2"), "tags", "host.name"));
 	assert_true(json_is_null(json_object_get(s0, "warnings")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s1, "warnings"), 0)),
+	    "This span's timestamps were adjusted by 1ms");
 	json_decref(doc);
 	cm_buf_fini(&out);
 }
