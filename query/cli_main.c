@@ -7,8 +7,11 @@
  *   weft [--url URL] [--json] critical-path TRACE_ID
  *   weft [--url URL] [--json] breakdown TRACE_ID
  *   weft [--url URL] export TRACE_ID --format jaeger|otlp
+ *   weft [--collector URL] import FILE
  *
- * The server is --url, else WEFT_QUERY_URL, else http://127.0.0.1:16686.
+ * The server is --url, else WEFT_QUERY_URL, else http://127.0.0.1:16686;
+ * import sends to the collector's OTLP/HTTP receiver: --collector, else
+ * WEFT_COLLECTOR_URL, else http://127.0.0.1:4318.
  * Exit codes: 0 success; 1 the daemon could not be reached or failed;
  * 2 bad usage; 3 not found (unknown trace id).
  */
@@ -25,6 +28,7 @@
 #include "err.h"
 #include "httpc.h"
 #include "ids.h"
+#include "jaegerimport.h"
 #include "spantree.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOTFOUND = 3, TIMEOUT_MS = 10000 };
@@ -41,9 +45,13 @@ static const char usage[] =
     "  critical-path ID      the spans on the trace's critical path, in time order\n"
     "  breakdown ID          time per service and operation, with self time\n"
     "  export ID --format jaeger|otlp   the trace as Jaeger JSON or OTLP JSON\n"
+    "  import FILE           send traces to the collector: Jaeger JSON as Jaeger UI\n"
+    "                        downloads it ({\"data\":[...]} or one trace) or OTLP JSON\n"
     "\n"
     "options:\n"
     "  --url URL   weft-query's address (WEFT_QUERY_URL, default http://127.0.0.1:16686)\n"
+    "  --collector URL   weft-collector's OTLP/HTTP address, for import\n"
+    "              (WEFT_COLLECTOR_URL, default http://127.0.0.1:4318)\n"
     "  --json      print the server's JSON (Jaeger's format) instead of text\n"
     "  --help      this text\n"
     "\n"
@@ -490,16 +498,87 @@ cmd_export(const char *url, const char *id, const char *format)
 	return 0;
 }
 
+/* POSTs one OTLP JSON request to the collector; adds its span count to *spans. */
+static int
+post_otlp(const char *collector, json_t *req, size_t *spans)
+{
+	qry_http_response resp;
+	json_t *rs, *ss;
+	size_t i, k;
+	char err[512];
+	char *body = json_dumps(req, JSON_COMPACT);
+	int rv, status;
+
+	if (body == NULL)
+		return die(EXIT_FAIL, "out of memory");
+	rv = qry_http_request(collector, "POST", "/v1/traces", "application/json", body, strlen(body), TIMEOUT_MS,
+	    &resp, err, sizeof err);
+	free(body);
+	if (rv != CM_OK)
+		return die(EXIT_FAIL, "%s", err);
+	status = resp.status;
+	if (status != 200) {
+		rv = die(EXIT_FAIL, "the collector answered HTTP %d: %.*s", status, (int)resp.body.len, resp.body.data);
+		cm_buf_fini(&resp.body);
+		return rv;
+	}
+	cm_buf_fini(&resp.body);
+	json_array_foreach(json_object_get(req, "resourceSpans"), i, rs)
+		json_array_foreach(json_object_get(rs, "scopeSpans"), k, ss)
+			*spans += json_array_size(json_object_get(ss, "spans"));
+	return 0;
+}
+
+static int
+cmd_import(const char *collector, const char *path)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr), *traces, *t;
+	size_t spans = 0, ntraces = 0, i;
+	int rv = 0;
+
+	if (doc == NULL && jerr.line < 0)
+		return die(EXIT_USAGE, "%s", jerr.text); /* cannot open or read it */
+	if (doc == NULL)
+		return die(EXIT_USAGE, "%s: not JSON (%s, line %d)", path, jerr.text, jerr.line);
+	if (json_object_get(doc, "resourceSpans") != NULL) {
+		rv = post_otlp(collector, doc, &spans); /* OTLP JSON as exported */
+	} else if (json_object_get(json_object_get(doc, "result"), "resourceSpans") != NULL) {
+		rv = post_otlp(collector, json_object_get(doc, "result"), &spans); /* the /api/v3 shape */
+	} else {
+		/* Jaeger: the API's envelope, or one trace */
+		traces = json_is_array(json_object_get(doc, "data")) ? json_object_get(doc, "data") : NULL;
+		for (i = 0; rv == 0 && i < (traces ? json_array_size(traces) : 1); i++) {
+			const char *why = "";
+			json_t *req;
+			t = traces ? json_array_get(traces, i) : doc;
+			if ((req = qry_jaeger_to_otlp(t, &why)) == NULL) {
+				rv = die(EXIT_USAGE, "%s: %s", path, why);
+				break;
+			}
+			rv = post_otlp(collector, req, &spans);
+			json_decref(req);
+			ntraces++;
+		}
+	}
+	json_decref(doc);
+	if (rv == 0)
+		printf("imported %zu spans%s\n", spans, ntraces > 1 ? " from several traces" : "");
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "collector", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = getenv("WEFT_QUERY_URL");
+	const char *collector = getenv("WEFT_COLLECTOR_URL");
 	const char *format = NULL;
 	bool json = false;
 	const char *cmd;
@@ -507,11 +586,14 @@ main(int argc, char **argv)
 
 	if (url == NULL || *url == '\0')
 		url = "http://127.0.0.1:16686";
+	if (collector == NULL || *collector == '\0')
+		collector = "http://127.0.0.1:4318";
 	opterr = 0;
 	/* "+": options end at the command; later options belong to it. */
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
+		case 'c': collector = optarg; break;
 		case 'j': json = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return die(EXIT_USAGE, "unknown or incomplete option %s (see --help)", argv[optind - 1]);
@@ -550,10 +632,13 @@ main(int argc, char **argv)
 		return cmd_critical_path(url, argv[optind], json);
 	if (strcmp(cmd, "breakdown") == 0 && nargs == 1)
 		return cmd_breakdown(url, argv[optind], json);
+	if (strcmp(cmd, "import") == 0 && nargs == 1)
+		return cmd_import(collector, argv[optind]);
 	if (strcmp(cmd, "export") == 0 && nargs == 1)
 		return format ? cmd_export(url, argv[optind], format) : die(EXIT_USAGE, "export needs --format jaeger|otlp");
 	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "operations") == 0 || strcmp(cmd, "trace") == 0 ||
-	    strcmp(cmd, "critical-path") == 0 || strcmp(cmd, "breakdown") == 0 || strcmp(cmd, "export") == 0)
+	    strcmp(cmd, "critical-path") == 0 || strcmp(cmd, "breakdown") == 0 || strcmp(cmd, "export") == 0 ||
+	    strcmp(cmd, "import") == 0)
 		return die(EXIT_USAGE, "wrong number of arguments for %s (see --help)", cmd);
 	return die(EXIT_USAGE, "unknown command %s (see --help)", cmd);
 }

@@ -772,6 +772,68 @@ skewed_traces_are_adjusted_unless_raw_and_multi_get_works(void **state)
 	json_decref(doc);
 }
 
+/* Replaces every occurrence of `from` in buf with `to` (same length). */
+static void
+replace_all(cm_buf *buf, const char *from, const char *to)
+{
+	char *p = buf->data;
+	while ((p = strstr(p, from)) != NULL) {
+		memcpy(p, to, strlen(to));
+		p += strlen(to);
+	}
+}
+
+static void
+jaeger_export_imports_back_identically(void **state)
+{
+	char url_env[96], coll_env[96], file[700];
+	const char *envv[] = { url_env, coll_env, NULL };
+	const char *export_argv[] = { hx_bin("weft"), "export", "6b8efff798038103d269b633813fc60c", "--format", "jaeger", NULL };
+	const char *import_argv[] = { hx_bin("weft"), "import", file, NULL };
+	const char *bad_argv[] = { hx_bin("weft"), "import", "/nonexistent.json", NULL };
+	cm_buf out;
+	json_t *a, *b;
+	FILE *f;
+	(void)state;
+
+	snprintf(url_env, sizeof url_env, "WEFT_QUERY_URL=%s", D.query_url);
+	snprintf(coll_env, sizeof coll_env, "WEFT_COLLECTOR_URL=http://127.0.0.1:%d", D.otlp_port);
+	snprintf(file, sizeof file, "%s/exported.json", D.dir);
+	cm_buf_init(&out);
+	assert_int_equal(hx_run(export_argv, envv, &out), 0);
+	/* import it as a new trace: same content, another id */
+	replace_all(&out, "6b8efff798038103d269b633813fc60c", "6c8efff798038103d269b633813fc60c");
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fwrite(out.data, 1, out.len, f);
+	fclose(f);
+	out.len = 0;
+	assert_int_equal(hx_run(import_argv, envv, &out), 0);
+	assert_string_equal(out.data, "imported 3 spans\n");
+	assert_int_equal(hx_run(bad_argv, envv, &out), 2);
+	cm_buf_fini(&out);
+
+	a = get_json_path("/api/traces/6b8efff798038103d269b633813fc60c?raw=true");
+	b = get_json_path("/api/traces/6c8efff798038103d269b633813fc60c?raw=true");
+	{
+		char *ta = json_dumps(a, JSON_SORT_KEYS);
+		cm_buf tb;
+		cm_buf_init(&tb);
+		char *t = json_dumps(b, JSON_SORT_KEYS);
+		cm_buf_puts(&tb, t);
+		free(t);
+		replace_all(&tb, "6c8efff798038103d269b633813fc60c", "6b8efff798038103d269b633813fc60c");
+		if (strcmp(ta, tb.data) != 0) {
+			print_error("exported: %s\nimported: %s\n", ta, tb.data);
+			fail_msg("the re-imported trace differs");
+		}
+		free(ta);
+		cm_buf_fini(&tb);
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
 int
 main(void)
 {
@@ -788,6 +850,7 @@ main(void)
 		cmocka_unit_test(otlp_json_round_trips_through_v3_and_the_cli),
 		cmocka_unit_test(critical_path_and_breakdown_of_the_checkout_trace),
 		cmocka_unit_test(skewed_traces_are_adjusted_unless_raw_and_multi_get_works),
+		cmocka_unit_test(jaeger_export_imports_back_identically),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, setup, teardown);
 }
