@@ -122,25 +122,53 @@ $(BIN)/weft-loadgen: $(OBJ)/tools/loadgen/loadgen.o $(PROTO_O) $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lprotobuf-c $(LIBS_SDK)
 
-PROGRAMS := $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
+$(BIN)/weft-bench-sdk: $(OBJ)/tools/bench/bench_sdk.o $(LIB)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
+
+PROGRAMS := $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 
 # ---- tests ----
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 HARNESS_OBJ := $(call obj,tests/integration/harness.c)
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAYS := $(patsubst %,$(TBIN)/fuzz_%_replay,$(FUZZ_TARGETS))
 TESTS := $(patsubst tests/unit/%.c,$(TBIN)/%,$(UNIT_SRC)) \
-	$(patsubst tests/integration/%.c,$(TBIN)/%,$(INTEG_SRC))
+	$(patsubst tests/integration/%.c,$(TBIN)/%,$(INTEG_SRC)) $(FUZZ_REPLAYS)
 TEST_LIBS := $(A_QUERY) $(A_COLLECTOR) $(A_STORAGE) $(A_SDK) $(A_COMMON)
 
 $(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+$(TBIN)/fuzz_%_replay: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/regression_driver.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+
+# make fuzz [FUZZ_SECONDS=60]: each target under libFuzzer (clang, ASan+UBSan);
+# new inputs are saved in tests/fuzz/corpus/<target>, which make test replays.
+FUZZ_SECONDS ?= 60
+FUZZ_OUT := build/san-fuzzer-no-link-address-undefined
+fuzz:
+	@bash scripts/deps.sh fuzz
+	$(MAKE) CC=clang SANITIZER=fuzzer-no-link,address,undefined \
+		$(patsubst %,$(FUZZ_OUT)/build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		mkdir -p tests/fuzz/corpus/$$t; \
+		$(FUZZ_OUT)/build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/crash-$$t- tests/fuzz/corpus/$$t $(FIXTURES) 2>&1 | tail -4 || exit 1; \
+	done
+$(OUT)/build/fuzz/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+
 $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 
-.PHONY: all deps test check demo install clean bench-ingest
+.PHONY: all deps test check demo install clean bench-ingest bench-sdk fuzz
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
 .SECONDARY:
 all: $(PROGRAMS) $(LIBRARIES)
@@ -153,7 +181,7 @@ deps: $(DEPS_STAMP)
 FIXTURES ?= $(abspath ../shared/fixtures)
 
 test check: all $(TESTS)
-	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
+	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) WEFT_FUZZ_CORPUS=$(abspath tests/fuzz/corpus) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
 		bash scripts/run-tests.sh $(TESTS)
 
 demo: all
@@ -161,6 +189,9 @@ demo: all
 
 bench-ingest: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-ingest.sh
+
+bench-sdk: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-sdk.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

@@ -259,6 +259,10 @@ cm_wire_decode_reply(const void *msg, size_t len, cm_wire_reply *r)
 	    raw_len != len - CM_WIRE_HEADER_SIZE ||
 	    (type != CM_MSG_OK && type != CM_MSG_RETRY && type != CM_MSG_REJECTED))
 		return CM_EPROTO;
+	/* Checked first: a reply announcing a huge array must not allocate it
+	 * (found by fuzz_wire; the SDK decodes replies inside the host application). */
+	if (cm_msgpack_check((const char *)msg + CM_WIRE_HEADER_SIZE, raw_len, 4, &why) != CM_OK)
+		return CM_EPROTO;
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, (const char *)msg + CM_WIRE_HEADER_SIZE, raw_len, &off) !=
 	        MSGPACK_UNPACK_SUCCESS ||

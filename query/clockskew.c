@@ -79,17 +79,13 @@ shift(cm_span *s, int64_t d)
 int
 qry_clock_skew_adjust(cm_batch *t, uint64_t max_delta_ns, qry_span_warnings *warn)
 {
-	qry_tree_span *in = cm_calloc(t->nspans + 1, sizeof *in);
+	qry_tree_span *in = qry_tree_spans_of(t);
 	skew *ctx = NULL;
 	qry_tree tree;
 	int rv;
 
 	if (in == NULL)
 		return CM_ENOMEM;
-	for (uint32_t i = 0; i < t->nspans; i++) {
-		const cm_span *s = &t->spans[i];
-		in[i] = (qry_tree_span){ s->span_id, s->parent_span_id, s->start_ns, s->end_ns, s->kind };
-	}
 	rv = qry_tree_build(in, t->nspans, &tree);
 	cm_free(in);
 	if (rv != CM_OK)

@@ -189,15 +189,11 @@ qry_critical_path_fini(qry_critical_path *cp)
 int
 qry_critical_path_of_trace(const cm_batch *t, qry_critical_path *out)
 {
-	qry_tree_span *in = cm_calloc(t->nspans + 1, sizeof *in);
+	qry_tree_span *in = qry_tree_spans_of(t);
 	int rv;
 
 	if (in == NULL)
 		return CM_ENOMEM;
-	for (uint32_t i = 0; i < t->nspans; i++) {
-		const cm_span *s = &t->spans[i];
-		in[i] = (qry_tree_span){ s->span_id, s->parent_span_id, s->start_ns, s->end_ns, s->kind };
-	}
 	rv = qry_critical_path_compute(in, t->nspans, out);
 	cm_free(in);
 	return rv;

@@ -160,3 +160,16 @@ qry_tree_fini(qry_tree *t)
 	cm_free(t->rows);
 	memset(t, 0, sizeof *t);
 }
+
+qry_tree_span *
+qry_tree_spans_of(const cm_batch *t)
+{
+	qry_tree_span *in = cm_calloc(t->nspans + 1, sizeof *in);
+	if (in == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < t->nspans; i++) {
+		const cm_span *s = &t->spans[i];
+		in[i] = (qry_tree_span){ s->span_id, s->parent_span_id, s->start_ns, s->end_ns, s->kind };
+	}
+	return in;
+}

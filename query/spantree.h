@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ids.h"
+#include "span.h"
 
 typedef struct qry_tree_span {
 	cm_span_id id;
@@ -34,6 +35,9 @@ typedef struct qry_tree {
 	uint32_t duplicates;
 	uint32_t orphans;
 } qry_tree;
+
+/* The tree input for a stored trace (free with cm_free), or NULL when out of memory. */
+qry_tree_span *qry_tree_spans_of(const cm_batch *t);
 
 /* OUT: *out (fini it). Returns CM_OK or CM_ENOMEM. */
 int qry_tree_build(const qry_tree_span *spans, uint32_t n, qry_tree *out);

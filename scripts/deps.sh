@@ -8,6 +8,10 @@ packages=(
 	libnng-dev libmsgpack-dev libzstd-dev librocksdb-dev libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
 )
+# `scripts/deps.sh fuzz`: also what `make fuzz` needs (clang with libFuzzer).
+if [[ ${1:-} == fuzz ]]; then
+	packages+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -34,18 +34,6 @@ typedef struct exporter {
 	uint32_t cap;
 } exporter;
 
-static void
-deadline_in(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Sleeps ms, or less when the tracer is stopping. Returns true if stopping. */
 static bool
 pause_ms(weft_tracer *t, uint32_t ms)
@@ -53,7 +41,7 @@ pause_ms(weft_tracer *t, uint32_t ms)
 	struct timespec ts;
 	bool stopping;
 
-	deadline_in(&ts, ms);
+	sdk_deadline_in(&ts, ms);
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->mu, &ts) != ETIMEDOUT)
 		;
@@ -163,7 +151,7 @@ sdk_exporter_main(void *arg)
 		enum send_result r;
 		bool stopping;
 
-		deadline_in(&ts, t->delay_ms);
+		sdk_deadline_in(&ts, t->delay_ms);
 		while (!t->stopping && !t->flush_wanted && t->queued < t->max_batch) {
 			if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT && t->queued > 0)
 				break;

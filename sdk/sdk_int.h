@@ -14,6 +14,7 @@
 #include <nng/nng.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "arena.h"
 #include "span.h"
@@ -91,6 +92,9 @@ void *sdk_exporter_main(void *arg);
 
 /* Logs through the application's callback, if any. */
 void sdk_log(weft_tracer *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The CLOCK_MONOTONIC time ms from now, for the tracer's condition variables. */
+void sdk_deadline_in(struct timespec *ts, uint32_t ms);
 
 /* Frees a span and its arena. */
 void sdk_span_free(weft_span *s);

@@ -74,8 +74,8 @@ pick_u32(uint32_t explicit, const char *env, uint32_t dflt, uint32_t *out)
 	return CM_OK;
 }
 
-static void
-abs_deadline(struct timespec *ts, uint32_t ms)
+void
+sdk_deadline_in(struct timespec *ts, uint32_t ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -190,7 +190,7 @@ wait_finished(weft_tracer *t, uint32_t timeout_ms)
 	uint64_t target = t->ended;
 	int rv = WEFT_OK;
 
-	abs_deadline(&deadline, timeout_ms);
+	sdk_deadline_in(&deadline, timeout_ms);
 	while (t->finished < target) {
 		t->flush_wanted = true;
 		pthread_cond_signal(&t->wake);

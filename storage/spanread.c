@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "keys.h"
+#include "mpcheck.h"
 #include "spanpack.h"
 #include "store_int.h"
 
@@ -56,10 +57,14 @@ static int
 unpack_copy(cm_arena *a, const char *val, size_t len, msgpack_unpacked *up)
 {
 	size_t off = 0;
+	const char *why;
 	char *copy = cm_arena_alloc(a, len ? len : 1);
 	if (copy == NULL)
 		return CM_ENOMEM;
 	memcpy(copy, val, len);
+	/* Stored data is ours, but a damaged value must not make msgpack-c allocate wildly. */
+	if (cm_msgpack_check(copy, len, 16, &why) != CM_OK)
+		return CM_EPROTO;
 	if (msgpack_unpack_next(up, copy, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
 		return CM_EPROTO;
 	return CM_OK;

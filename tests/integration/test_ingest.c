@@ -137,21 +137,14 @@ post(int port, const char *path, const char *const headers[], const void *body, 
 	return status;
 }
 
+static json_t *get_json_path(const char *path);
+
 static json_t *
 get_trace(const char *id)
 {
-	qry_http_response r;
-	char path[96], err[256];
-	json_error_t jerr;
-	json_t *doc;
-
+	char path[96];
 	snprintf(path, sizeof path, "/api/traces/%s", id);
-	assert_int_equal(qry_http_request(D.query_url, "GET", path, NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
-	assert_int_equal(r.status, 200);
-	doc = json_loadb(r.body.data, r.body.len, 0, &jerr);
-	cm_buf_fini(&r.body);
-	assert_non_null(doc);
-	return doc;
+	return get_json_path(path);
 }
 
 static json_t *

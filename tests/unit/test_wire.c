@@ -479,6 +479,11 @@ replies_round_trip(void **state)
 	for (size_t n = 0; n < m.len; n++)
 		assert_int_equal(cm_wire_decode_reply(m.data, n, &out), CM_EPROTO);
 	cm_buf_fini(&m);
+	/* Found by fuzz_wire: a reply whose payload announces a 4-billion-element
+	 * array made msgpack-c allocate 16 GiB inside the host application. */
+	static const uint8_t huge[] = { 'W', 'F', 1, 3, 0, 0, 0, 0, 0, 0, 0, 9,
+		0x93, 0xff, 0xff, 0xdf, 0x12, 0xff, 0xf6, 0x00, 0x00 };
+	assert_int_equal(cm_wire_decode_reply(huge, sizeof huge, &out), CM_EPROTO);
 }
 
 int
