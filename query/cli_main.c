@@ -8,6 +8,8 @@
  *   weft [--url URL] [--json] breakdown TRACE_ID
  *   weft [--url URL] export TRACE_ID --format jaeger|otlp
  *   weft [--collector URL] import FILE
+ *   weft [--url URL] [--json] search [--service S] [--operation O] [--tag K=V]...
+ *        [--min-duration D] [--max-duration D] [--since D | --start US --end US] [--limit N]
  *
  * The server is --url, else WEFT_QUERY_URL, else http://127.0.0.1:16686;
  * import sends to the collector's OTLP/HTTP receiver: --collector, else
@@ -21,10 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "alloc.h"
+#include "duration.h"
 #include "err.h"
 #include "httpc.h"
 #include "ids.h"
@@ -45,6 +49,10 @@ static const char usage[] =
     "  critical-path ID      the spans on the trace's critical path, in time order\n"
     "  breakdown ID          time per service and operation, with self time\n"
     "  export ID --format jaeger|otlp   the trace as Jaeger JSON or OTLP JSON\n"
+    "  search [filters]      find traces, newest first: --service S --operation O\n"
+    "                        --tag K=V (repeatable) --min-duration D --max-duration D\n"
+    "                        --since D (default 1h) | --start US --end US (unix µs)\n"
+    "                        --limit N (20); durations like 250ms, 1.5s, 2h\n"
     "  import FILE           send traces to the collector: Jaeger JSON as Jaeger UI\n"
     "                        downloads it ({\"data\":[...]} or one trace) or OTLP JSON\n"
     "\n"
@@ -567,6 +575,146 @@ cmd_import(const char *collector, const char *path)
 	return rv;
 }
 
+/* One result row of weft search, from a Jaeger trace. */
+static void
+print_summary(json_t *trace)
+{
+	json_t *spans = json_object_get(trace, "spans"), *s, *root = NULL;
+	json_int_t t0 = INT64_MAX, t1 = 0;
+	size_t i;
+	int errors = 0, nservices = 0;
+	const char *services[64];
+	char when[32], label[256];
+	time_t secs;
+	struct tm tm;
+
+	json_array_foreach(spans, i, s) {
+		json_int_t st = json_integer_value(json_object_get(s, "startTime"));
+		json_int_t en = st + json_integer_value(json_object_get(s, "duration"));
+		const char *msg, *svc = service_of(trace, s);
+		bool seen = false;
+		if (st < t0)
+			t0 = st;
+		if (en > t1)
+			t1 = en;
+		if (json_array_size(json_object_get(s, "references")) == 0 &&
+		    (root == NULL || st < json_integer_value(json_object_get(root, "startTime"))))
+			root = s;
+		errors += span_failed(s, &msg);
+		for (int k = 0; k < nservices && !seen; k++)
+			seen = strcmp(services[k], svc) == 0;
+		if (!seen && nservices < 64)
+			services[nservices++] = svc;
+	}
+	if (root == NULL)
+		root = json_array_get(spans, 0);
+	secs = (time_t)(t0 / 1000000);
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(label, sizeof label, "%s %s", service_of(trace, root),
+	    json_string_value(json_object_get(root, "operationName")) ?: "");
+	printf("%s.%03d  %-32s  %-40.40s %10.3fms %5zu %5d %4d\n", when, (int)(t0 % 1000000 / 1000),
+	    json_string_value(json_object_get(trace, "traceID")), label, (double)(t1 - t0) / 1000.0,
+	    json_array_size(spans), errors, nservices);
+}
+
+static int
+cmd_search(const char *url, int argc, char **argv, bool json)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "operation", required_argument, NULL, 'o' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "min-duration", required_argument, NULL, 'm' },
+		{ "max-duration", required_argument, NULL, 'M' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "start", required_argument, NULL, 'b' },
+		{ "end", required_argument, NULL, 'e' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *since = "1h", *start = NULL, *end = NULL;
+	cm_buf path;
+	json_t *doc, *t;
+	size_t i;
+	uint64_t ns;
+	int ch, rv;
+
+	cm_buf_init(&path);
+	cm_buf_puts(&path, "/api/traces?");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		const char *param = NULL;
+		switch (ch) {
+		case 's': param = "service"; break;
+		case 'o': param = "operation"; break;
+		case 'm': param = "minDuration"; break;
+		case 'M': param = "maxDuration"; break;
+		case 'l': param = "limit"; break;
+		case 'S': since = optarg; break;
+		case 'b': start = optarg; break;
+		case 'e': end = optarg; break;
+		case 't': {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				cm_buf_fini(&path);
+				return die(EXIT_USAGE, "--tag wants KEY=VALUE, not %s", optarg);
+			}
+			cm_buf_puts(&path, "tag=");
+			char *key = cm_strndup(optarg, (size_t)(eq - optarg));
+			qry_url_escape(&path, key);
+			cm_free(key);
+			cm_buf_puts(&path, "%3A");
+			qry_url_escape(&path, eq + 1);
+			cm_buf_puts(&path, "&");
+			break;
+		}
+		default:
+			cm_buf_fini(&path);
+			return die(EXIT_USAGE, "unknown or incomplete search option %s (see --help)", argv[optind - 1]);
+		}
+		if (param != NULL) {
+			if ((ch == 'm' || ch == 'M') && cm_duration_parse(optarg, &ns) != CM_OK) {
+				cm_buf_fini(&path);
+				return die(EXIT_USAGE, "bad duration %s (e.g. 250ms, 1.5s)", optarg);
+			}
+			cm_buf_printf(&path, "%s=", param);
+			qry_url_escape(&path, optarg);
+			cm_buf_puts(&path, "&");
+		}
+	}
+	if (optind < argc) {
+		cm_buf_fini(&path);
+		return die(EXIT_USAGE, "unexpected argument %s (see --help)", argv[optind]);
+	}
+	if (start != NULL || end != NULL) {
+		cm_buf_printf(&path, "start=%s&end=%s", start ? start : "0", end ? end : "0");
+	} else {
+		struct timespec now;
+		if (cm_duration_parse(since, &ns) != CM_OK) {
+			cm_buf_fini(&path);
+			return die(EXIT_USAGE, "bad --since %s (e.g. 15m, 1h, 24h)", since);
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		uint64_t now_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+		cm_buf_printf(&path, "start=%llu", (unsigned long long)(now_us > ns / 1000 ? now_us - ns / 1000 : 0));
+	}
+	rv = get_json(url, path.data, &doc, "search");
+	cm_buf_fini(&path);
+	if (rv != 0)
+		return rv;
+	if (json) {
+		print_json(doc);
+	} else {
+		printf("%-23s  %-32s  %-40s %12s %5s %5s %4s\n", "TIME", "TRACE", "ROOT", "DURATION", "SPANS", "ERRS", "SVCS");
+		json_array_foreach(json_object_get(doc, "data"), i, t)
+			print_summary(t);
+		printf("%zu traces\n", json_array_size(json_object_get(doc, "data")));
+	}
+	json_decref(doc);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -602,6 +750,17 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		return die(EXIT_USAGE, "no command given (see --help)");
 	cmd = argv[optind++];
+	if (strcmp(cmd, "search") == 0) {
+		/* search has options of its own: hand it argv from the command on, minus --json */
+		int n = 0;
+		for (int i = optind - 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = true;
+			else
+				argv[n++] = argv[i];
+		}
+		return cmd_search(url, n, argv, json);
+	}
 	/* Allow --json, and --format for export, after the command too. */
 	for (int i = optind; i < argc; i++) {
 		int take = 0;

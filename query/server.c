@@ -7,6 +7,7 @@
  */
 #include "server.h"
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "ids.h"
 #include "breakdown.h"
 #include "clockskew.h"
+#include "duration.h"
 #include "critpath.h"
 #include "jaeger.h"
 #include "jsonw.h"
@@ -404,6 +406,175 @@ typedef struct id_list {
 	bool overflow;
 } id_list;
 
+enum { MAX_TAGS = 32 };
+
+/* Search parameters as parsed from the query string. */
+typedef struct search_params {
+	st_query q;
+	st_tag tags[MAX_TAGS];
+	char *owned[MAX_TAGS * 2]; /* strings copied out of tags= / tag= */
+	int nowned;
+	const char *error;         /* first bad parameter, static */
+} search_params;
+
+static void
+add_tag(search_params *p, const char *key, size_t klen, const char *value)
+{
+	char *k, *v;
+	if (p->q.ntags == MAX_TAGS || p->nowned + 2 > MAX_TAGS * 2) {
+		p->error = "too many tags (at most 32)";
+		return;
+	}
+	k = cm_strndup(key, klen);
+	v = cm_strndup(value, strlen(value));
+	if (k == NULL || v == NULL) {
+		cm_free(k);
+		cm_free(v);
+		p->error = "out of memory";
+		return;
+	}
+	p->owned[p->nowned++] = k;
+	p->owned[p->nowned++] = v;
+	p->tags[p->q.ntags++] = (st_tag){ k, v };
+}
+
+static enum MHD_Result
+collect_search(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	search_params *p = cls;
+	(void)kind;
+	if (key == NULL || value == NULL || p->error != NULL)
+		return MHD_YES;
+	if (strcmp(key, "tag") == 0) { /* repeated key:value */
+		const char *colon = strchr(value, ':');
+		if (colon == NULL || colon == value)
+			p->error = "tag must be key:value";
+		else
+			add_tag(p, value, (size_t)(colon - value), colon + 1);
+	} else if (strcmp(key, "tags") == 0) { /* a JSON object of strings */
+		json_error_t jerr;
+		json_t *obj = json_loads(value, 0, &jerr), *v;
+		const char *k;
+		if (!json_is_object(obj)) {
+			p->error = "tags must be a JSON object of strings";
+		} else {
+			json_object_foreach(obj, k, v) {
+				if (!json_is_string(v)) {
+					p->error = "tags must be a JSON object of strings";
+					break;
+				}
+				add_tag(p, k, strlen(k), json_string_value(v));
+			}
+		}
+		json_decref(obj);
+	}
+	return MHD_YES;
+}
+
+/* Reads an optional non-negative integer parameter; false when malformed. */
+static bool
+uint_param(struct MHD_Connection *c, const char *name, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	char *end;
+	if (v == NULL || *v == '\0')
+		return true;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*end != '\0' || *v == '-')
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool
+duration_param(struct MHD_Connection *c, const char *name, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	return v == NULL || *v == '\0' || cm_duration_parse(v, out) == CM_OK;
+}
+
+static void
+search_params_fini(search_params *p)
+{
+	for (int i = 0; i < p->nowned; i++)
+		cm_free(p->owned[i]);
+}
+
+/* Reads Jaeger's search parameters; returns an error message or NULL. */
+static const char *
+parse_search(struct MHD_Connection *c, search_params *p)
+{
+	uint64_t start_us = 0, end_us = 0, limit = 20;
+
+	memset(p, 0, sizeof *p);
+	p->q.service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
+	p->q.operation = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "operation");
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_search, p);
+	p->q.tags = p->tags;
+	if (p->error != NULL)
+		return p->error;
+	if (!uint_param(c, "start", &start_us) || !uint_param(c, "end", &end_us))
+		return "start and end are unix microseconds";
+	if (!uint_param(c, "limit", &limit) || limit == 0 || limit > 1000)
+		return "limit must be 1..1000";
+	if (!duration_param(c, "minDuration", &p->q.min_dur_ns) || !duration_param(c, "maxDuration", &p->q.max_dur_ns))
+		return "minDuration and maxDuration are durations such as 1.2s, 500us or 100ms";
+	if (p->q.max_dur_ns && p->q.min_dur_ns > p->q.max_dur_ns)
+		return "minDuration is greater than maxDuration";
+	if (end_us && start_us > end_us)
+		return "start is after end";
+	p->q.start_ns = start_us * 1000;
+	p->q.end_ns = end_us * 1000;
+	p->q.limit = (uint32_t)limit;
+	if (p->q.operation && *p->q.operation && (!p->q.service || !*p->q.service))
+		return "operation needs service";
+	return NULL;
+}
+
+/* GET /api/traces with search parameters: matching traces, newest first. */
+static enum MHD_Result
+search(qry_server *s, struct MHD_Connection *c)
+{
+	search_params p;
+	st_traces found = { NULL, 0 };
+	const char *bad = parse_search(c, &p);
+	bool empty;
+	st_store *st;
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+	int rv;
+
+	if (bad != NULL) {
+		search_params_fini(&p);
+		return send_error(c, 400, bad);
+	}
+	st = store_get(s, &empty);
+	if (st == NULL && !empty) {
+		search_params_fini(&p);
+		return send_error(c, 500, "store unavailable");
+	}
+	rv = st != NULL ? st_search(st, &p.q, &found) : CM_OK;
+	search_params_fini(&p);
+	if (rv != CM_OK)
+		return send_error(c, 500, cm_strerror(rv));
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	for (size_t i = 0; i < found.n; i++) {
+		qry_span_warnings *warn = adjust(s, c, &found.v[i]);
+		qry_jaeger_trace(&w, &found.v[i], warn);
+		cm_free(warn);
+	}
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, found.n);
+	ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
+	st_traces_fini(&found);
+	return ret;
+}
+
 static enum MHD_Result
 collect_trace_ids(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -421,8 +592,7 @@ collect_trace_ids(void *cls, enum MHD_ValueKind kind, const char *key, const cha
 
 /*
  * GET /api/traces: with one or more traceID parameters, the traces found
- * (Jaeger's multi-get; 404 when none is); search by service, tags and
- * time is not served yet (it needs the storage indexes).
+ * (Jaeger's multi-get; 404 when none is); otherwise a search.
  */
 static enum MHD_Result
 traces(qry_server *s, struct MHD_Connection *c)
@@ -440,7 +610,7 @@ traces(qry_server *s, struct MHD_Connection *c)
 	if (ids.overflow)
 		return send_error(c, 400, "at most 64 traceID parameters of up to 32 hex digits");
 	if (ids.n == 0)
-		return send_error(c, 501, "trace search is not available yet: ask for traces by traceID");
+		return search(s, c);
 	for (int i = 0; i < ids.n; i++) {
 		cm_trace_id id;
 		if (cm_trace_id_parse(ids.ids[i], strlen(ids.ids[i]), &id) != CM_OK || cm_trace_id_is_zero(&id))

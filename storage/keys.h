@@ -11,6 +11,13 @@
  *              'c' <hash:8 BE>                       -> msgpack scope
  *              's' <service>                         -> ""
  *              'o' <service> 0x00 <kind:1> <name>    -> ""
+ *   index CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
+ *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
+ *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
+ *              One 'S' entry per service and one 'T' entry per written batch;
+ *              start is the batch's earliest span start, batch a hash of its
+ *              first span's ids (so a resent batch rewrites the same entries).
+ *              Search scans them newest first.
  *
  * Big-endian integers make byte order equal time order, so a prefix seek on
  * a trace id returns its blocks by the start of their first span.
@@ -29,6 +36,8 @@
 #define ST_META_SCOPE 'c'
 #define ST_META_SERVICE 's'
 #define ST_META_OPERATION 'o'
+#define ST_INDEX_SERVICE 'S'
+#define ST_INDEX_TIME 'T'
 
 void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
 void st_put_be64(uint8_t *p, uint64_t v);

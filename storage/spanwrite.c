@@ -120,6 +120,125 @@ by_trace_start(const void *a, const void *b)
 	return memcmp(x->span_id.b, y->span_id.b, 8);
 }
 
+typedef struct op_stat {
+	cm_str op;
+	uint64_t min, max;
+} op_stat;
+
+static bool
+same(cm_str a, cm_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/*
+ * The index entries of one batch (keys.h): refs[0..n) are its spans sorted
+ * by trace. For each service, the batch's traces with the operations that
+ * service ran in them and their shortest and longest spans; and the list of
+ * all its traces by time.
+ */
+static void
+put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
+{
+	char key[1 + 1024 + 1 + 16];
+	uint8_t batch_key[8];
+	uint64_t start = UINT64_MAX, h;
+	size_t ntraces = 0, klen;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		start = refs[i].sp->start_ns < start ? refs[i].sp->start_ns : start;
+		ntraces += i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0;
+	}
+	{
+		uint8_t ids[24];
+		memcpy(ids, refs[0].sp->trace_id.b, 16);
+		memcpy(ids + 16, refs[0].sp->span_id.b, 8);
+		h = st_hash64(ids, sizeof ids);
+		st_put_be64(batch_key, h);
+	}
+	/* 'T': every trace of the batch */
+	w->buf.len = 0;
+	msgpack_pack_array(&w->pk, ntraces);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0) {
+			msgpack_pack_bin(&w->pk, 16);
+			msgpack_pack_bin_body(&w->pk, refs[i].sp->trace_id.b, 16);
+		}
+	key[0] = ST_INDEX_TIME;
+	st_put_be64((uint8_t *)key + 1, start);
+	memcpy(key + 9, batch_key, 8);
+	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_INDEX], key, 17, w->buf.data, w->buf.len);
+
+	/* 'S': per service, its traces and operations */
+	for (uint32_t r = 0; r < b->nresources; r++) {
+		cm_str svc = b->resources[r].service;
+		bool dup = false;
+		size_t nt = 0;
+		for (uint32_t q = 0; q < r && !dup; q++) /* several resources may share a service */
+			dup = same(b->resources[q].service, svc);
+		if (dup || svc.len > 1024)
+			continue;
+		/* count the traces with a span of this service */
+		for (size_t i = 0, j; i < n; i = j) {
+			bool has = false;
+			for (j = i; j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0; j++)
+				has |= same(b->resources[refs[j].sp->resource].service, svc);
+			nt += has;
+		}
+		if (nt == 0)
+			continue;
+		w->buf.len = 0;
+		msgpack_pack_array(&w->pk, nt);
+		for (size_t i = 0, j; i < n; i = j) {
+			op_stat ops[32];
+			uint32_t nops = 0;
+			for (j = i; j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0; j++) {
+				const cm_span *sp = refs[j].sp;
+				uint64_t d = sp->end_ns - sp->start_ns;
+				uint32_t k;
+				if (!same(b->resources[sp->resource].service, svc))
+					continue;
+				for (k = 0; k < nops && !same(ops[k].op, sp->name); k++)
+					;
+				if (k == nops) {
+					if (nops == 32) { /* too many to list: a wildcard entry (see search.c) */
+						ops[0] = (op_stat){ CM_STR("*"), 0, UINT64_MAX };
+						nops = 1;
+						break;
+					}
+					ops[nops++] = (op_stat){ sp->name, d, d };
+				}
+				ops[k].min = d < ops[k].min ? d : ops[k].min;
+				ops[k].max = d > ops[k].max ? d : ops[k].max;
+			}
+			while (j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0)
+				j++;
+			if (nops == 0)
+				continue;
+			msgpack_pack_array(&w->pk, 2);
+			msgpack_pack_bin(&w->pk, 16);
+			msgpack_pack_bin_body(&w->pk, refs[i].sp->trace_id.b, 16);
+			msgpack_pack_array(&w->pk, nops);
+			for (uint32_t k = 0; k < nops; k++) {
+				msgpack_pack_array(&w->pk, 3);
+				cm_pack_str(&w->pk, ops[k].op);
+				msgpack_pack_uint64(&w->pk, ops[k].min);
+				msgpack_pack_uint64(&w->pk, ops[k].max);
+			}
+		}
+		key[0] = ST_INDEX_SERVICE;
+		if (svc.len)
+			memcpy(key + 1, svc.p, svc.len);
+		klen = 1 + svc.len;
+		key[klen++] = '\0';
+		st_put_be64((uint8_t *)key + klen, start);
+		memcpy(key + klen + 8, batch_key, 8);
+		rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_INDEX], key, klen + 16, w->buf.data, w->buf.len);
+	}
+}
+
 /* Adds one block: the spans refs[0..n) of one trace. */
 static void
 put_block(writer *w, const span_ref *refs, uint32_t n)
@@ -194,6 +313,11 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 			refs[k++] = (span_ref){ &batches[i]->spans[j], (uint32_t)i };
 	}
 	qsort(refs, total, sizeof *refs, by_trace_start);
+	for (size_t i = 0, j = 0; i < total; i = j) { /* refs are grouped by batch: index each */
+		while (j < total && refs[j].batch == refs[i].batch)
+			j++;
+		put_batch_index(&w, batches[refs[i].batch], refs + i, j - i);
+	}
 	for (size_t i = 0, j; i < total; i = j) {
 		for (j = i + 1; j < total; j++)
 			if (refs[i].batch != refs[j].batch ||

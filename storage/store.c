@@ -20,7 +20,7 @@
 #include "err.h"
 #include "log.h"
 
-static const char *const cf_names[CF_COUNT] = { "default", "spans", "meta" };
+static const char *const cf_names[CF_COUNT] = { "default", "spans", "meta", "index" };
 
 int
 st_rocks_error(const char *what, char *err)
@@ -74,6 +74,8 @@ configure(st_store *s, const st_options *o)
 			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
 			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
 		}
+		if (i == CF_INDEX) /* small entries, one per batch: a small memtable keeps RSS down */
+			rocksdb_options_set_write_buffer_size(cf, 16u << 20);
 		s->cf_opts[i] = cf;
 	}
 	s->wopts = rocksdb_writeoptions_create();

@@ -68,6 +68,47 @@ int st_store_catch_up(st_store *s);
  */
 int st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out);
 
+/*
+ * A trace search, with Jaeger's semantics: a trace matches when one of its
+ * spans has the service and operation (when given), a duration within
+ * [min, max] (0: unbounded), starts within [start, end], and carries every
+ * tag (as its own attribute, its resource's, or one of its events'; values
+ * compared as text; also the tags Jaeger JSON derives from span fields:
+ * error=true, span.kind, otel.status_code, otel.status_description,
+ * otel.scope.name, otel.scope.version).
+ */
+typedef struct st_tag {
+	const char *key;
+	const char *value;
+} st_tag;
+
+typedef struct st_query {
+	const char *service;   /* NULL or "": any */
+	const char *operation; /* NULL or "": any */
+	const st_tag *tags;
+	size_t ntags;
+	uint64_t start_ns, end_ns;       /* end 0: now and later */
+	uint64_t min_dur_ns, max_dur_ns; /* 0: unbounded */
+	uint32_t limit;                  /* 0: 20 */
+} st_query;
+
+/*
+ * Finds matching traces, newest first, into out->v[0..n) (an array of
+ * initialised batches owned by the caller; fini each). Looks at no more than
+ * ST_SEARCH_MAX_CANDIDATES traces from the index per call. The index dates a
+ * batch by its earliest span: spans that start more than ST_SEARCH_SLACK_NS
+ * after the earliest span of their batch are not found by a window that
+ * excludes that earliest span.
+ */
+#define ST_SEARCH_MAX_CANDIDATES 5000
+#define ST_SEARCH_SLACK_NS (600ull * 1000000000ull)
+typedef struct st_traces {
+	cm_batch *v;
+	size_t n;
+} st_traces;
+int st_search(st_store *s, const st_query *q, st_traces *out);
+void st_traces_fini(st_traces *t);
+
 typedef struct st_strlist {
 	char **v;
 	size_t n;

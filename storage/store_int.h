@@ -9,7 +9,7 @@
 
 #include "store.h"
 
-enum { CF_DEFAULT, CF_SPANS, CF_META, CF_COUNT };
+enum { CF_DEFAULT, CF_SPANS, CF_META, CF_INDEX, CF_COUNT };
 
 /*
  * Hashes of meta entries (services, operations, resources, scopes) known to

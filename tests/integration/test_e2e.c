@@ -373,6 +373,53 @@ bad_flags_exit_non_zero_with_one_line(void **state)
 	cm_buf_fini(&out);
 }
 
+static void
+search_finds_the_failed_checkout_by_service_and_tag(void **state)
+{
+	const char *ok_id, *failed_id;
+	char ok[33], failed[33], url_env[128], path[256];
+	const char *envv[] = { url_env, NULL };
+	json_t *doc, *t;
+	size_t i;
+	bool saw_failed = false;
+	cm_buf out;
+	(void)state;
+
+	snprintf(ok, sizeof ok, "%s", (ok_id = run_demo(false)));
+	snprintf(failed, sizeof failed, "%s", (failed_id = run_demo(true)));
+	doc = get("/api/traces?service=payment&limit=1000", 200);
+	json_array_foreach(json_object_get(doc, "data"), i, t)
+		saw_failed |= strcmp(json_string_value(json_object_get(t, "traceID")), failed) == 0;
+	assert_true(saw_failed);
+	assert_true(json_integer_value(json_object_get(doc, "total")) >= 2);
+	json_decref(doc);
+
+	/* error=true is derived from the span status, as in Jaeger's JSON */
+	doc = get("/api/traces?service=payment&tags=%7B%22error%22%3A%22true%22%7D&limit=1000", 200);
+	json_array_foreach(json_object_get(doc, "data"), i, t)
+		assert_string_not_equal(json_string_value(json_object_get(t, "traceID")), ok);
+	assert_true(json_array_size(json_object_get(doc, "data")) >= 1);
+	json_decref(doc);
+
+	snprintf(path, sizeof path, "/api/traces?service=inventory&operation=SELECT%%20stock&minDuration=1ms&tag=db.system:sqlite&limit=1");
+	doc = get(path, 200);
+	assert_int_equal(json_array_size(json_object_get(doc, "data")), 1);
+	json_decref(doc);
+	doc = get("/api/traces?service=inventory&minDuration=10s", 200);
+	assert_int_equal(json_array_size(json_object_get(doc, "data")), 0);
+	json_decref(doc);
+	doc = get("/api/traces?operation=x", 400);
+	json_decref(doc);
+
+	snprintf(url_env, sizeof url_env, "WEFT_QUERY_URL=%s", E.query_url);
+	const char *argv[] = { hx_bin("weft"), "search", "--service", "payment", "--tag", "error=true", "--since", "1h", NULL };
+	cm_buf_init(&out);
+	assert_int_equal(hx_run(argv, envv, &out), 0);
+	assert_non_null(strstr(out.data, failed));
+	assert_null(strstr(out.data, ok));
+	cm_buf_fini(&out);
+}
+
 int
 main(void)
 {
@@ -384,6 +431,7 @@ main(void)
 		cmocka_unit_test(malformed_native_batches_are_rejected_and_the_collector_stays_up),
 		cmocka_unit_test(acknowledged_spans_survive_a_collector_restart),
 		cmocka_unit_test(bad_flags_exit_non_zero_with_one_line),
+		cmocka_unit_test(search_finds_the_failed_checkout_by_service_and_tag),
 	};
 	return cmocka_run_group_tests_name("e2e", tests, setup, teardown);
 }

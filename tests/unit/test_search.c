@@ -1,0 +1,218 @@
+/*
+ * test_search.c - model-based test of trace search: random traces written
+ * in random batch groupings, random queries, and every answer compared with
+ * an in-memory reference that applies Jaeger's search semantics directly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "store.h"
+
+enum { NTRACES = 150, MAXSPANS = 8, NQUERIES = 300 };
+
+static const char *const services[] = { "api", "auth", "cart", "db", "mail" };
+static const char *const ops[] = { "GET /", "POST /cart", "SELECT", "send", "login", "render" };
+static const char *const keys[] = { "region", "tier", "user" };
+static const char *const vals[] = { "eu", "us", "gold", "free", "u1", "u2" };
+
+typedef struct mspan {
+	int service, op, kind, status, key, val; /* key -1: no attribute */
+	uint64_t start, dur;
+	cm_span_id id;
+} mspan;
+
+typedef struct mtrace {
+	cm_trace_id id;
+	int n;
+	mspan s[MAXSPANS];
+} mtrace;
+
+static mtrace model[NTRACES];
+static uint64_t rng = 0x1234567;
+
+static uint64_t
+rnd(uint64_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng % n;
+}
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+/* Writes the spans [from, to) of trace t as one batch. */
+static void
+write_spans(st_store *st, const mtrace *t, int from, int to)
+{
+	cm_resource res[5];
+	cm_scope scope = { CM_STR("lib"), CM_STR("1"), { NULL, 0, 0 } };
+	cm_span spans[MAXSPANS];
+	cm_attr attrs[MAXSPANS];
+	cm_batch b = { .resources = res, .nresources = 5, .scopes = &scope, .nscopes = 1, .spans = spans };
+
+	for (int i = 0; i < 5; i++)
+		res[i] = (cm_resource){ cm_str_from(services[i]), { NULL, 0, 0 } };
+	for (int i = from; i < to; i++) {
+		const mspan *m = &t->s[i];
+		cm_span *s = &spans[b.nspans++];
+		memset(s, 0, sizeof *s);
+		s->trace_id = t->id;
+		s->span_id = m->id;
+		if (i > 0)
+			s->parent_span_id = t->s[0].id;
+		s->name = cm_str_from(ops[m->op]);
+		s->kind = (uint8_t)m->kind;
+		s->status = (uint8_t)m->status;
+		s->start_ns = m->start;
+		s->end_ns = m->start + m->dur;
+		s->resource = (uint32_t)m->service;
+		if (m->key >= 0) {
+			attrs[i] = (cm_attr){ cm_str_from(keys[m->key]), { .type = CM_VAL_STR, .u.s = cm_str_from(vals[m->val]) } };
+			s->attrs = (cm_attrs){ &attrs[i], 1, 0 };
+		}
+	}
+	assert_int_equal(st_store_write(st, &b), CM_OK);
+}
+
+static bool
+model_span_matches(const mspan *m, const st_query *q)
+{
+	uint64_t end = q->end_ns ? q->end_ns : UINT64_MAX;
+	if (q->service && strcmp(services[m->service], q->service) != 0)
+		return false;
+	if (q->operation && strcmp(ops[m->op], q->operation) != 0)
+		return false;
+	if (m->dur < q->min_dur_ns || (q->max_dur_ns && m->dur > q->max_dur_ns))
+		return false;
+	if (m->start < q->start_ns || m->start > end)
+		return false;
+	for (size_t k = 0; k < q->ntags; k++) {
+		const st_tag *t = &q->tags[k];
+		bool ok = (m->key >= 0 && strcmp(keys[m->key], t->key) == 0 && strcmp(vals[m->val], t->value) == 0) ||
+		    (strcmp(t->key, "error") == 0 && strcmp(t->value, "true") == 0 && m->status == CM_STATUS_ERROR);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static void
+search_agrees_with_the_model(void **state)
+{
+	char dir[] = "/tmp/weft-search-XXXXXX", err[256];
+	st_options o = { 0 };
+	st_store *st;
+	uint64_t base = 1700000000000000000u;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	o.data_dir = dir;
+	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
+	for (int t = 0; t < NTRACES; t++) {
+		mtrace *m = &model[t];
+		uint64_t t0 = base + rnd(3600) * 1000000000u; /* within an hour */
+		cm_trace_id_random(&m->id);
+		m->n = 1 + (int)rnd(MAXSPANS);
+		for (int i = 0; i < m->n; i++) {
+			mspan *s = &m->s[i];
+			s->service = (int)rnd(5);
+			s->op = (int)rnd(6);
+			s->kind = 1 + (int)rnd(3);
+			s->status = (int)rnd(3);
+			s->key = (int)rnd(4) - 1;
+			s->val = (int)rnd(6);
+			s->start = t0 + rnd(5000000000u); /* spans of a trace within 5 s */
+			s->dur = 1000 + rnd(2000000000u);
+			cm_span_id_random(&s->id);
+		}
+		/* some traces arrive in two batches */
+		if (m->n > 2 && rnd(2)) {
+			int cut = 1 + (int)rnd((uint64_t)m->n - 1);
+			write_spans(st, m, cut, m->n);
+			write_spans(st, m, 0, cut);
+		} else {
+			write_spans(st, m, 0, m->n);
+		}
+	}
+
+	for (int qi = 0; qi < NQUERIES; qi++) {
+		st_tag tags[2];
+		st_query q = { 0 };
+		st_traces got;
+		size_t want = 0;
+		if (rnd(4))
+			q.service = services[rnd(5)];
+		if (q.service && rnd(2))
+			q.operation = ops[rnd(6)];
+		q.ntags = rnd(3);
+		for (size_t k = 0; k < q.ntags; k++) {
+			if (rnd(4) == 0)
+				tags[k] = (st_tag){ "error", "true" };
+			else
+				tags[k] = (st_tag){ keys[rnd(3)], vals[rnd(6)] };
+		}
+		q.tags = tags;
+		if (rnd(2))
+			q.min_dur_ns = rnd(1000000000u);
+		if (rnd(3) == 0)
+			q.max_dur_ns = q.min_dur_ns + rnd(1500000000u);
+		if (rnd(2)) {
+			q.start_ns = base + rnd(1800) * 1000000000u;
+			q.end_ns = q.start_ns + rnd(1800) * 1000000000u;
+		}
+		q.limit = rnd(3) ? 1000 : (uint32_t)(1 + rnd(5));
+
+		for (int t = 0; t < NTRACES; t++) {
+			bool match = false;
+			for (int i = 0; i < model[t].n && !match; i++)
+				match = model_span_matches(&model[t].s[i], &q);
+			want += match;
+		}
+		assert_int_equal(st_search(st, &q, &got), CM_OK);
+		if (got.n != (want < q.limit ? want : q.limit))
+			fail_msg("query %d (service %s op %s tags %zu min %llu max %llu limit %u): got %zu, model %zu", qi,
+			    q.service ? q.service : "-", q.operation ? q.operation : "-", q.ntags,
+			    (unsigned long long)q.min_dur_ns, (unsigned long long)q.max_dur_ns, q.limit, got.n, want);
+		/* every answer is a trace the model says matches, each once */
+		for (size_t r = 0; r < got.n; r++) {
+			int t;
+			for (t = 0; t < NTRACES; t++)
+				if (memcmp(model[t].id.b, got.v[r].spans[0].trace_id.b, 16) == 0)
+					break;
+			assert_true(t < NTRACES);
+			bool match = false;
+			for (int i = 0; i < model[t].n && !match; i++)
+				match = model_span_matches(&model[t].s[i], &q);
+			assert_true(match);
+			assert_int_equal(got.v[r].nspans, model[t].n); /* the whole trace, both batches */
+			for (size_t r2 = 0; r2 < r; r2++)
+				assert_memory_not_equal(got.v[r2].spans[0].trace_id.b, got.v[r].spans[0].trace_id.b, 16);
+		}
+		st_traces_fini(&got);
+	}
+	st_store_close(st);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(search_agrees_with_the_model),
+	};
+	return cmocka_run_group_tests_name("search", tests, NULL, NULL);
+}
