@@ -53,6 +53,8 @@ static const char usage[] =
     "                        --tag K=V (repeatable) --min-duration D --max-duration D\n"
     "                        --since D (default 1h) | --start US --end US (unix µs)\n"
     "                        --limit N (20); durations like 250ms, 1.5s, 2h\n"
+    "  deps [--since D] [--dot]  service-to-service calls (default since 24h);\n"
+    "                        --dot prints a Graphviz digraph\n"
     "  import FILE           send traces to the collector: Jaeger JSON as Jaeger UI\n"
     "                        downloads it ({\"data\":[...]} or one trace) or OTLP JSON\n"
     "\n"
@@ -715,6 +717,60 @@ cmd_search(const char *url, int argc, char **argv, bool json)
 	return 0;
 }
 
+static int
+cmd_deps(const char *url, int argc, char **argv, bool json)
+{
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "dot", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *since = "24h";
+	bool dot = false;
+	uint64_t ns;
+	char path[128];
+	struct timespec now;
+	json_t *doc, *e;
+	size_t i;
+	int ch, rv;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 's')
+			since = optarg;
+		else if (ch == 'd')
+			dot = true;
+		else
+			return die(EXIT_USAGE, "unknown or incomplete deps option %s (see --help)", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return die(EXIT_USAGE, "unexpected argument %s (see --help)", argv[optind]);
+	if (cm_duration_parse(since, &ns) != CM_OK)
+		return die(EXIT_USAGE, "bad --since %s (e.g. 1h, 24h)", since);
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(path, sizeof path, "/api/dependencies?endTs=%llu&lookback=%llu",
+	    (unsigned long long)now.tv_sec * 1000ull + (unsigned long long)now.tv_nsec / 1000000ull,
+	    (unsigned long long)(ns / 1000000u));
+	if ((rv = get_json(url, path, &doc, "dependencies")) != 0)
+		return rv;
+	if (json) {
+		print_json(doc);
+	} else if (dot) {
+		puts("digraph weft {");
+		json_array_foreach(json_object_get(doc, "data"), i, e)
+			printf("  \"%s\" -> \"%s\" [label=\"%lld\"];\n", json_string_value(json_object_get(e, "parent")),
+			    json_string_value(json_object_get(e, "child")), (long long)json_integer_value(json_object_get(e, "callCount")));
+		puts("}");
+	} else {
+		printf("%-30s %-30s %10s\n", "PARENT", "CHILD", "CALLS");
+		json_array_foreach(json_object_get(doc, "data"), i, e)
+			printf("%-30s %-30s %10lld\n", json_string_value(json_object_get(e, "parent")),
+			    json_string_value(json_object_get(e, "child")), (long long)json_integer_value(json_object_get(e, "callCount")));
+	}
+	json_decref(doc);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -750,8 +806,8 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		return die(EXIT_USAGE, "no command given (see --help)");
 	cmd = argv[optind++];
-	if (strcmp(cmd, "search") == 0) {
-		/* search has options of its own: hand it argv from the command on, minus --json */
+	if (strcmp(cmd, "search") == 0 || strcmp(cmd, "deps") == 0) {
+		/* search and deps have options of their own: hand them argv from the command on, minus --json */
 		int n = 0;
 		for (int i = optind - 1; i < argc; i++) {
 			if (strcmp(argv[i], "--json") == 0)
@@ -759,7 +815,7 @@ main(int argc, char **argv)
 			else
 				argv[n++] = argv[i];
 		}
-		return cmd_search(url, n, argv, json);
+		return strcmp(cmd, "search") == 0 ? cmd_search(url, n, argv, json) : cmd_deps(url, n, argv, json);
 	}
 	/* Allow --json, and --format for export, after the command too. */
 	for (int i = optind; i < argc; i++) {

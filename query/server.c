@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "alloc.h"
@@ -590,6 +591,51 @@ collect_trace_ids(void *cls, enum MHD_ValueKind kind, const char *key, const cha
 	return MHD_YES;
 }
 
+/* GET /api/dependencies?endTs=MS&lookback=MS: [{parent, child, callCount}]. */
+static enum MHD_Result
+dependencies(qry_server *s, struct MHD_Connection *c)
+{
+	struct timespec now;
+	uint64_t end_ms, lookback_ms = 24 * 3600 * 1000ull;
+	st_deplist l = { NULL, 0 };
+	bool empty;
+	st_store *st;
+	cm_buf b;
+	cm_jsonw w;
+	enum MHD_Result ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	end_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+	if (!uint_param(c, "endTs", &end_ms) || !uint_param(c, "lookback", &lookback_ms))
+		return send_error(c, 400, "endTs and lookback are milliseconds");
+	st = store_get(s, &empty);
+	if (st == NULL && !empty)
+		return send_error(c, 500, "store unavailable");
+	if (st != NULL && st_dependencies(st, (end_ms > lookback_ms ? end_ms - lookback_ms : 0) * 1000000u,
+	                      end_ms * 1000000u, &l) != CM_OK)
+		return send_error(c, 500, "reading dependencies failed");
+	cm_buf_init(&b);
+	cm_jsonw_init(&w, &b);
+	envelope_start(&w);
+	cm_jsonw_arr(&w);
+	for (size_t i = 0; i < l.n; i++) {
+		cm_jsonw_obj(&w);
+		cm_jsonw_key(&w, "parent");
+		cm_jsonw_str(&w, l.v[i].parent);
+		cm_jsonw_key(&w, "child");
+		cm_jsonw_str(&w, l.v[i].child);
+		cm_jsonw_key(&w, "callCount");
+		cm_jsonw_uint(&w, l.v[i].calls);
+		cm_jsonw_obj_end(&w);
+	}
+	cm_jsonw_arr_end(&w);
+	envelope_end(&w, l.n);
+	ret = send_json(c, 200, &b);
+	cm_buf_fini(&b);
+	st_deplist_fini(&l);
+	return ret;
+}
+
 /*
  * GET /api/traces: with one or more traceID parameters, the traces found
  * (Jaeger's multi-get; 404 when none is); otherwise a search.
@@ -708,6 +754,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		return services(s, c);
 	if (len == 11 && strncmp(url, "/api/traces", 11) == 0)
 		return traces(s, c);
+	if (len == 17 && strncmp(url, "/api/dependencies", 17) == 0)
+		return dependencies(s, c);
 	if (len == 15 && strncmp(url, "/api/operations", 15) == 0) {
 		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
 		if (svc == NULL || *svc == '\0')

@@ -11,6 +11,8 @@
  *              'c' <hash:8 BE>                       -> msgpack scope
  *              's' <service>                         -> ""
  *              'o' <service> 0x00 <kind:1> <name>    -> ""
+ *              'd' <hour:8 BE> <parent> 0x00 <child> -> calls, uint64 BE
+ *                 (hours since the epoch of the child span's start; deps.h)
  *   index CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
  *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
  *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
@@ -36,6 +38,7 @@
 #define ST_META_SCOPE 'c'
 #define ST_META_SERVICE 's'
 #define ST_META_OPERATION 'o'
+#define ST_META_DEPENDENCY 'd'
 #define ST_INDEX_SERVICE 'S'
 #define ST_INDEX_TIME 'T'
 

@@ -308,3 +308,73 @@ st_oplist_fini(st_oplist *l)
 	l->v = NULL;
 	l->n = 0;
 }
+
+int
+st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out)
+{
+	char from[9], to[9];
+	st_deplist l = { NULL, 0 };
+	size_t cap = 0;
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	int rv = CM_OK;
+
+	from[0] = to[0] = ST_META_DEPENDENCY;
+	st_put_be64((uint8_t *)from + 1, start_ns / 3600000000000ull);
+	st_put_be64((uint8_t *)to + 1, end_ns / 3600000000000ull);
+	it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_META]);
+	for (rocksdb_iter_seek(it, from, sizeof from); rocksdb_iter_valid(it) && rv == CM_OK; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *key = rocksdb_iter_key(it, &klen), *val = rocksdb_iter_value(it, &vlen), *sep;
+		size_t i;
+
+		if (klen < 10 || key[0] != ST_META_DEPENDENCY || memcmp(key + 1, to + 1, 8) > 0)
+			break;
+		if (vlen != 8 || (sep = memchr(key + 9, '\0', klen - 9)) == NULL)
+			continue; /* not an edge total */
+		size_t plen = (size_t)(sep - (key + 9)), clen = klen - 10 - plen;
+		for (i = 0; i < l.n; i++)
+			if (strlen(l.v[i].parent) == plen && memcmp(l.v[i].parent, key + 9, plen) == 0 &&
+			    strlen(l.v[i].child) == clen && memcmp(l.v[i].child, sep + 1, clen) == 0)
+				break;
+		if (i == l.n) {
+			if (l.n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				st_dep *v = cm_realloc(l.v, ncap * sizeof *v);
+				if (v == NULL) {
+					rv = CM_ENOMEM;
+					break;
+				}
+				l.v = v;
+				cap = ncap;
+			}
+			l.v[i] = (st_dep){ cm_strndup(key + 9, plen), cm_strndup(sep + 1, clen), 0 };
+			l.n++;
+			if (l.v[i].parent == NULL || l.v[i].child == NULL)
+				rv = CM_ENOMEM;
+		}
+		l.v[i].calls += st_get_be64((const uint8_t *)val);
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err != NULL)
+		rv = st_rocks_error("read dependencies", err);
+	if (rv != CM_OK) {
+		st_deplist_fini(&l);
+		return rv;
+	}
+	*out = l;
+	return CM_OK;
+}
+
+void
+st_deplist_fini(st_deplist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		cm_free(l->v[i].parent);
+		cm_free(l->v[i].child);
+	}
+	cm_free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

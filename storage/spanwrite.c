@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "deps.h"
 #include "err.h"
 #include "keys.h"
 #include "spanpack.h"
@@ -327,7 +328,13 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	}
 	if (w.buf.failed || w.oom)
 		goto out;
+	/* Dependencies: observed and their totals written with these spans, atomically. */
+	pthread_mutex_lock(&s->deps_mu);
+	for (size_t i = 0; i < total; i++)
+		st_deps_observe(s->deps, s, refs[i].sp, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
+	st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
+	pthread_mutex_unlock(&s->deps_mu);
 	rv = err ? st_rocks_error("write batch", err) : CM_OK;
 	if (rv == CM_OK)
 		st_seen_add(&s->seen, w.fresh, w.nfresh);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "deps.h"
 #include "err.h"
 #include "log.h"
 
@@ -143,6 +144,13 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 	if ((s = cm_calloc(1, sizeof *s)) == NULL)
 		return CM_ENOMEM;
 	pthread_mutex_init(&s->seen.mu, NULL);
+	pthread_mutex_init(&s->deps_mu, NULL);
+	if (!o->secondary && (s->deps = st_deps_create()) == NULL) {
+		pthread_mutex_destroy(&s->seen.mu);
+		pthread_mutex_destroy(&s->deps_mu);
+		cm_free(s);
+		return CM_ENOMEM;
+	}
 	s->secondary = o->secondary;
 	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL) {
 		cm_free(s);
@@ -193,7 +201,9 @@ st_store_close(st_store *s)
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
 	cm_free(s->data_dir);
+	st_deps_destroy(s->deps);
 	pthread_mutex_destroy(&s->seen.mu);
+	pthread_mutex_destroy(&s->deps_mu);
 	if (s->secondary_dir != NULL) {
 		nftw(s->secondary_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 		cm_free(s->secondary_dir);

@@ -109,6 +109,25 @@ typedef struct st_traces {
 int st_search(st_store *s, const st_query *q, st_traces *out);
 void st_traces_fini(st_traces *t);
 
+typedef struct st_dep {
+	char *parent;
+	char *child;
+	uint64_t calls;
+} st_dep;
+
+typedef struct st_deplist {
+	st_dep *v;
+	size_t n;
+} st_deplist;
+void st_deplist_fini(st_deplist *l);
+
+/*
+ * Service-to-service calls (a span whose parent span is of another service)
+ * with the child span starting in the hours overlapping [start_ns, end_ns],
+ * summed per edge. Maintained at ingest: no batch job. OUT: *out.
+ */
+int st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out);
+
 typedef struct st_strlist {
 	char **v;
 	size_t n;

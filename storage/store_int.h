@@ -33,6 +33,8 @@ struct st_store {
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
 	st_seen seen;
+	struct st_deps *deps;     /* primary only; guarded by deps_mu */
+	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
 	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;

@@ -411,7 +411,27 @@ search_finds_the_failed_checkout_by_service_and_tag(void **state)
 	doc = get("/api/traces?operation=x", 400);
 	json_decref(doc);
 
+	/* the demo's calls, counted at ingest */
+	doc = get("/api/dependencies?lookback=86400000", 200);
+	int edges = 0;
+	json_array_foreach(json_object_get(doc, "data"), i, t) {
+		const char *p = json_string_value(json_object_get(t, "parent")), *ch = json_string_value(json_object_get(t, "child"));
+		if ((strcmp(p, "api-gateway") == 0 && strcmp(ch, "order") == 0) ||
+		    (strcmp(p, "order") == 0 && (strcmp(ch, "payment") == 0 || strcmp(ch, "inventory") == 0))) {
+			edges++;
+			assert_true(json_integer_value(json_object_get(t, "callCount")) >= 2);
+		}
+	}
+	assert_int_equal(edges, 3);
+	assert_int_equal(json_array_size(json_object_get(doc, "data")), 3);
+	json_decref(doc);
+
 	snprintf(url_env, sizeof url_env, "WEFT_QUERY_URL=%s", E.query_url);
+	const char *deps_argv[] = { hx_bin("weft"), "deps", "--dot", NULL };
+	cm_buf_init(&out);
+	assert_int_equal(hx_run(deps_argv, envv, &out), 0);
+	assert_non_null(strstr(out.data, "\"order\" -> \"payment\""));
+	cm_buf_fini(&out);
 	const char *argv[] = { hx_bin("weft"), "search", "--service", "payment", "--tag", "error=true", "--since", "1h", NULL };
 	cm_buf_init(&out);
 	assert_int_equal(hx_run(argv, envv, &out), 0);

@@ -1,0 +1,242 @@
+/*
+ * deps.c - the ingest-time dependency resolver.
+ *
+ * Two generations of open-addressing tables: `seen` maps a span (a 64-bit
+ * hash of trace and span id) to its service; `pending` maps a missing parent
+ * (hash of trace and parent span id) to children's services, several entries
+ * per key allowed. When the current generation is half full it becomes the
+ * previous one and the old previous is dropped, so recent history is always
+ * there and memory never grows. Services are interned to small ids.
+ */
+#include "deps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "keys.h"
+#include "store_int.h"
+
+typedef struct slot {
+	uint64_t key; /* 0: empty */
+	uint32_t service;
+	uint32_t hour; /* of the span's start, hours since the epoch (pending children) */
+} slot;
+
+typedef struct table {
+	slot *v;
+	uint32_t used;
+} table;
+
+typedef struct edge {
+	uint64_t hour;
+	uint32_t parent, child;
+	uint64_t total;
+	bool dirty;
+} edge;
+
+struct st_deps {
+	table seen[2], pending[2]; /* [0] current, [1] previous */
+	char **services;
+	uint32_t nservices;
+	edge *edges;
+	size_t nedges, capedges;
+	uint64_t newest_hour;
+};
+
+static uint64_t
+key_of(const cm_trace_id *t, const cm_span_id *s)
+{
+	uint8_t b[24];
+	memcpy(b, t->b, 16);
+	memcpy(b + 16, s->b, 8);
+	return st_hash64(b, sizeof b) | 1;
+}
+
+static bool
+table_init(table *t)
+{
+	t->used = 0;
+	t->v = cm_calloc(ST_DEPS_SLOTS, sizeof *t->v);
+	return t->v != NULL;
+}
+
+static void
+rotate(table gen[2])
+{
+	slot *old = gen[1].v;
+	gen[1] = gen[0];
+	memset(old, 0, ST_DEPS_SLOTS * sizeof *old);
+	gen[0] = (table){ old, 0 };
+}
+
+static void
+insert(table gen[2], uint64_t key, uint32_t service, uint32_t hour)
+{
+	if (gen[0].used >= ST_DEPS_SLOTS / 2)
+		rotate(gen);
+	for (uint32_t i = (uint32_t)(key % ST_DEPS_SLOTS);; i = (i + 1) % ST_DEPS_SLOTS) {
+		if (gen[0].v[i].key == 0) {
+			gen[0].v[i] = (slot){ key, service, hour };
+			gen[0].used++;
+			return;
+		}
+	}
+}
+
+/* Looks key up in both generations. */
+static bool
+find(table gen[2], uint64_t key, uint32_t *service)
+{
+	for (int g = 0; g < 2; g++)
+		for (uint32_t i = (uint32_t)(key % ST_DEPS_SLOTS); gen[g].v[i].key != 0; i = (i + 1) % ST_DEPS_SLOTS)
+			if (gen[g].v[i].key == key) {
+				*service = gen[g].v[i].service;
+				return true;
+			}
+	return false;
+}
+
+st_deps *
+st_deps_create(void)
+{
+	st_deps *d = cm_calloc(1, sizeof *d);
+	if (d == NULL)
+		return NULL;
+	for (int g = 0; g < 2; g++)
+		if (!table_init(&d->seen[g]) || !table_init(&d->pending[g])) {
+			st_deps_destroy(d);
+			return NULL;
+		}
+	return d;
+}
+
+void
+st_deps_destroy(st_deps *d)
+{
+	if (d == NULL)
+		return;
+	for (int g = 0; g < 2; g++) {
+		cm_free(d->seen[g].v);
+		cm_free(d->pending[g].v);
+	}
+	for (uint32_t i = 0; i < d->nservices; i++)
+		cm_free(d->services[i]);
+	cm_free(d->services);
+	cm_free(d->edges);
+	cm_free(d);
+}
+
+/* The id of a service name, interning it; UINT32_MAX when out of memory. */
+static uint32_t
+intern(st_deps *d, cm_str service)
+{
+	char **v;
+	for (uint32_t i = 0; i < d->nservices; i++)
+		if (cm_str_eq(service, d->services[i]))
+			return i;
+	if ((v = cm_realloc(d->services, (d->nservices + 1) * sizeof *v)) == NULL)
+		return UINT32_MAX;
+	d->services = v;
+	if ((v[d->nservices] = cm_strndup(service.len ? service.p : "", service.len)) == NULL)
+		return UINT32_MAX;
+	return d->nservices++;
+}
+
+/* Key of an edge total in meta: 'd' hour parent 0x00 child. */
+static size_t
+edge_key(const st_deps *d, const edge *e, char *key, size_t cap)
+{
+	const char *p = d->services[e->parent], *c = d->services[e->child];
+	size_t pl = strlen(p), cl = strlen(c);
+	if (1 + 8 + pl + 1 + cl > cap)
+		return 0;
+	key[0] = ST_META_DEPENDENCY;
+	st_put_be64((uint8_t *)key + 1, e->hour);
+	memcpy(key + 9, p, pl);
+	key[9 + pl] = '\0';
+	memcpy(key + 10 + pl, c, cl);
+	return 10 + pl + cl;
+}
+
+static void
+count_edge(st_deps *d, st_store *s, uint64_t hour, uint32_t parent, uint32_t child)
+{
+	edge *e = NULL;
+	for (size_t i = 0; i < d->nedges && e == NULL; i++)
+		if (d->edges[i].hour == hour && d->edges[i].parent == parent && d->edges[i].child == child)
+			e = &d->edges[i];
+	if (e == NULL) {
+		char key[2100], *err = NULL, *val;
+		size_t klen, vlen = 0;
+		if (d->nedges == d->capedges) {
+			size_t cap = d->capedges ? d->capedges * 2 : 64;
+			edge *v = cm_realloc(d->edges, cap * sizeof *v);
+			if (v == NULL)
+				return;
+			d->edges = v;
+			d->capedges = cap;
+		}
+		e = &d->edges[d->nedges++];
+		*e = (edge){ hour, parent, child, 0, false };
+		/* start from the stored total: counting goes on across restarts */
+		if ((klen = edge_key(d, e, key, sizeof key)) != 0) {
+			val = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], key, klen, &vlen, &err);
+			if (err == NULL && val != NULL && vlen == 8)
+				e->total = st_get_be64((const uint8_t *)val);
+			free(val);
+			free(err);
+		}
+	}
+	e->total++;
+	e->dirty = true;
+	if (hour > d->newest_hour)
+		d->newest_hour = hour;
+}
+
+void
+st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, cm_str service)
+{
+	uint64_t self = key_of(&sp->trace_id, &sp->span_id), hour = sp->start_ns / 3600000000000ull;
+	uint32_t svc = intern(d, service), other;
+
+	if (svc == UINT32_MAX || find(d->seen, self, &other))
+		return; /* out of memory, or seen already: a resent batch counts nothing */
+	insert(d->seen, self, svc, (uint32_t)hour);
+	if (!cm_span_id_is_zero(&sp->parent_span_id)) {
+		uint64_t parent = key_of(&sp->trace_id, &sp->parent_span_id);
+		if (find(d->seen, parent, &other)) {
+			if (other != svc)
+				count_edge(d, s, hour, other, svc);
+		} else {
+			insert(d->pending, parent, svc, (uint32_t)hour); /* the parent has not arrived yet */
+		}
+	}
+	/* children that arrived before this span */
+	for (int g = 0; g < 2; g++)
+		for (uint32_t i = (uint32_t)(self % ST_DEPS_SLOTS); d->pending[g].v[i].key != 0; i = (i + 1) % ST_DEPS_SLOTS)
+			if (d->pending[g].v[i].key == self && d->pending[g].v[i].service != svc)
+				count_edge(d, s, d->pending[g].v[i].hour, svc, d->pending[g].v[i].service);
+}
+
+void
+st_deps_flush(st_deps *d, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < d->nedges; i++) {
+		edge *e = &d->edges[i];
+		if (e->dirty) {
+			char key[2100];
+			uint8_t val[8];
+			size_t klen = edge_key(d, e, key, sizeof key);
+			st_put_be64(val, e->total);
+			if (klen != 0)
+				rocksdb_writebatch_put_cf(wb, meta, key, klen, (const char *)val, 8);
+			e->dirty = false;
+		}
+		/* forget hours long past: a late span reloads its total */
+		if (e->hour + 2 >= d->newest_hour)
+			d->edges[kept++] = *e;
+	}
+	d->nedges = kept;
+}

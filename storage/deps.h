@@ -1,0 +1,41 @@
+/*
+ * deps.h - service dependencies maintained at ingest (storage-internal).
+ *
+ * An edge parent-service -> child-service is one span whose parent span
+ * belongs to another service. Spans of one trace reach the collector in
+ * different batches (each service exports its own), a child usually before
+ * its parent (parents end later), so the resolver remembers, for a bounded
+ * recent window, which service each span belongs to, and which children
+ * wait for a parent not seen yet. Edge counts are kept per hour of the
+ * child's start and persisted as totals in meta ('d' keys, keys.h), so
+ * /api/dependencies needs no batch job. A span seen again (a resent batch)
+ * counts nothing. Memory is bounded (16 MiB): the window remembers the last
+ * ST_DEPS_SLOTS / 2 to ST_DEPS_SLOTS spans, seconds at full load (~2 s at
+ * 130k spans/s), minutes at ordinary rates; a parent arriving later than
+ * that after its child loses the edge.
+ *
+ * Threads: st_deps_* calls are serialised by the caller (the store's
+ * deps_mu), from observing a write's spans until that write is done.
+ */
+#ifndef WEFT_STORAGE_DEPS_H
+#define WEFT_STORAGE_DEPS_H
+
+#include <rocksdb/c.h>
+
+#include "span.h"
+
+#define ST_DEPS_SLOTS (1u << 18)
+
+typedef struct st_deps st_deps;
+struct st_store;
+
+st_deps *st_deps_create(void);
+void st_deps_destroy(st_deps *d);
+
+/* Feeds one span of service `service`. */
+void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, cm_str service);
+
+/* Adds a Put of every edge total changed since the last call to wb. */
+void st_deps_flush(st_deps *d, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
+
+#endif
