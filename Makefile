@@ -126,7 +126,11 @@ $(BIN)/weft-bench-sdk: $(OBJ)/tools/bench/bench_sdk.o $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
 
-PROGRAMS := $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
+$(BIN)/weft-bench-query: $(OBJ)/tools/bench/bench_query.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 
 # ---- tests ----
@@ -168,7 +172,7 @@ $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 
-.PHONY: all deps test check demo install clean bench-ingest bench-sdk fuzz
+.PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query fuzz
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
 .SECONDARY:
 all: $(PROGRAMS) $(LIBRARIES)
@@ -192,6 +196,9 @@ bench-ingest: all
 
 bench-sdk: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-sdk.sh
+
+bench-query: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-query.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

@@ -70,14 +70,21 @@ cm_buf_printf(cm_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || cm_buf_reserve(b, (size_t)n + 1) != CM_OK)
+	/* Format once into the free space; only a text that does not fit is formatted twice. */
+	if (cm_buf_reserve(b, 64) != CM_OK)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		if (cm_buf_reserve(b, (size_t)n + 1) != CM_OK)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

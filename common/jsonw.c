@@ -111,18 +111,36 @@ cm_jsonw_strn(cm_jsonw *w, cm_str s)
 	escaped(w->out, s.p ? s.p : "", s.len);
 }
 
+/* Appends the decimal digits of v (no printf: this is on every span's path). */
+static void
+put_u64(cm_buf *out, uint64_t v)
+{
+	char digits[20];
+	int n = 0;
+	do {
+		digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	cm_buf_append(out, digits + sizeof digits - n, (size_t)n);
+}
+
 void
 cm_jsonw_int(cm_jsonw *w, int64_t v)
 {
 	value_start(w);
-	cm_buf_printf(w->out, "%" PRId64, v);
+	if (v < 0) {
+		cm_buf_append(w->out, "-", 1);
+		put_u64(w->out, (uint64_t)0 - (uint64_t)v);
+	} else {
+		put_u64(w->out, (uint64_t)v);
+	}
 }
 
 void
 cm_jsonw_uint(cm_jsonw *w, uint64_t v)
 {
 	value_start(w);
-	cm_buf_printf(w->out, "%" PRIu64, v);
+	put_u64(w->out, v);
 }
 
 void
@@ -141,6 +159,15 @@ cm_jsonw_double(cm_jsonw *w, double v)
 			break;
 	}
 	cm_buf_puts(w->out, tmp);
+}
+
+void
+cm_jsonw_micros(cm_jsonw *w, uint64_t ns)
+{
+	char frac[4] = { '.', (char)('0' + ns % 1000 / 100), (char)('0' + ns % 100 / 10), (char)('0' + ns % 10) };
+	value_start(w);
+	put_u64(w->out, ns / 1000);
+	cm_buf_append(w->out, frac, 4);
 }
 
 void

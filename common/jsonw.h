@@ -34,6 +34,8 @@ void cm_jsonw_strn(cm_jsonw *w, cm_str s);
 void cm_jsonw_int(cm_jsonw *w, int64_t v);
 void cm_jsonw_uint(cm_jsonw *w, uint64_t v);
 void cm_jsonw_double(cm_jsonw *w, double v);
+/* Writes ns / 1000 exactly, as a decimal with 3 fraction digits (µs from ns). */
+void cm_jsonw_micros(cm_jsonw *w, uint64_t ns);
 void cm_jsonw_bool(cm_jsonw *w, bool v);
 void cm_jsonw_null(cm_jsonw *w);
 /* Appends already-encoded JSON as one value. */

@@ -3,7 +3,8 @@
  *
  * Children are found by parent span id (binary search over ids sorted);
  * a span's self time is its duration minus the union of its children's
- * intervals clipped to it.
+ * intervals clipped to it. Rows come from the spans sorted by (service,
+ * operation): O(n log n) for any number of operations.
  */
 #include "breakdown.h"
 
@@ -42,38 +43,57 @@ cmp_self_desc(const void *a, const void *b)
 	return x->self_total > y->self_total ? -1 : x->self_total < y->self_total;
 }
 
-/* Adds one span's figures to the row for (service, operation), creating it. */
+typedef struct span_time {
+	cm_str service, op;
+	uint64_t dur, self;
+} span_time;
+
 static int
-add(qry_bd_row **rows, uint32_t *n, uint32_t *cap, cm_str service, cm_str op, uint64_t dur, uint64_t self)
+cmp_str(cm_str a, cm_str b)
 {
-	qry_bd_row *r = NULL;
-	for (uint32_t i = 0; i < *n && r == NULL; i++)
-		if ((*rows)[i].service.len == service.len && (*rows)[i].operation.len == op.len &&
-		    (service.len == 0 || memcmp((*rows)[i].service.p, service.p, service.len) == 0) &&
-		    (op.len == 0 || memcmp((*rows)[i].operation.p, op.p, op.len) == 0))
-			r = &(*rows)[i];
-	if (r == NULL) {
-		if (*n == *cap) {
-			uint32_t ncap = *cap ? *cap * 2 : 16;
-			qry_bd_row *v = cm_realloc(*rows, ncap * sizeof *v);
-			if (v == NULL)
-				return CM_ENOMEM;
-			*rows = v;
-			*cap = ncap;
+	size_t n = a.len < b.len ? a.len : b.len;
+	int c = n ? memcmp(a.p, b.p, n) : 0;
+	return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static int
+by_service_op(const void *a, const void *b)
+{
+	const span_time *x = a, *y = b;
+	int c = cmp_str(x->service, y->service);
+	return c ? c : cmp_str(x->op, y->op);
+}
+
+/*
+ * Rows from spans sorted by (service, op): one row per run of equal keys,
+ * the key being the service alone when with_op is false. OUT: *rows, *n.
+ */
+static int
+aggregate(const span_time *st, uint32_t n, bool with_op, qry_bd_row **rows, uint32_t *nrows)
+{
+	qry_bd_row *v = cm_calloc(n + 1, sizeof *v);
+	uint32_t k = 0;
+
+	if (v == NULL)
+		return CM_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		qry_bd_row *r = k ? &v[k - 1] : NULL;
+		if (r == NULL || cmp_str(r->service, st[i].service) != 0 || (with_op && cmp_str(r->operation, st[i].op) != 0)) {
+			r = &v[k++];
+			r->service = st[i].service;
+			r->operation = with_op ? st[i].op : CM_STR("");
+			r->min = r->self_min = UINT64_MAX;
 		}
-		r = &(*rows)[(*n)++];
-		memset(r, 0, sizeof *r);
-		r->service = service;
-		r->operation = op;
-		r->min = r->self_min = UINT64_MAX;
+		r->count++;
+		r->total += st[i].dur;
+		r->min = st[i].dur < r->min ? st[i].dur : r->min;
+		r->max = st[i].dur > r->max ? st[i].dur : r->max;
+		r->self_total += st[i].self;
+		r->self_min = st[i].self < r->self_min ? st[i].self : r->self_min;
+		r->self_max = st[i].self > r->self_max ? st[i].self : r->self_max;
 	}
-	r->count++;
-	r->total += dur;
-	r->min = dur < r->min ? dur : r->min;
-	r->max = dur > r->max ? dur : r->max;
-	r->self_total += self;
-	r->self_min = self < r->self_min ? self : r->self_min;
-	r->self_max = self > r->self_max ? self : r->self_max;
+	*rows = v;
+	*nrows = k;
 	return CM_OK;
 }
 
@@ -83,10 +103,11 @@ qry_breakdown_compute(const cm_batch *t, qry_breakdown *out)
 	qry_breakdown b = { 0 };
 	by_parent *kids = cm_malloc((t->nspans + 1) * sizeof *kids);
 	ival *iv = cm_malloc((t->nspans + 1) * sizeof *iv);
-	uint32_t caps = 0, capo = 0, nk = 0;
+	span_time *st = cm_malloc((t->nspans + 1) * sizeof *st);
+	uint32_t nk = 0;
 	int rv = CM_OK;
 
-	if (kids == NULL || iv == NULL) {
+	if (kids == NULL || iv == NULL || st == NULL) {
 		rv = CM_ENOMEM;
 		goto out;
 	}
@@ -123,11 +144,13 @@ qry_breakdown_compute(const cm_batch *t, qry_breakdown *out)
 				reach = iv[j].end;
 			}
 		}
-		cm_str service = s->resource < t->nresources ? t->resources[s->resource].service : CM_STR("");
-		rv = add(&b.services, &b.nservices, &caps, service, CM_STR(""), dur, dur - covered);
-		if (rv == CM_OK)
-			rv = add(&b.operations, &b.noperations, &capo, service, s->name, dur, dur - covered);
+		st[i] = (span_time){ s->resource < t->nresources ? t->resources[s->resource].service : CM_STR(""),
+			s->name, dur, dur - covered };
 	}
+	qsort(st, t->nspans, sizeof *st, by_service_op);
+	rv = aggregate(st, t->nspans, false, &b.services, &b.nservices);
+	if (rv == CM_OK)
+		rv = aggregate(st, t->nspans, true, &b.operations, &b.noperations);
 	if (rv == CM_OK) {
 		double whole = b.trace_end > b.trace_start ? (double)(b.trace_end - b.trace_start) : 0;
 		qry_bd_row *sets[2] = { b.services, b.operations };
@@ -141,6 +164,7 @@ qry_breakdown_compute(const cm_batch *t, qry_breakdown *out)
 out:
 	cm_free(kids);
 	cm_free(iv);
+	cm_free(st);
 	if (rv != CM_OK)
 		qry_breakdown_fini(&b);
 	*out = b;

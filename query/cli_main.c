@@ -540,7 +540,7 @@ post_otlp(const char *collector, json_t *req, size_t *spans)
 }
 
 static int
-cmd_import(const char *collector, const char *path)
+cmd_import(const char *collector, const char *path, bool json)
 {
 	json_error_t jerr;
 	json_t *doc = json_load_file(path, 0, &jerr), *traces, *t;
@@ -572,7 +572,9 @@ cmd_import(const char *collector, const char *path)
 		}
 	}
 	json_decref(doc);
-	if (rv == 0)
+	if (rv == 0 && json)
+		printf("{\"spans\":%zu}\n", spans);
+	else if (rv == 0)
 		printf("imported %zu spans%s\n", spans, ntraces > 1 ? " from several traces" : "");
 	return rv;
 }
@@ -848,7 +850,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "breakdown") == 0 && nargs == 1)
 		return cmd_breakdown(url, argv[optind], json);
 	if (strcmp(cmd, "import") == 0 && nargs == 1)
-		return cmd_import(collector, argv[optind]);
+		return cmd_import(collector, argv[optind], json);
 	if (strcmp(cmd, "export") == 0 && nargs == 1)
 		return format ? cmd_export(url, argv[optind], format) : die(EXIT_USAGE, "export needs --format jaeger|otlp");
 	if (strcmp(cmd, "services") == 0 || strcmp(cmd, "operations") == 0 || strcmp(cmd, "trace") == 0 ||

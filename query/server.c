@@ -260,22 +260,23 @@ breakdown_rows(cm_jsonw *w, const char *key, const qry_bd_row *rows, uint32_t n,
 		}
 		cm_jsonw_key(w, "count");
 		cm_jsonw_uint(w, r->count);
+		/* µs with ns precision, printed exactly (no floating point) */
 		cm_jsonw_key(w, "total");
-		cm_jsonw_double(w, (double)r->total / 1000.0);
+		cm_jsonw_micros(w, r->total);
 		cm_jsonw_key(w, "min");
-		cm_jsonw_double(w, (double)r->min / 1000.0);
+		cm_jsonw_micros(w, r->min);
 		cm_jsonw_key(w, "avg");
-		cm_jsonw_double(w, (double)r->total / r->count / 1000.0);
+		cm_jsonw_micros(w, r->total / r->count);
 		cm_jsonw_key(w, "max");
-		cm_jsonw_double(w, (double)r->max / 1000.0);
+		cm_jsonw_micros(w, r->max);
 		cm_jsonw_key(w, "selfTotal");
-		cm_jsonw_double(w, (double)r->self_total / 1000.0);
+		cm_jsonw_micros(w, r->self_total);
 		cm_jsonw_key(w, "selfMin");
-		cm_jsonw_double(w, (double)r->self_min / 1000.0);
+		cm_jsonw_micros(w, r->self_min);
 		cm_jsonw_key(w, "selfAvg");
-		cm_jsonw_double(w, (double)r->self_total / r->count / 1000.0);
+		cm_jsonw_micros(w, r->self_total / r->count);
 		cm_jsonw_key(w, "selfMax");
-		cm_jsonw_double(w, (double)r->self_max / 1000.0);
+		cm_jsonw_micros(w, r->self_max);
 		cm_jsonw_key(w, "selfShare");
 		cm_jsonw_double(w, r->self_share);
 		cm_jsonw_obj_end(w);
@@ -290,7 +291,7 @@ breakdown_json(cm_jsonw *w, const qry_breakdown *bd)
 	cm_jsonw_key(w, "traceStart");
 	cm_jsonw_uint(w, bd->trace_start / 1000);
 	cm_jsonw_key(w, "duration");
-	cm_jsonw_double(w, (double)(bd->trace_end - bd->trace_start) / 1000.0);
+	cm_jsonw_micros(w, bd->trace_end - bd->trace_start);
 	breakdown_rows(w, "services", bd->services, bd->nservices, false);
 	breakdown_rows(w, "operations", bd->operations, bd->noperations, true);
 	cm_jsonw_obj_end(w);

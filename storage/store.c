@@ -50,6 +50,9 @@ configure(st_store *s, const st_options *o)
 	rocksdb_options_set_create_missing_column_families(s->opts, 1);
 	rocksdb_options_increase_parallelism(s->opts, 2);
 	rocksdb_options_set_max_open_files(s->opts, -1); /* required by secondaries */
+	/* RocksDB opens new table files on threads created for each catch-up;
+	 * a secondary catches up before every request: open them inline. */
+	rocksdb_options_set_max_file_opening_threads(s->opts, 1);
 	rocksdb_options_set_keep_log_file_num(s->opts, 4);
 
 	s->cache = rocksdb_cache_create_lru(cache);

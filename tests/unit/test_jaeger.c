@@ -154,12 +154,33 @@ strings_are_escaped(void **state)
 	cm_buf_fini(&out);
 }
 
+static void
+numbers_print_exactly(void **state)
+{
+	cm_buf out;
+	cm_jsonw w;
+	(void)state;
+	cm_buf_init(&out);
+	cm_jsonw_init(&w, &out);
+	cm_jsonw_arr(&w);
+	cm_jsonw_int(&w, INT64_MIN);
+	cm_jsonw_int(&w, -5);
+	cm_jsonw_uint(&w, 0);
+	cm_jsonw_uint(&w, UINT64_MAX);
+	cm_jsonw_micros(&w, 1234567);
+	cm_jsonw_micros(&w, 7);
+	cm_jsonw_arr_end(&w);
+	assert_string_equal(out.data, "[-9223372036854775808,-5,0,18446744073709551615,1234.567,0.007]");
+	cm_buf_fini(&out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(spans_map_as_jaeger_does),
 		cmocka_unit_test(strings_are_escaped),
+		cmocka_unit_test(numbers_print_exactly),
 	};
 	return cmocka_run_group_tests_name("jaeger", tests, NULL, NULL);
 }

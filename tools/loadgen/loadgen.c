@@ -11,6 +11,8 @@
  * --batch spans and POSTs them over keep-alive HTTP connections, one per
  * thread. Without --rate it goes as fast as the collector acknowledges.
  *
+ * --trace-spans N makes every trace exactly N spans (5..1000);
+ * --print-trace-ids prints "trace <id>" per trace (native).
  * The last lines are machine-readable: "loadgen: spans N seconds S
  * ack_p50_us X ack_p99_us Y dropped D". Uses weft.h and the OTLP messages
  * generated from collector/proto (the specification's, not weft's internals).
@@ -32,7 +34,7 @@
 #include "otlp_trace.pb-c.h"
 #include "weft.h"
 
-enum { NSERVICES = 12, MAX_SPANS = 50, MAX_ATTRS = 15 };
+enum { NSERVICES = 12, MAX_SPANS = 1000, MAX_ATTRS = 15 };
 
 static const char *const services[NSERVICES] = { "api-gateway", "auth", "catalog", "cart", "checkout",
 	"payment", "inventory", "shipping", "recommendation", "search", "notification", "user-profile" };
@@ -54,12 +56,14 @@ typedef struct opts {
 	const char *protocol;
 	const char *endpoint;
 	long spans;
-	long rate;    /* spans per second, 0: as fast as acknowledged */
+	long rate;        /* spans per second, 0: as fast as acknowledged */
 	int threads;
 	int batch;
+	int trace_spans;  /* 0: 5..50 per trace; else exactly this many */
+	bool print_ids;   /* print "trace <id>" for each trace (native) */
 } opts;
 
-static opts O = { "native", NULL, 1000000, 0, 2, 512 };
+static opts O = { "native", NULL, 1000000, 0, 2, 512, 0, false };
 static atomic_long produced;
 
 static uint64_t
@@ -99,11 +103,11 @@ typedef struct gspan {
 	uint64_t start, end;
 } gspan;
 
-/* Fills t with one trace; returns its span count (5..50, depth 3..6). */
+/* Fills t with one trace; returns its span count (5..50, or --trace-spans; depth 3..6). */
 static int
 gen_trace(uint64_t *s, gspan *t)
 {
-	int n = 5 + (int)(rnd(s) % 46), depth_max = 3 + (int)(rnd(s) % 4);
+	int n = O.trace_spans ? O.trace_spans : 5 + (int)(rnd(s) % 46), depth_max = 3 + (int)(rnd(s) % 4);
 	int depth[MAX_SPANS];
 	uint64_t base = now_ns();
 
@@ -178,8 +182,8 @@ native_worker(void *arg)
 {
 	const worker_arg *w = arg;
 	uint64_t seed = (uint64_t)w->id * 0x9e3779b97f4a7c15u + 1;
-	gspan t[MAX_SPANS];
-	weft_span *spans[MAX_SPANS];
+	gspan *t = malloc(MAX_SPANS * sizeof *t);
+	weft_span **spans = malloc(MAX_SPANS * sizeof *spans);
 
 	for (;;) {
 		int n = gen_trace(&seed, t);
@@ -203,19 +207,30 @@ native_worker(void *arg)
 					weft_span_set_str(spans[i], at->key, at->v.s);
 			}
 		}
+		if (O.print_ids) {
+			weft_span_context c = weft_span_get_context(spans[0]);
+			char hex[33];
+			for (int b = 0; b < 16; b++)
+				snprintf(hex + 2 * b, 3, "%02x", c.trace_id.b[b]);
+			flockfile(stdout);
+			printf("trace %s\n", hex);
+			funlockfile(stdout);
+		}
 		for (int i = n - 1; i >= 0; i--)
 			weft_span_end(spans[i]);
 		/* As fast as acknowledged: do not outrun the exporters' queues. */
 		for (int k = 0; k < NSERVICES; k++) {
 			weft_stats st;
 			weft_tracer_stats(tracers[k], &st);
-			while (st.queued > 12000) {
+			while (st.queued > 12000 - (uint32_t)MAX_SPANS) {
 				struct timespec ts = { 0, 200000 };
 				nanosleep(&ts, NULL);
 				weft_tracer_stats(tracers[k], &st);
 			}
 		}
 	}
+	free(t);
+	free(spans);
 	return NULL;
 }
 
@@ -354,7 +369,7 @@ otlp_worker(void *arg)
 		Weft__Otlp__AnyValue svc_val[NSERVICES];
 		Weft__Otlp__Span **per_service[NSERVICES];
 		size_t nper[NSERVICES] = { 0 }, nspans = 0, nkv = 0;
-		gspan t[MAX_SPANS];
+		gspan *t = malloc(MAX_SPANS * sizeof *t);
 
 		/* Fill one request with whole traces, about --batch spans, grouped by service. */
 		for (int i = 0; i < NSERVICES; i++)
@@ -426,6 +441,7 @@ otlp_worker(void *arg)
 		size_t len = weft__otlp__export_trace_service_request__pack(&req, buf);
 		for (int i = 0; i < NSERVICES; i++)
 			free(per_service[i]);
+		free(t);
 		if (!take((long)nspans, t0))
 			break;
 		for (;;) {
@@ -508,6 +524,8 @@ main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "trace-spans", required_argument, NULL, 's' },
+		{ "print-trace-ids", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -521,15 +539,18 @@ main(int argc, char **argv)
 		case 'r': O.rate = atol(optarg); break;
 		case 't': O.threads = atoi(optarg); break;
 		case 'b': O.batch = atoi(optarg); break;
+		case 's': O.trace_spans = atoi(optarg); break;
+		case 'i': O.print_ids = true; break;
 		case 'h':
 			puts("usage: weft-loadgen --protocol native|otlp [--endpoint E] [--spans N] [--rate SPANS_PER_S]\n"
-			     "                    [--threads T] [--batch SPANS]");
+			     "                    [--threads T] [--batch SPANS] [--trace-spans N] [--print-trace-ids]");
 			return 0;
 		default: return 2;
 		}
 	}
-	if (O.threads < 1 || O.threads > 64 || O.batch < 1 || O.batch > 4000 || O.spans < 1) {
-		fprintf(stderr, "weft-loadgen: --threads 1..64, --batch 1..4000, --spans > 0\n");
+	if (O.threads < 1 || O.threads > 64 || O.batch < 1 || O.batch > 4000 || O.spans < 1 ||
+	    O.trace_spans < 0 || O.trace_spans > MAX_SPANS || (O.trace_spans > 0 && O.trace_spans < 5)) {
+		fprintf(stderr, "weft-loadgen: --threads 1..64, --batch 1..4000, --spans > 0, --trace-spans 5..1000\n");
 		return 2;
 	}
 	if (strcmp(O.protocol, "native") == 0) {
