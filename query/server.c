@@ -244,6 +244,14 @@ critical_path_json(cm_jsonw *w, const cm_batch *t, const qry_critical_path *cp)
 	cm_jsonw_arr_end(w);
 }
 
+/* "key": ns as microseconds, printed exactly. */
+static void
+key_micros(cm_jsonw *w, const char *key, uint64_t ns)
+{
+	cm_jsonw_key(w, key);
+	cm_jsonw_micros(w, ns);
+}
+
 static void
 breakdown_rows(cm_jsonw *w, const char *key, const qry_bd_row *rows, uint32_t n, bool with_op)
 {
@@ -260,23 +268,14 @@ breakdown_rows(cm_jsonw *w, const char *key, const qry_bd_row *rows, uint32_t n,
 		}
 		cm_jsonw_key(w, "count");
 		cm_jsonw_uint(w, r->count);
-		/* µs with ns precision, printed exactly (no floating point) */
-		cm_jsonw_key(w, "total");
-		cm_jsonw_micros(w, r->total);
-		cm_jsonw_key(w, "min");
-		cm_jsonw_micros(w, r->min);
-		cm_jsonw_key(w, "avg");
-		cm_jsonw_micros(w, r->total / r->count);
-		cm_jsonw_key(w, "max");
-		cm_jsonw_micros(w, r->max);
-		cm_jsonw_key(w, "selfTotal");
-		cm_jsonw_micros(w, r->self_total);
-		cm_jsonw_key(w, "selfMin");
-		cm_jsonw_micros(w, r->self_min);
-		cm_jsonw_key(w, "selfAvg");
-		cm_jsonw_micros(w, r->self_total / r->count);
-		cm_jsonw_key(w, "selfMax");
-		cm_jsonw_micros(w, r->self_max);
+		key_micros(w, "total", r->total);
+		key_micros(w, "min", r->min);
+		key_micros(w, "avg", r->total / r->count);
+		key_micros(w, "max", r->max);
+		key_micros(w, "selfTotal", r->self_total);
+		key_micros(w, "selfMin", r->self_min);
+		key_micros(w, "selfAvg", r->self_total / r->count);
+		key_micros(w, "selfMax", r->self_max);
 		cm_jsonw_key(w, "selfShare");
 		cm_jsonw_double(w, r->self_share);
 		cm_jsonw_obj_end(w);
@@ -290,8 +289,7 @@ breakdown_json(cm_jsonw *w, const qry_breakdown *bd)
 	cm_jsonw_obj(w);
 	cm_jsonw_key(w, "traceStart");
 	cm_jsonw_uint(w, bd->trace_start / 1000);
-	cm_jsonw_key(w, "duration");
-	cm_jsonw_micros(w, bd->trace_end - bd->trace_start);
+	key_micros(w, "duration", bd->trace_end - bd->trace_start);
 	breakdown_rows(w, "services", bd->services, bd->nservices, false);
 	breakdown_rows(w, "operations", bd->operations, bd->noperations, true);
 	cm_jsonw_obj_end(w);

@@ -105,10 +105,12 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 		msgpack_unpacked up;
 		msgpack_unpacked_init(&up);
 		rv = get_meta(s, ST_META_RESOURCE, res->v[i], &out->arena, &up);
-		if (rv == CM_OK)
+		if (rv == CM_OK) {
 			rv = cm_unpack_resource(&up.data, &out->arena, &out->resources[i], &why);
-		else if (rv == CM_ENOENT) /* written in the same batch: cannot happen unless damaged */
-			out->resources[i].service = CM_STR("unknown_service"), rv = CM_OK;
+		} else if (rv == CM_ENOENT) { /* written in the same batch: missing only if damaged */
+			out->resources[i].service = CM_STR("unknown_service");
+			rv = CM_OK;
+		}
 		msgpack_unpacked_destroy(&up);
 	}
 	for (uint32_t i = 0; i < scopes->n && rv == CM_OK; i++) {

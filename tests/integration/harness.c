@@ -67,10 +67,10 @@ hx_free_port(void)
 const char *
 hx_bin(const char *name)
 {
-	static char slots[4][512];
+	static char slots[32][512];
 	static int next;
 	const char *dir = getenv("WEFT_BIN");
-	char *p = slots[next++ % 4];
+	char *p = slots[next++ % 32];
 	snprintf(p, 512, "%s/%s", dir && *dir ? dir : "bin", name);
 	return p;
 }

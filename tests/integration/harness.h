@@ -24,7 +24,7 @@ const char *hx_tmpdir(void);
 void hx_rmrf(const char *path);
 /* A currently free TCP port on 127.0.0.1. */
 int hx_free_port(void);
-/* $WEFT_BIN/name, in static storage (one call's result at a time per name slot). */
+/* $WEFT_BIN/name, in static storage that the 33rd next call reuses. */
 const char *hx_bin(const char *name);
 
 /* Starts argv[0] (a path) with stdout/stderr to log; NULL-terminated argv. */
