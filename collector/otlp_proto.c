@@ -1,9 +1,9 @@
 /*
  * otlp_proto.c - protobuf-c messages <-> the span model.
  *
- * The request is unpacked with protobuf-c (malloc'd tree, freed here) after
- * a structural check that bounds its recursive nesting (pbcheck.h), then copied
- * into the batch's arena.
+ * The request is unpacked with protobuf-c into a scratch arena (one free for
+ * the whole tree) after a structural check that bounds its recursive nesting
+ * (pbcheck.h), then copied into the batch's arena.
  */
 #include "otlp_proto.h"
 
@@ -189,17 +189,35 @@ convert_span(col_builder *bl, const Weft__Otlp__Span *in, cm_span *s, const char
 	return bl->oom ? CM_ENOMEM : CM_OK;
 }
 
+/* protobuf-c allocates every message node separately: take them from an arena instead. */
+static void *
+arena_alloc(void *arena, size_t n)
+{
+	return cm_arena_alloc(arena, n);
+}
+
+static void
+arena_free(void *arena, void *p)
+{
+	(void)arena, (void)p; /* released all at once with the arena */
+}
+
 int
 col_otlp_proto_decode(const void *body, size_t len, cm_batch *out, const char **why)
 {
 	Weft__Otlp__ExportTraceServiceRequest *req;
+	cm_arena pb_arena;
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, &pb_arena };
 	col_builder bl;
 	int rv = CM_OK;
 
 	if ((rv = col_pb_check_otlp_traces(body, len, why)) != CM_OK)
 		return rv;
-	req = weft__otlp__export_trace_service_request__unpack(NULL, len, body);
+	/* chunks grow with the body, up to 1 MiB each */
+	cm_arena_init(&pb_arena, len * 4 + 4096 < (1u << 20) ? len * 4 + 4096 : (1u << 20));
+	req = weft__otlp__export_trace_service_request__unpack(&alloc, len, body);
 	if (req == NULL) {
+		cm_arena_fini(&pb_arena);
 		*why = "body is not a valid OTLP ExportTraceServiceRequest protobuf";
 		return CM_EPROTO;
 	}
@@ -232,7 +250,7 @@ col_otlp_proto_decode(const void *body, size_t len, cm_batch *out, const char **
 			}
 		}
 	}
-	weft__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	cm_arena_fini(&pb_arena); /* the whole unpacked tree */
 	if (rv == CM_OK && bl.oom)
 		rv = CM_ENOMEM;
 	if (rv == CM_ENOMEM)
