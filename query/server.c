@@ -76,6 +76,32 @@ envelope_end(cm_jsonw *w, size_t total)
 	cm_jsonw_obj_end(w);
 }
 
+/* A 200 answer in Jaeger's envelope, built in memory, then sent. */
+typedef struct reply {
+	cm_buf b;
+	cm_jsonw w;
+} reply;
+
+/* Starts the envelope; the caller writes the "data" value into r->w next. */
+static void
+reply_begin(reply *r)
+{
+	cm_buf_init(&r->b);
+	cm_jsonw_init(&r->w, &r->b);
+	envelope_start(&r->w);
+}
+
+/* Ends the envelope with `total`, sends it, frees it. */
+static enum MHD_Result
+reply_send(struct MHD_Connection *c, reply *r, size_t total)
+{
+	enum MHD_Result ret;
+	envelope_end(&r->w, total);
+	ret = send_json(c, 200, &r->b);
+	cm_buf_fini(&r->b);
+	return ret;
+}
+
 static enum MHD_Result
 send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
@@ -142,24 +168,19 @@ services(qry_server *s, struct MHD_Connection *c)
 	st_strlist l = { 0 };
 	bool empty;
 	st_store *st = store_get(s, &empty);
-	cm_buf b;
-	cm_jsonw w;
+	reply r;
 	enum MHD_Result ret;
 
 	if (st == NULL && !empty)
 		return send_error(c, 500, "store unavailable");
 	if (st != NULL && st_services(st, &l) != CM_OK)
 		return send_error(c, 500, "reading services failed");
-	cm_buf_init(&b);
-	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
 	for (size_t i = 0; i < l.n; i++)
-		cm_jsonw_str(&w, l.v[i]);
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, l.n);
-	ret = send_json(c, 200, &b);
-	cm_buf_fini(&b);
+		cm_jsonw_str(&r.w, l.v[i]);
+	cm_jsonw_arr_end(&r.w);
+	ret = reply_send(c, &r, l.n);
 	st_strlist_fini(&l);
 	return ret;
 }
@@ -171,8 +192,7 @@ operations(qry_server *s, struct MHD_Connection *c, const char *service, bool wi
 	st_oplist l = { 0 };
 	bool empty;
 	st_store *st = store_get(s, &empty);
-	cm_buf b;
-	cm_jsonw w;
+	reply r;
 	size_t total = 0;
 	enum MHD_Result ret;
 
@@ -180,10 +200,8 @@ operations(qry_server *s, struct MHD_Connection *c, const char *service, bool wi
 		return send_error(c, 500, "store unavailable");
 	if (st != NULL && st_operations(st, service, &l) != CM_OK)
 		return send_error(c, 500, "reading operations failed");
-	cm_buf_init(&b);
-	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
 	for (size_t i = 0; i < l.n; i++) {
 		const char *k = l.v[i].kind == 0 ? "" : cm_kind_name(l.v[i].kind);
 		if (kind != NULL && *kind != '\0' && strcmp(kind, k) != 0)
@@ -198,20 +216,18 @@ operations(qry_server *s, struct MHD_Connection *c, const char *service, bool wi
 		}
 		total++;
 		if (!with_kind) {
-			cm_jsonw_str(&w, l.v[i].name);
+			cm_jsonw_str(&r.w, l.v[i].name);
 			continue;
 		}
-		cm_jsonw_obj(&w);
-		cm_jsonw_key(&w, "name");
-		cm_jsonw_str(&w, l.v[i].name);
-		cm_jsonw_key(&w, "spanKind");
-		cm_jsonw_str(&w, k);
-		cm_jsonw_obj_end(&w);
+		cm_jsonw_obj(&r.w);
+		cm_jsonw_key(&r.w, "name");
+		cm_jsonw_str(&r.w, l.v[i].name);
+		cm_jsonw_key(&r.w, "spanKind");
+		cm_jsonw_str(&r.w, k);
+		cm_jsonw_obj_end(&r.w);
 	}
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, total);
-	ret = send_json(c, 200, &b);
-	cm_buf_fini(&b);
+	cm_jsonw_arr_end(&r.w);
+	ret = reply_send(c, &r, total);
 	st_oplist_fini(&l);
 	return ret;
 }
@@ -360,6 +376,15 @@ adjust(qry_server *s, struct MHD_Connection *c, cm_batch *t)
 		return NULL;
 	}
 	return warn;
+}
+
+/* Writes t as Jaeger JSON, clock-skew adjusted unless the request says raw=true. */
+static void
+write_jaeger_trace(qry_server *s, struct MHD_Connection *c, cm_jsonw *w, cm_batch *t)
+{
+	qry_span_warnings *warn = adjust(s, c, t);
+	qry_jaeger_trace(w, t, warn);
+	cm_free(warn);
 }
 
 static enum MHD_Result
@@ -540,8 +565,7 @@ search(qry_server *s, struct MHD_Connection *c)
 	const char *bad = parse_search(c, &p);
 	bool empty;
 	st_store *st;
-	cm_buf b;
-	cm_jsonw w;
+	reply r;
 	enum MHD_Result ret;
 	int rv;
 
@@ -558,19 +582,12 @@ search(qry_server *s, struct MHD_Connection *c)
 	search_params_fini(&p);
 	if (rv != CM_OK)
 		return send_error(c, 500, cm_strerror(rv));
-	cm_buf_init(&b);
-	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
-	for (size_t i = 0; i < found.n; i++) {
-		qry_span_warnings *warn = adjust(s, c, &found.v[i]);
-		qry_jaeger_trace(&w, &found.v[i], warn);
-		cm_free(warn);
-	}
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, found.n);
-	ret = send_json(c, 200, &b);
-	cm_buf_fini(&b);
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
+	for (size_t i = 0; i < found.n; i++)
+		write_jaeger_trace(s, c, &r.w, &found.v[i]);
+	cm_jsonw_arr_end(&r.w);
+	ret = reply_send(c, &r, found.n);
 	st_traces_fini(&found);
 	return ret;
 }
@@ -599,8 +616,7 @@ dependencies(qry_server *s, struct MHD_Connection *c)
 	st_deplist l = { NULL, 0 };
 	bool empty;
 	st_store *st;
-	cm_buf b;
-	cm_jsonw w;
+	reply r;
 	enum MHD_Result ret;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -613,24 +629,20 @@ dependencies(qry_server *s, struct MHD_Connection *c)
 	if (st != NULL && st_dependencies(st, (end_ms > lookback_ms ? end_ms - lookback_ms : 0) * 1000000u,
 	                      end_ms * 1000000u, &l) != CM_OK)
 		return send_error(c, 500, "reading dependencies failed");
-	cm_buf_init(&b);
-	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
 	for (size_t i = 0; i < l.n; i++) {
-		cm_jsonw_obj(&w);
-		cm_jsonw_key(&w, "parent");
-		cm_jsonw_str(&w, l.v[i].parent);
-		cm_jsonw_key(&w, "child");
-		cm_jsonw_str(&w, l.v[i].child);
-		cm_jsonw_key(&w, "callCount");
-		cm_jsonw_uint(&w, l.v[i].calls);
-		cm_jsonw_obj_end(&w);
+		cm_jsonw_obj(&r.w);
+		cm_jsonw_key(&r.w, "parent");
+		cm_jsonw_str(&r.w, l.v[i].parent);
+		cm_jsonw_key(&r.w, "child");
+		cm_jsonw_str(&r.w, l.v[i].child);
+		cm_jsonw_key(&r.w, "callCount");
+		cm_jsonw_uint(&r.w, l.v[i].calls);
+		cm_jsonw_obj_end(&r.w);
 	}
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, l.n);
-	ret = send_json(c, 200, &b);
-	cm_buf_fini(&b);
+	cm_jsonw_arr_end(&r.w);
+	ret = reply_send(c, &r, l.n);
 	st_deplist_fini(&l);
 	return ret;
 }
@@ -645,9 +657,7 @@ traces(qry_server *s, struct MHD_Connection *c)
 	id_list ids = { .n = 0 };
 	bool empty;
 	st_store *st;
-	cm_buf b;
-	cm_jsonw w;
-	enum MHD_Result ret;
+	reply r;
 	size_t found = 0;
 	int rv = CM_OK;
 
@@ -664,10 +674,8 @@ traces(qry_server *s, struct MHD_Connection *c)
 	st = store_get(s, &empty);
 	if (st == NULL)
 		return empty ? send_error(c, 404, "trace not found") : send_error(c, 500, "store unavailable");
-	cm_buf_init(&b);
-	cm_jsonw_init(&w, &b);
-	envelope_start(&w);
-	cm_jsonw_arr(&w);
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
 	for (int i = 0; i < ids.n && rv == CM_OK; i++) {
 		cm_trace_id id;
 		cm_batch t;
@@ -675,25 +683,18 @@ traces(qry_server *s, struct MHD_Connection *c)
 		cm_batch_init(&t);
 		rv = st_trace_get(st, &id, &t);
 		if (rv == CM_OK) {
-			qry_span_warnings *warn = adjust(s, c, &t);
-			qry_jaeger_trace(&w, &t, warn);
-			cm_free(warn);
+			write_jaeger_trace(s, c, &r.w, &t);
 			found++;
 		} else if (rv == CM_ENOENT) {
 			rv = CM_OK;
 		}
 		cm_batch_fini(&t);
 	}
-	cm_jsonw_arr_end(&w);
-	envelope_end(&w, found);
-	if (rv != CM_OK)
-		ret = send_error(c, 500, cm_strerror(rv));
-	else if (found == 0)
-		ret = send_error(c, 404, "trace not found");
-	else
-		ret = send_json(c, 200, &b);
-	cm_buf_fini(&b);
-	return ret;
+	cm_jsonw_arr_end(&r.w);
+	if (rv == CM_OK && found > 0)
+		return reply_send(c, &r, found);
+	cm_buf_fini(&r.b);
+	return rv != CM_OK ? send_error(c, 500, cm_strerror(rv)) : send_error(c, 404, "trace not found");
 }
 
 /*
