@@ -12,6 +12,7 @@
 #   collector, query -> storage, common; tools -> sdk's public header only.
 
 CC ?= cc
+.DEFAULT_GOAL := all
 PREFIX ?= /usr/local
 comma := ,
 
@@ -39,7 +40,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 DEPS_STAMP := build/.deps-ok
 
-LIBS_SDK := -lnng -lmsgpackc -lzstd -lpthread
+LIBS_SDK := -lmsgpackc -lzstd -lpthread
 LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
 LIBS_HTTP := -lmicrohttpd -ljansson
 LIBS_INGEST := -lprotobuf-c -lz
@@ -116,7 +117,7 @@ $(BIN)/weft: $(OBJ)/query/cli_main.o $(A_QUERY) $(A_STORAGE) $(A_COMMON)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_STORE)
 $(BIN)/weft-demo-shop: $(OBJ)/tools/demo/shop.o $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_SDK)
 
 $(BIN)/weft-loadgen: $(OBJ)/tools/loadgen/loadgen.o $(PROTO_O) $(LIB)/libweft.a
 	@mkdir -p $(dir $@)

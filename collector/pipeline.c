@@ -16,11 +16,7 @@ truncate_attrs(cm_attrs *a, uint32_t max)
 	for (uint32_t i = 0; i < a->n; i++) {
 		cm_value *v = &a->v[i].val;
 		if ((v->type == CM_VAL_STR || v->type == CM_VAL_BYTES) && v->u.s.len > max) {
-			uint32_t n = max;
-			/* do not split a UTF-8 sequence: back up over continuation bytes */
-			while (v->type == CM_VAL_STR && n > 0 && ((unsigned char)v->u.s.p[n] & 0xc0) == 0x80)
-				n--;
-			v->u.s.len = n;
+			v->u.s.len = v->type == CM_VAL_STR ? cm_utf8_cut(v->u.s.p, v->u.s.len, max) : max;
 			cut++;
 		}
 	}

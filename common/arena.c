@@ -21,6 +21,7 @@ cm_arena_init(cm_arena *a, size_t chunk_size)
 	a->head = NULL;
 	a->chunk_size = chunk_size ? chunk_size : 4096;
 	a->total = 0;
+	a->held = 0;
 }
 
 void
@@ -34,10 +35,60 @@ cm_arena_fini(cm_arena *a)
 	}
 	a->head = NULL;
 	a->total = 0;
+	a->held = 0;
 }
 
-void *
-cm_arena_alloc(cm_arena *a, size_t n)
+void
+cm_arena_reset(cm_arena *a)
+{
+	cm_arena_chunk *keep = NULL, *c = a->head;
+
+	if (a->total == 0)
+		return; /* nothing handed out since the last reset */
+	while (c != NULL) {
+		cm_arena_chunk *next = c->next;
+		if (keep == NULL && c->cap == a->chunk_size) {
+			keep = c;
+		} else {
+			a->held -= sizeof *c + c->cap;
+			cm_free(c);
+		}
+		c = next;
+	}
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	a->head = keep;
+	a->total = 0;
+}
+
+/* Slow path: a new chunk for `need` bytes. */
+static void *
+grow(cm_arena *a, size_t need)
+{
+	size_t cap = need > a->chunk_size ? need : a->chunk_size;
+	cm_arena_chunk *c = cm_malloc(sizeof *c + cap);
+
+	if (c == NULL)
+		return NULL;
+	c->used = need;
+	c->cap = cap;
+	a->held += sizeof *c + cap;
+	if (a->head != NULL && cap > a->chunk_size) {
+		/* Keep the partly used chunk at the head for small requests. */
+		c->next = a->head->next;
+		a->head->next = c;
+	} else {
+		c->next = a->head;
+		a->head = c;
+	}
+	return c->data;
+}
+
+/* n bytes, not zeroed. */
+static inline void *
+alloc_raw(cm_arena *a, size_t n)
 {
 	cm_arena_chunk *c = a->head;
 	size_t need = (n + 7) & ~(size_t)7;
@@ -46,32 +97,35 @@ cm_arena_alloc(cm_arena *a, size_t n)
 	if (need < n)
 		return NULL;
 	if (c == NULL || c->cap - c->used < need) {
-		size_t cap = need > a->chunk_size ? need : a->chunk_size;
-		c = cm_malloc(sizeof *c + cap);
-		if (c == NULL)
-			return NULL;
-		c->used = 0;
-		c->cap = cap;
-		if (a->head != NULL && cap > a->chunk_size) {
-			/* Keep the partly used chunk at the head for small requests. */
-			c->next = a->head->next;
-			a->head->next = c;
-		} else {
-			c->next = a->head;
-			a->head = c;
-		}
+		p = grow(a, need);
+	} else {
+		p = (char *)c->data + c->used;
+		c->used += need;
 	}
-	p = (char *)c->data + c->used;
-	c->used += need;
-	a->total += need;
-	memset(p, 0, need);
+	if (p != NULL)
+		a->total += need;
 	return p;
+}
+
+void *
+cm_arena_alloc(cm_arena *a, size_t n)
+{
+	void *p = alloc_raw(a, n);
+	if (p != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
+void *
+cm_arena_alloc_uninit(cm_arena *a, size_t n)
+{
+	return alloc_raw(a, n);
 }
 
 char *
 cm_arena_strndup(cm_arena *a, const char *s, size_t n)
 {
-	char *d = cm_arena_alloc(a, n + 1);
+	char *d = alloc_raw(a, n + 1);
 	if (d == NULL)
 		return NULL;
 	memcpy(d, s, n);

@@ -14,6 +14,18 @@ cm_str_from(const char *s)
 	return s ? (cm_str){ s, (uint32_t)strlen(s) } : (cm_str){ "", 0 };
 }
 
+uint32_t
+cm_utf8_cut(const char *p, uint32_t len, uint32_t max)
+{
+	uint32_t n = max;
+	if (len <= max)
+		return len;
+	/* back up over continuation bytes to the start of the cut sequence */
+	while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 bool
 cm_str_eq(cm_str a, const char *s)
 {

@@ -1,15 +1,22 @@
 /*
- * exporter.c - the tracer's exporter thread: queue -> batches -> collector.
+ * exporter.c - the tracer's exporter thread: rings -> batches -> collector.
  *
- * It wakes when a full batch is queued, when schedule_delay_ms has passed
- * with spans waiting, on a flush, or at shutdown. A batch is encoded
- * (msgpack + zstd, common/wire.h) and sent over the REQ socket until the
- * collector answers: OK frees the spans; REJECTED drops them (never
- * retried); RETRY waits the time the collector asks for; no answer within
- * the timeout backs off exponentially with jitter (100 ms doubling to 5 s)
- * and sends again. Resending is safe: the store keys spans by
- * (trace id, start, span id), so a span stored twice is stored once.
- * Only this thread touches the socket until weft_tracer_destroy() closes it.
+ * It wakes when a thread has ended a batch's worth of spans, when
+ * schedule_delay_ms has passed, on a flush, or at shutdown; then it drains
+ * every thread's ring in batches of max_batch. Each batch is encoded
+ * (msgpack + zstd, common/wire.h), its spans go back to their owners and
+ * their bytes to the queue budget, and the encoded batch is sent until the
+ * collector answers: OK counts it exported; REJECTED drops it (never
+ * retried); RETRY waits the time the collector asks for; a failure (no
+ * connection, no answer in time, a broken connection) backs off
+ * exponentially with jitter (100 ms doubling to 5 s) and sends again.
+ * Resending is safe: the store keys spans by (trace id, start, span id).
+ *
+ * Circuit breaker: breaker_failures failures in a row open it; for
+ * breaker_cooldown_ms nothing is sent (the rings fill, then new spans are
+ * dropped at end, so the application pays nothing for a dead collector).
+ * Then one probe is sent half-open: success closes the breaker, failure
+ * opens it again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,17 +28,21 @@
 #include "err.h"
 #include "ids.h"
 #include "sdk_int.h"
+#include "tsc.h"
 #include "wire.h"
 
-enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, ZSTD_LEVEL = 1 };
+enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000, ZSTD_LEVEL = 1, CLOCK_TICK_MS = 500 };
 enum send_result { SENT, REJECTED, GAVE_UP };
 
 typedef struct exporter {
 	weft_tracer *t;
 	cm_wire_codec codec;
+	bool have_codec;
 	cm_buf msg;
 	cm_span *spans;
-	uint32_t cap;
+	weft_span **taken;
+	uint32_t failures; /* in a row, for the breaker */
+	uint32_t breaker;  /* weft_breaker_state; this thread writes it, stats read a copy */
 } exporter;
 
 /* Sleeps ms, or less when the tracer is stopping. Returns true if stopping. */
@@ -51,78 +62,150 @@ pause_ms(weft_tracer *t, uint32_t ms)
 }
 
 static void
-count_retry(weft_tracer *t)
+set_breaker(exporter *x, uint32_t state)
 {
+	weft_tracer *t = x->t;
+	if (state == x->breaker)
+		return;
 	pthread_mutex_lock(&t->mu);
-	t->stats.retries++;
+	if (state == WEFT_BREAKER_OPEN)
+		t->xstats.breaker_opens++;
+	t->xstats.breaker = x->breaker = state;
 	pthread_mutex_unlock(&t->mu);
 }
 
-static enum send_result
-send_batch(exporter *x, uint32_t n)
+static void
+count_retry(weft_tracer *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->xstats.retries++;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* One request and its reply. Returns CM_OK (OK), CM_EREJECTED, CM_EAGAIN (RETRY, *retry_ms set) or a transport error. */
+static int
+attempt(exporter *x, uint32_t *retry_ms)
 {
 	weft_tracer *t = x->t;
-	uint32_t backoff = BACKOFF_MIN_MS;
-	uint32_t attempt_ms = t->export_timeout_ms < BACKOFF_MAX_MS ? t->export_timeout_ms : BACKOFF_MAX_MS;
+	uint32_t timeout = t->export_timeout_ms < BACKOFF_MAX_MS ? t->export_timeout_ms : BACKOFF_MAX_MS;
+	const uint8_t *body;
+	cm_wire_reply reply;
+	size_t blen;
+	int rv;
 
-	nng_socket_set_ms(t->sock, NNG_OPT_RECVTIMEO, (nng_duration)attempt_ms);
-	for (int attempt = 0;; attempt++) {
-		cm_wire_reply reply;
-		void *buf = NULL;
-		size_t len = 0;
-		int rv;
-
-		if (attempt > 0)
-			count_retry(t);
-		rv = nng_send(t->sock, x->msg.data, x->msg.len, 0);
-		if (rv == 0)
-			rv = nng_recv(t->sock, &buf, &len, NNG_FLAG_ALLOC);
-		if (rv == NNG_ECLOSED)
-			return GAVE_UP;
-		if (rv == 0) {
-			int drv = cm_wire_decode_reply(buf, len, &reply);
-			nng_free(buf, len);
-			if (drv == CM_OK && reply.type == CM_MSG_OK)
-				return SENT;
-			if (drv == CM_OK && reply.type == CM_MSG_REJECTED) {
-				sdk_log(t, WEFT_LOG_ERROR, "collector rejected %u spans: %s", n, reply.reason);
-				return REJECTED;
-			}
-			if (drv == CM_OK && reply.type == CM_MSG_RETRY) {
-				uint32_t wait = reply.retry_ms ? reply.retry_ms : backoff;
-				if (pause_ms(t, wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS))
-					return GAVE_UP;
-				continue;
-			}
-			sdk_log(t, WEFT_LOG_WARN, "undecodable reply from %s", t->endpoint);
-		} else {
-			sdk_log(t, WEFT_LOG_DEBUG, "send to %s: %s", t->endpoint, nng_strerror(rv));
-		}
-		/* Full jitter: a random wait in [backoff/2, backoff). */
-		uint32_t wait = backoff / 2 + (uint32_t)(cm_rand64() % (backoff / 2 + 1));
-		if (pause_ms(t, wait))
-			return GAVE_UP;
-		backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+	if ((rv = sdk_conn_request(&t->conn, x->msg.data, x->msg.len, timeout, &body, &blen)) != CM_OK) {
+		sdk_log(t, WEFT_LOG_DEBUG, "send to %s: %s", t->endpoint, cm_strerror(rv));
+		return rv;
+	}
+	if (cm_wire_decode_reply(body, blen, &reply) != CM_OK) {
+		sdk_log(t, WEFT_LOG_WARN, "undecodable reply from %s", t->endpoint);
+		sdk_conn_close(&t->conn);
+		return CM_EPROTO;
+	}
+	switch (reply.type) {
+	case CM_MSG_OK:
+		return CM_OK;
+	case CM_MSG_RETRY:
+		*retry_ms = reply.retry_ms;
+		return CM_EAGAIN;
+	default:
+		sdk_log(t, WEFT_LOG_ERROR, "collector rejected a batch: %s", reply.reason);
+		return CM_EREJECTED;
 	}
 }
 
-/* Encodes and sends the n spans of list; returns how they ended. */
 static enum send_result
-export_list(exporter *x, weft_span *list, uint32_t n)
+send_batch(exporter *x)
 {
 	weft_tracer *t = x->t;
-	cm_batch view;
-	uint32_t i = 0;
+	uint32_t backoff = BACKOFF_MIN_MS;
 
-	if (n > x->cap) {
-		cm_span *v = cm_realloc(x->spans, n * sizeof *v);
-		if (v == NULL)
+	for (bool first = true;; first = false) {
+		uint32_t retry_ms = 0, wait;
+		int rv;
+
+		if (x->failures >= t->breaker_failures) {
+			set_breaker(x, WEFT_BREAKER_OPEN);
+			sdk_log(t, WEFT_LOG_WARN, "%s unreachable: not sending for %u ms", t->endpoint, t->breaker_cooldown_ms);
+			if (pause_ms(t, t->breaker_cooldown_ms))
+				return GAVE_UP;
+			set_breaker(x, WEFT_BREAKER_HALF_OPEN);
+		}
+		if (!first)
+			count_retry(t);
+		rv = attempt(x, &retry_ms);
+		if (rv == CM_ECLOSED)
+			return GAVE_UP;
+		if (rv == CM_OK || rv == CM_EREJECTED || rv == CM_EAGAIN) {
+			/* The collector answered: it is up, whatever it said. */
+			x->failures = 0;
+			set_breaker(x, WEFT_BREAKER_CLOSED);
+		}
+		if (rv == CM_OK)
+			return SENT;
+		if (rv == CM_EREJECTED)
 			return REJECTED;
-		x->spans = v;
-		x->cap = n;
+		if (rv == CM_EAGAIN) {
+			wait = retry_ms ? retry_ms : backoff;
+			wait = wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS;
+		} else {
+			x->failures++;
+			if (x->failures >= t->breaker_failures)
+				continue;
+			/* Full jitter: a random wait in [backoff/2, backoff). */
+			wait = backoff / 2 + (uint32_t)(cm_rand64() % (backoff / 2 + 1));
+			backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+		}
+		if (pause_ms(t, wait))
+			return GAVE_UP;
 	}
-	for (weft_span *s = list; s != NULL; s = s->next)
-		x->spans[i++] = s->rec; /* resource 0, scope 0: the tracer's */
+}
+
+/* The head of the thread list; nodes after it change only on this thread (reaping). */
+static sdk_thread *
+threads(weft_tracer *t)
+{
+	sdk_thread *head;
+	pthread_mutex_lock(&t->mu);
+	head = t->threads;
+	pthread_mutex_unlock(&t->mu);
+	return head;
+}
+
+/*
+ * Pops up to max_batch spans to export from the rings into x->taken;
+ * spans not to export (unsampled, foreign) go straight back. Returns how
+ * many were taken.
+ */
+static uint32_t
+take_batch(exporter *x)
+{
+	weft_tracer *t = x->t;
+	uint32_t n = 0;
+
+	for (sdk_thread *ts = threads(t); ts != NULL && n < t->max_batch; ts = ts->next) {
+		weft_span *s;
+		while (n < t->max_batch && (s = sdk_ring_pop(&ts->ended)) != NULL) {
+			if (s->bytes == 0)
+				sdk_span_recycle(s);
+			else
+				x->taken[n++] = s;
+		}
+	}
+	return n;
+}
+
+/* Encodes the taken spans into x->msg and hands them back. Returns false if encoding failed. */
+static bool
+encode_and_release(exporter *x, uint32_t n)
+{
+	weft_tracer *t = x->t;
+	int64_t bytes = 0;
+	cm_batch view;
+	bool ok;
+
+	for (uint32_t i = 0; i < n; i++)
+		x->spans[i] = x->taken[i]->rec; /* resource 0, scope 0: the tracer's */
 	memset(&view, 0, sizeof view);
 	view.resources = &t->resource;
 	view.nresources = 1;
@@ -130,9 +213,46 @@ export_list(exporter *x, weft_span *list, uint32_t n)
 	view.nscopes = 1;
 	view.spans = x->spans;
 	view.nspans = n;
-	if (cm_wire_encode_batch(&x->codec, &view, ZSTD_LEVEL, &x->msg) != CM_OK)
-		return REJECTED;
-	return send_batch(x, n);
+	ok = x->have_codec && cm_wire_encode_batch(&x->codec, &view, ZSTD_LEVEL, &x->msg) == CM_OK;
+	for (uint32_t i = 0; i < n; i++) {
+		bytes += x->taken[i]->bytes;
+		sdk_span_recycle(x->taken[i]);
+	}
+	atomic_fetch_add_explicit(&t->budget, bytes, memory_order_relaxed);
+	return ok;
+}
+
+static void
+account(weft_tracer *t, uint32_t n, enum send_result r, uint64_t us)
+{
+	pthread_mutex_lock(&t->mu);
+	t->finished += n;
+	if (r == SENT) {
+		t->xstats.spans_exported += n;
+		t->xstats.batches_sent++;
+		t->ack_us_log2[us ? 63 - __builtin_clzll(us) : 0]++;
+	} else {
+		t->xstats.spans_dropped += n;
+	}
+	pthread_cond_broadcast(&t->done);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Exports everything queued now; with `stopping`, drops it instead. */
+static void
+drain(exporter *x, bool stopping)
+{
+	weft_tracer *t = x->t;
+	uint32_t n;
+
+	while ((n = take_batch(x)) > 0) {
+		bool encoded = encode_and_release(x, n);
+		uint64_t t0 = cm_mono_ns();
+		enum send_result r = encoded && !stopping ? send_batch(x) : GAVE_UP;
+		account(t, n, r, (cm_mono_ns() - t0) / 1000);
+		if (r == GAVE_UP)
+			stopping = true;
+	}
 }
 
 void *
@@ -140,64 +260,73 @@ sdk_exporter_main(void *arg)
 {
 	exporter x = { .t = arg };
 	weft_tracer *t = x.t;
-	bool have_codec = cm_wire_codec_init(&x.codec) == CM_OK;
 
+	x.have_codec = cm_wire_codec_init(&x.codec) == CM_OK;
+	x.spans = cm_calloc(t->max_batch, sizeof *x.spans);
+	x.taken = cm_calloc(t->max_batch, sizeof *x.taken);
 	cm_buf_init(&x.msg);
+	if (x.spans == NULL || x.taken == NULL)
+		x.have_codec = false; /* spans are dropped and counted, never leaked */
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		struct timespec ts;
-		weft_span *list, *last;
-		uint32_t n = 0;
-		enum send_result r;
+		uint64_t due = cm_mono_ns() + (uint64_t)t->delay_ms * 1000000u;
 		bool stopping;
 
-		sdk_deadline_in(&ts, t->delay_ms);
-		while (!t->stopping && !t->flush_wanted && t->queued < t->max_batch) {
-			if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT && t->queued > 0)
+		/* Wakes at least every CLOCK_TICK_MS to keep span timestamps' TSC base fresh. */
+		while (!t->stopping && !t->flush_wanted && !t->kicked) {
+			struct timespec ts;
+			uint64_t now = cm_mono_ns(), left = due > now ? (due - now) / 1000000u : 0;
+			if (left == 0)
 				break;
+			sdk_deadline_in(&ts, left < CLOCK_TICK_MS ? (uint32_t)left : CLOCK_TICK_MS);
+			if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT) {
+				pthread_mutex_unlock(&t->mu);
+				sdk_tsc_calibrate();
+				pthread_mutex_lock(&t->mu);
+			}
 		}
-		if (t->queued == 0) {
-			t->flush_wanted = false;
-			pthread_cond_broadcast(&t->done);
-			if (t->stopping)
-				break;
-			continue;
-		}
-		list = last = t->head;
-		for (n = 1; n < t->max_batch && last->next != NULL; n++)
-			last = last->next;
-		t->head = last->next;
-		if (t->head == NULL)
-			t->tail = NULL;
-		last->next = NULL;
-		t->queued -= n;
+		t->kicked = false;
+		t->flush_wanted = false;
 		stopping = t->stopping;
 		pthread_mutex_unlock(&t->mu);
 
-		uint64_t t0 = cm_mono_ns();
-		r = have_codec && !stopping ? export_list(&x, list, n) : GAVE_UP;
-		uint64_t us = (cm_mono_ns() - t0) / 1000;
-		while (list != NULL) {
-			weft_span *next = list->next;
-			sdk_span_free(list);
-			list = next;
-		}
+		sdk_tsc_calibrate();
+		sdk_threads_reap(t);
+		drain(&x, stopping);
 
 		pthread_mutex_lock(&t->mu);
-		t->finished += n;
-		if (r == SENT) {
-			t->stats.spans_exported += n;
-			t->stats.batches_sent++;
-			t->ack_us_log2[us ? 63 - __builtin_clzll(us) : 0]++;
-		} else {
-			t->stats.spans_dropped += n;
-		}
 		pthread_cond_broadcast(&t->done);
+		if (stopping)
+			break;
 	}
 	pthread_mutex_unlock(&t->mu);
 	cm_buf_fini(&x.msg);
 	cm_free(x.spans);
-	if (have_codec)
+	cm_free(x.taken);
+	if (x.have_codec)
 		cm_wire_codec_fini(&x.codec);
 	return NULL;
+}
+
+int
+sdk_exporter_start(weft_tracer *t)
+{
+	if (t->exporter_running)
+		return CM_OK;
+	if (pthread_create(&t->thread, NULL, sdk_exporter_main, t) != 0)
+		return CM_ENOMEM;
+	t->exporter_running = true;
+	atomic_store_explicit(&t->need_exporter, false, memory_order_relaxed);
+	return CM_OK;
+}
+
+void
+sdk_exporter_kick(weft_tracer *t)
+{
+	pthread_mutex_lock(&t->mu);
+	if (atomic_load_explicit(&t->need_exporter, memory_order_relaxed) && !t->stopping)
+		sdk_exporter_start(t);
+	t->kicked = true;
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->mu);
 }

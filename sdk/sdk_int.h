@@ -1,102 +1,203 @@
 /*
  * sdk_int.h - libweft's internal structures, shared by sdk/ files only.
  *
- * Span life: weft_span_start() allocates a weft_span whose record (a
- * cm_span) keeps its strings and arrays in the span's own arena. At
- * weft_span_end() a recording span is appended to the tracer's queue (a
- * singly linked list under `mu`), or freed and counted as dropped when the
- * queue is full. The exporter thread takes whole batches off the queue,
- * sends them, and frees the spans once the collector has acknowledged them.
+ * Span life: a thread that uses a tracer gets an sdk_thread: a pool of
+ * span objects it owns, a ring of spans it ended (it produces, the
+ * exporter consumes) and a ring of its spans the exporter is done with
+ * (the exporter produces, it consumes). weft_span_start() takes a span
+ * from the pool, weft_span_end() pushes it on the ring; the exporter
+ * encodes it and hands it back. No step takes a lock or allocates once the
+ * pool is warm; the shared state is touched per batch, not per span.
+ *
+ * Memory: ended spans waiting for export are bounded by max_queue_bytes.
+ * Threads reserve bytes from the tracer's budget in chunks (credit) and
+ * spend them locally; the exporter returns a batch's bytes to the budget.
+ * Open spans are the application's own concurrency and are not bounded
+ * here; pools keep at most POOL_MAX idle spans each.
  */
 #ifndef WEFT_SDK_INT_H
 #define WEFT_SDK_INT_H
 
-#include <nng/nng.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "arena.h"
+#include "ring.h"
 #include "span.h"
+#include "transport.h"
 #include "weft.h"
+
+/*
+ * Thread-locals of the SDK use the initial-exec model: from a shared
+ * library the default model calls __tls_get_addr on every access.
+ */
+#define SDK_TLS __attribute__((tls_model("initial-exec")))
 
 typedef enum sdk_sampler_kind {
 	SAMPLER_ALWAYS_ON,
 	SAMPLER_ALWAYS_OFF,
 	SAMPLER_RATIO,
+	SAMPLER_RATE_LIMIT,
 } sdk_sampler_kind;
 
 typedef struct sdk_sampler {
 	sdk_sampler_kind root;  /* decision for spans without a parent */
 	bool parent_based;      /* follow the parent's sampled flag when there is one */
 	uint64_t ratio_bound;   /* RATIO: sample when the id's low 56 bits are below it */
+	uint64_t interval_ns;   /* RATE_LIMIT: 1e9 / traces per second */
+	uint64_t burst_ns;      /* RATE_LIMIT: how far ahead the schedule may run (one second) */
+	_Atomic uint64_t tat;   /* RATE_LIMIT: theoretical arrival time of the next trace (GCRA) */
 } sdk_sampler;
+
+typedef struct sdk_limits {
+	uint32_t attributes;
+	uint32_t events;
+	uint32_t event_attributes;
+	uint32_t value_length;
+} sdk_limits;
+
+typedef struct sdk_thread sdk_thread;
 
 struct weft_span {
 	cm_span rec;
-	cm_arena arena;
+	cm_arena arena;          /* names, attributes, events, tracestate, baggage */
+	cm_str baggage;          /* W3C baggage list; context only, never exported */
 	weft_tracer *tracer;
+	sdk_thread *owner;       /* whose pool the span returns to */
 	weft_span *prev_current; /* restored when this current span ends */
-	weft_span *next;         /* queue link */
+	weft_span *next_free;    /* pool link */
 	uint32_t attr_cap;
 	uint32_t event_cap;
+	uint32_t gen;            /* the tracer's fork generation at start */
+	uint32_t bytes;          /* charged to the queue budget at end */
+	uint8_t ids_pending;     /* unsampled: ids made on first use (span.c) */
 	bool recording;
 	bool current;
 };
 
+/* Counters a thread writes alone (relaxed stores) and weft_tracer_stats() sums. */
+typedef struct sdk_counters {
+	_Atomic uint64_t started;
+	_Atomic uint64_t unsampled;
+	_Atomic uint64_t pushed;   /* recording spans put on the ended ring */
+	_Atomic uint64_t dropped;  /* ring full or budget spent at end */
+	_Atomic uint64_t attributes_dropped;
+	_Atomic uint64_t events_dropped;
+	_Atomic uint64_t values_truncated;
+} sdk_counters;
+
+struct sdk_thread {
+	weft_tracer *t;
+	sdk_ring ended;          /* this thread -> exporter */
+	sdk_ring freed;          /* exporter -> this thread: its spans, recycled */
+	weft_span *pool;         /* idle spans, this thread only */
+	uint32_t npool;
+	int64_t credit;          /* bytes reserved from the budget, unspent */
+	uint32_t until_kick;     /* spans to push before waking the exporter */
+	sdk_counters c;
+	_Atomic uint32_t nspans; /* span objects owned, alive anywhere */
+	_Atomic bool dead;       /* the thread has exited; the exporter reaps */
+	sdk_thread *next;        /* tracer's list, under t->mu */
+};
+
 struct weft_tracer {
 	/* settings, fixed after create */
+	uint64_t id;             /* unique per process, keys threads' caches */
 	char *endpoint;
 	uint32_t max_queue;
 	uint32_t max_batch;
 	uint32_t delay_ms;
 	uint32_t export_timeout_ms;
 	uint32_t shutdown_timeout_ms;
+	uint32_t breaker_failures;
+	uint32_t breaker_cooldown_ms;
+	int64_t max_queue_bytes;
+	unsigned propagators;
+	sdk_limits limits;
 	sdk_sampler sampler;
 	weft_log_fn log_fn;
 	void *log_arg;
-	cm_arena arena;      /* resource and scope strings */
+	cm_arena arena;          /* resource and scope strings */
 	cm_resource resource;
 	cm_scope scope;
+	pthread_key_t key;       /* the calling thread's sdk_thread */
 
-	/* queue, under mu */
+	_Atomic int64_t budget;  /* bytes of max_queue_bytes not reserved */
+	_Atomic uint32_t gen;    /* bumped in a forked child */
+	_Atomic bool need_exporter; /* a forked child starts its exporter lazily */
+
+	/* under mu */
 	pthread_mutex_t mu;
-	pthread_cond_t wake;    /* exporter: work or shutdown */
-	pthread_cond_t done;    /* flushers: progress */
-	weft_span *head, *tail;
-	uint32_t queued;
-	uint64_t ended;         /* spans handed to the queue or dropped at end */
-	uint64_t finished;      /* of those: exported or dropped */
+	pthread_cond_t wake;     /* exporter: work, flush or shutdown */
+	pthread_cond_t done;     /* flushers: progress */
+	sdk_thread *threads;
+	sdk_counters retired;    /* counters of threads that have been reaped */
+	uint64_t finished;       /* recording spans the exporter is done with */
+	bool kicked;
 	bool flush_wanted;
 	bool stopping;
-
-	/* counters, under mu */
-	weft_stats stats;
-	uint64_t ack_us_log2[32]; /* batches acknowledged in [2^i, 2^(i+1)) µs */
+	bool exporter_running;
+	weft_stats xstats;       /* exporter's: exported, dropped, batches, retries, breaker */
+	uint64_t ack_us_log2[32];/* batches acknowledged in [2^i, 2^(i+1)) µs */
 
 	/* exporter thread */
 	pthread_t thread;
-	nng_socket sock;
+	sdk_conn conn;
 };
 
 /* Parses the sampler name and argument (OTEL_TRACES_SAMPLER spelling). */
 int sdk_sampler_init(sdk_sampler *s, const char *name, const char *arg);
+/* Whether deciding for this parent (NULL: a root) reads the trace id. */
+bool sdk_sampler_reads_id(const sdk_sampler *s, const weft_span_context *parent);
 /* Decides whether a new span records. parent may be NULL. */
-bool sdk_sampler_decide(const sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id);
+bool sdk_sampler_decide(sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id);
 
 /* Parses OTEL_RESOURCE_ATTRIBUTES syntax into t->resource. */
 int sdk_resource_init(weft_tracer *t, const char *service, const char *attrs);
 
+/* The calling thread's state for t, created on first use; NULL when out of memory. */
+sdk_thread *sdk_thread_get(weft_tracer *t);
+/* The tracer key's destructor: the thread is exiting. */
+void sdk_thread_exit(void *arg);
+/* A span from ts's pool (taking back what the exporter recycled), or a new one. */
+weft_span *sdk_thread_take(sdk_thread *ts);
+/* Returns s to ts's pool (ts must be the calling thread's and s's owner). */
+void sdk_thread_give(sdk_thread *ts, weft_span *s);
+/* Frees s (any thread); its owner's count of spans drops. */
+void sdk_span_destroy(weft_span *s);
+/* Exporter side: hands s back to its owner, or frees it if the owner is gone. */
+void sdk_span_recycle(weft_span *s);
+/* Exporter side: frees dead threads whose rings are drained and whose spans are all back. */
+void sdk_threads_reap(weft_tracer *t);
+/* Frees every thread state and span (tracer destroy, exporter stopped). */
+void sdk_threads_free(weft_tracer *t);
+/* Reserves n bytes of queue budget for ts; false when the budget is spent. */
+bool sdk_budget_take(sdk_thread *ts, int64_t n);
+
+/* Relaxed increment of a counter only one thread writes. */
+static inline void
+sdk_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Starts the exporter thread (t->mu held). Returns CM_OK or CM_ENOMEM. */
+int sdk_exporter_start(weft_tracer *t);
 /* The exporter thread's body. */
 void *sdk_exporter_main(void *arg);
+/* Wakes the exporter because a batch is ready. */
+void sdk_exporter_kick(weft_tracer *t);
+
+/* Registers t for fork handling (CM_OK or CM_ENOMEM) / forgets it. */
+int sdk_fork_register(weft_tracer *t);
+void sdk_fork_unregister(weft_tracer *t);
 
 /* Logs through the application's callback, if any. */
 void sdk_log(weft_tracer *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The CLOCK_MONOTONIC time ms from now, for the tracer's condition variables. */
 void sdk_deadline_in(struct timespec *ts, uint32_t ms);
-
-/* Frees a span and its arena. */
-void sdk_span_free(weft_span *s);
 
 #endif

@@ -1,21 +1,22 @@
 /*
  * span.c - the span API on the application's thread.
  *
- * Nothing here waits on the network: the only shared state touched is the
- * tracer's queue, under its mutex, for a few instructions at weft_span_end().
- * The thread's current span is a thread-local pointer; each current span
- * remembers the one it replaced.
+ * Start takes a span object from the thread's pool, end pushes it on the
+ * thread's ring of ended spans (sdk_int.h): no lock shared with other
+ * threads and, with a warm pool, no allocation. Counters are the thread's
+ * own. The thread's current span is a thread-local pointer; each current
+ * span remembers the one it replaced.
  */
 #include <string.h>
 
-#include "alloc.h"
 #include "clock.h"
 #include "ids.h"
 #include "sdk_int.h"
+#include "tsc.h"
 
-static _Thread_local weft_span *tls_current;
+static _Thread_local weft_span *tls_current SDK_TLS;
 
-enum { SPAN_ARENA_CHUNK = 1024, FIRST_ATTR_CAP = 8, FIRST_EVENT_CAP = 2 };
+enum { FIRST_ATTR_CAP = 8, FIRST_EVENT_CAP = 2 };
 
 bool
 weft_span_context_is_valid(const weft_span_context *c)
@@ -24,102 +25,209 @@ weft_span_context_is_valid(const weft_span_context *c)
 	    !cm_span_id_is_zero((const cm_span_id *)&c->span_id);
 }
 
-void
-sdk_span_free(weft_span *s)
+/* Copies a NUL-terminated or sliced string into the span's arena; "" on failure. */
+static cm_str
+span_strdup(weft_span *s, const char *p, size_t n)
 {
-	cm_arena_fini(&s->arena);
-	cm_free(s);
+	const char *d;
+	if (n == 0)
+		return CM_STR("");
+	d = cm_arena_strndup(&s->arena, p, n);
+	return d ? (cm_str){ d, (uint32_t)n } : CM_STR("");
+}
+
+/*
+ * Clears what a recording span fills in, field by field: a memset of the
+ * whole struct compiles to `rep stos`, whose start-up cost was a tenth of
+ * an unsampled span here. weft_span_start() sets the ids, flags and
+ * tracestate. The assertion catches a field added to cm_span without a
+ * line here.
+ */
+_Static_assert(sizeof(cm_span) == 168, "rec_reset() must clear every field of cm_span");
+static void
+rec_reset(cm_span *r)
+{
+	r->name = r->status_message = CM_STR("");
+	r->kind = r->status = 0;
+	r->start_ns = r->end_ns = 0;
+	r->attrs = (cm_attrs){ NULL, 0, 0 };
+	r->events = NULL;
+	r->nevents = r->dropped_events = 0;
+	r->links = NULL;
+	r->nlinks = r->dropped_links = 0;
+	r->resource = r->scope = 0;
+}
+
+/*
+ * An unsampled span makes its ids only when something asks for its context
+ * (a child, an inject): most never do, and random ids are a fifth of its cost.
+ */
+enum { PENDING_TRACE_ID = 1, PENDING_SPAN_ID = 2 };
+
+static void
+ensure_ids(weft_span *s)
+{
+	if (s->ids_pending & PENDING_TRACE_ID)
+		cm_trace_id_random(&s->rec.trace_id);
+	if (s->ids_pending & PENDING_SPAN_ID)
+		cm_span_id_random(&s->rec.span_id);
+	s->ids_pending = 0;
+}
+
+/* Where a new span's parent and inherited strings come from. */
+typedef struct lineage {
+	const weft_span_context *parent; /* NULL: a root */
+	weft_span_context current_ctx;
+	const char *tracestate;
+	size_t tracestate_len;
+	const char *baggage;
+	size_t baggage_len;
+} lineage;
+
+static void
+find_lineage(const weft_span_options *o, lineage *l)
+{
+	weft_span *cur = tls_current;
+
+	l->parent = NULL;
+	l->tracestate_len = l->baggage_len = 0;
+	if (o->context != NULL) {
+		if (weft_span_context_is_valid(&o->context->span)) {
+			l->parent = &o->context->span;
+			l->tracestate = o->context->tracestate;
+			l->tracestate_len = strnlen(o->context->tracestate, WEFT_TRACESTATE_MAX - 1);
+		}
+		l->baggage = o->context->baggage;
+		l->baggage_len = strnlen(o->context->baggage, WEFT_BAGGAGE_MAX - 1);
+		return; /* a request that carried no parent starts a trace */
+	}
+	if (o->parent != NULL && weft_span_context_is_valid(o->parent)) {
+		l->parent = o->parent;
+		return;
+	}
+	if (o->root || cur == NULL)
+		return;
+	l->current_ctx = weft_span_get_context(cur);
+	l->parent = &l->current_ctx;
+	l->tracestate = cur->rec.trace_state.p;
+	l->tracestate_len = cur->rec.trace_state.len;
+	l->baggage = cur->baggage.p;
+	l->baggage_len = cur->baggage.len;
 }
 
 weft_span *
 weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
 {
 	static const weft_span_options defaults = { 0 };
-	weft_span_context parent_ctx;
-	const weft_span_context *parent = NULL;
+	sdk_thread *ts;
 	weft_span *s;
+	lineage l;
 
-	if (t == NULL)
+	if (t == NULL || (ts = sdk_thread_get(t)) == NULL || (s = sdk_thread_take(ts)) == NULL)
 		return NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (opts->parent != NULL && weft_span_context_is_valid(opts->parent)) {
-		parent = opts->parent;
-	} else if (!opts->root && tls_current != NULL) {
-		parent_ctx = weft_span_get_context(tls_current);
-		parent = &parent_ctx;
-	}
-	if ((s = cm_calloc(1, sizeof *s)) == NULL)
-		return NULL;
-	cm_arena_init(&s->arena, SPAN_ARENA_CHUNK);
+	find_lineage(opts, &l);
 	s->tracer = t;
-	if (parent != NULL) {
-		memcpy(s->rec.trace_id.b, parent->trace_id.b, 16);
-		memcpy(s->rec.parent_span_id.b, parent->span_id.b, 8);
+	s->prev_current = NULL;
+	s->gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+	s->bytes = 0;
+	s->current = false;
+	s->ids_pending = 0;
+	if (l.parent != NULL) {
+		memcpy(s->rec.trace_id.b, l.parent->trace_id.b, 16);
+		memcpy(s->rec.parent_span_id.b, l.parent->span_id.b, 8);
 	} else {
-		cm_trace_id_random(&s->rec.trace_id);
+		memset(s->rec.parent_span_id.b, 0, 8);
+		if (sdk_sampler_reads_id(&t->sampler, NULL))
+			cm_trace_id_random(&s->rec.trace_id);
+		else
+			s->ids_pending |= PENDING_TRACE_ID;
 	}
-	cm_span_id_random(&s->rec.span_id);
-	s->recording = sdk_sampler_decide(&t->sampler, parent, &s->rec.trace_id);
+	s->recording = sdk_sampler_decide(&t->sampler, l.parent, &s->rec.trace_id);
 	s->rec.flags = s->recording ? WEFT_FLAG_SAMPLED : 0;
-	pthread_mutex_lock(&t->mu);
+	s->ids_pending |= PENDING_SPAN_ID;
 	if (s->recording)
-		t->stats.spans_started++;
-	else
-		t->stats.spans_unsampled++;
-	pthread_mutex_unlock(&t->mu);
-	if (!s->recording)
+		ensure_ids(s);
+	s->rec.trace_state = span_strdup(s, l.tracestate, l.tracestate_len);
+	s->baggage = span_strdup(s, l.baggage, l.baggage_len);
+	if (!s->recording) {
+		sdk_count(&ts->c.unsampled, 1);
 		return s;
+	}
+	sdk_count(&ts->c.started, 1);
+	rec_reset(&s->rec);
+	s->attr_cap = s->event_cap = 0;
 	s->rec.kind = (uint8_t)(opts->kind >= WEFT_KIND_INTERNAL && opts->kind <= WEFT_KIND_CONSUMER
 	        ? opts->kind
 	        : WEFT_KIND_INTERNAL);
-	s->rec.start_ns = opts->start_ns ? opts->start_ns : cm_now_ns();
-	s->rec.name = cm_str_from(cm_arena_strndup(&s->arena, name ? name : "", name ? strlen(name) : 0));
-	if (s->rec.name.p == NULL)
-		s->rec.name = CM_STR("");
+	s->rec.start_ns = opts->start_ns ? opts->start_ns : sdk_tsc_now();
+	s->rec.name = span_strdup(s, name ? name : "", name ? strlen(name) : 0);
 	return s;
 }
 
+/*
+ * Gives up a span that will not be exported (s->bytes == 0): back to the
+ * pool if it is this thread's, else through the exporter to its owner.
+ */
 static void
-enqueue(weft_tracer *t, weft_span *s)
+discard(sdk_thread *ts, weft_span *s)
 {
-	pthread_mutex_lock(&t->mu);
-	t->ended++;
-	if (t->queued >= t->max_queue || t->stopping) {
-		t->stats.spans_dropped++;
-		t->finished++;
-		pthread_mutex_unlock(&t->mu);
-		sdk_span_free(s);
-		return;
-	}
-	if (t->tail)
-		t->tail->next = s;
-	else
-		t->head = s;
-	t->tail = s;
-	t->queued++;
-	if (t->queued >= t->max_batch)
-		pthread_cond_signal(&t->wake);
-	pthread_mutex_unlock(&t->mu);
+	s->bytes = 0;
+	if (ts != NULL && s->owner == ts)
+		sdk_thread_give(ts, s);
+	else if (ts == NULL || !sdk_ring_push(&ts->ended, s))
+		sdk_span_destroy(s);
 }
 
 void
 weft_span_end(weft_span *s)
 {
+	weft_tracer *t;
+	sdk_thread *ts;
+	uint32_t bytes;
+
 	if (s == NULL)
 		return;
+	t = s->tracer;
 	if (s->current) {
 		tls_current = s->prev_current;
 		s->current = false;
 	}
-	if (!s->recording) {
-		sdk_span_free(s);
+	ts = sdk_thread_get(t);
+	if (!s->recording || ts == NULL || s->gen != atomic_load_explicit(&t->gen, memory_order_relaxed)) {
+		/* Unsampled, or started by the parent of this forked process: not ours to export. */
+		discard(ts, s);
 		return;
 	}
-	s->rec.end_ns = cm_now_ns();
+	s->rec.end_ns = sdk_tsc_now();
 	if (s->rec.end_ns < s->rec.start_ns)
 		s->rec.end_ns = s->rec.start_ns;
-	enqueue(s->tracer, s);
+	bytes = (uint32_t)(sizeof *s + s->arena.held);
+	if (!sdk_budget_take(ts, bytes)) {
+		sdk_count(&ts->c.dropped, 1);
+		discard(ts, s);
+		return;
+	}
+	s->bytes = bytes;
+	if (!sdk_ring_push(&ts->ended, s)) {
+		ts->credit += bytes;
+		sdk_count(&ts->c.dropped, 1);
+		discard(ts, s);
+		return;
+	}
+	sdk_count(&ts->c.pushed, 1);
+	if (--ts->until_kick == 0 || atomic_load_explicit(&t->need_exporter, memory_order_relaxed)) {
+		ts->until_kick = t->max_batch;
+		sdk_exporter_kick(t);
+	}
+}
+
+void
+weft_span_end_scoped(weft_span **s)
+{
+	if (s != NULL)
+		weft_span_end(*s);
 }
 
 void
@@ -145,6 +253,8 @@ weft_span_get_context(const weft_span *s)
 	memset(&c, 0, sizeof c);
 	if (s == NULL)
 		return c;
+	if (s->ids_pending)
+		ensure_ids((weft_span *)s); /* the span belongs to the calling thread */
 	memcpy(c.trace_id.b, s->rec.trace_id.b, 16);
 	memcpy(c.span_id.b, s->rec.span_id.b, 8);
 	c.flags = (uint8_t)s->rec.flags;
@@ -157,7 +267,25 @@ weft_span_is_recording(const weft_span *s)
 	return s != NULL && s->recording;
 }
 
-/* Returns the slot for key: the existing one (replaced), or a new one. NULL when out of memory. */
+/* The thread's counters, for limits hit on the calling thread. */
+static sdk_counters *
+counters(weft_span *s)
+{
+	sdk_thread *ts = sdk_thread_get(s->tracer);
+	return ts ? &ts->c : NULL;
+}
+
+static void
+count_limit(weft_span *s, size_t field_offset)
+{
+	sdk_counters *c = counters(s);
+	if (c != NULL)
+		sdk_count((_Atomic uint64_t *)((char *)c + field_offset), 1);
+}
+
+#define COUNT_LIMIT(s, field) count_limit((s), offsetof(sdk_counters, field))
+
+/* Returns the slot for key: the existing one (replaced), or a new one. NULL when over the limit or out of memory. */
 static cm_attr *
 attr_slot(weft_span *s, const char *key)
 {
@@ -167,24 +295,25 @@ attr_slot(weft_span *s, const char *key)
 	for (uint32_t i = 0; i < a->n; i++)
 		if (a->v[i].key.len == klen && memcmp(a->v[i].key.p, key, klen) == 0)
 			return &a->v[i];
+	if (a->n >= s->tracer->limits.attributes)
+		goto dropped;
 	if (a->n == s->attr_cap) {
 		uint32_t cap = s->attr_cap ? s->attr_cap * 2 : FIRST_ATTR_CAP;
-		cm_attr *v = cm_arena_alloc(&s->arena, cap * sizeof *v);
-		if (v == NULL) {
-			a->dropped++;
-			return NULL;
-		}
+		cm_attr *v = cm_arena_alloc_uninit(&s->arena, cap * sizeof *v);
+		if (v == NULL)
+			goto dropped;
 		if (a->n)
 			memcpy(v, a->v, a->n * sizeof *v);
 		a->v = v;
 		s->attr_cap = cap;
 	}
-	a->v[a->n].key = cm_str_from(cm_arena_strndup(&s->arena, key, klen));
-	if (a->v[a->n].key.p == NULL) {
-		a->dropped++;
-		return NULL;
-	}
+	if ((a->v[a->n].key = span_strdup(s, key, klen)).len == 0 && klen != 0)
+		goto dropped;
 	return &a->v[a->n++];
+dropped:
+	a->dropped++;
+	COUNT_LIMIT(s, attributes_dropped);
+	return NULL;
 }
 
 static bool
@@ -194,17 +323,17 @@ settable(const weft_span *s, const char *key)
 }
 
 static void
-set_value(weft_span *s, cm_attr *slot, const weft_attr *a)
+set_value(weft_span *s, cm_value *v, const weft_attr *a)
 {
-	cm_value *v = &slot->val;
 	switch (a->type) {
 	case WEFT_ATTR_STR: {
 		const char *str = a->v.s ? a->v.s : "";
-		size_t n = strlen(str);
+		uint32_t n = (uint32_t)strnlen(str, (size_t)s->tracer->limits.value_length + 1);
+		uint32_t cut = cm_utf8_cut(str, n, s->tracer->limits.value_length);
+		if (cut < n)
+			COUNT_LIMIT(s, values_truncated);
 		v->type = CM_VAL_STR;
-		v->u.s = (cm_str){ cm_arena_strndup(&s->arena, str, n), (uint32_t)n };
-		if (v->u.s.p == NULL)
-			v->u.s = CM_STR("");
+		v->u.s = span_strdup(s, str, cut);
 		break;
 	}
 	case WEFT_ATTR_BOOL:
@@ -227,7 +356,7 @@ set_attr(weft_span *s, const weft_attr *a)
 	cm_attr *slot;
 	if (!settable(s, a->key) || (slot = attr_slot(s, a->key)) == NULL)
 		return;
-	set_value(s, slot, a);
+	set_value(s, &slot->val, a);
 }
 
 void
@@ -254,51 +383,53 @@ weft_span_set_bool(weft_span *s, const char *key, bool value)
 	set_attr(s, &WEFT_BOOL(key, value));
 }
 
-void
-weft_span_add_event(weft_span *s, const char *name, const weft_attr *attrs, size_t nattrs)
+/* Appends an event slot, or NULL when over the limit or out of memory. */
+static cm_event *
+event_slot(weft_span *s)
 {
-	cm_event *e;
-
-	if (s == NULL || !s->recording || name == NULL)
-		return;
+	if (s->rec.nevents >= s->tracer->limits.events)
+		goto dropped;
 	if (s->rec.nevents == s->event_cap) {
 		uint32_t cap = s->event_cap ? s->event_cap * 2 : FIRST_EVENT_CAP;
 		cm_event *v = cm_arena_alloc(&s->arena, cap * sizeof *v);
-		if (v == NULL) {
-			s->rec.dropped_events++;
-			return;
-		}
+		if (v == NULL)
+			goto dropped;
 		if (s->rec.nevents)
 			memcpy(v, s->rec.events, s->rec.nevents * sizeof *v);
 		s->rec.events = v;
 		s->event_cap = cap;
 	}
-	e = &s->rec.events[s->rec.nevents];
-	memset(e, 0, sizeof *e);
-	e->time_ns = cm_now_ns();
-	e->name = cm_str_from(cm_arena_strndup(&s->arena, name, strlen(name)));
-	if (e->name.p == NULL) {
-		s->rec.dropped_events++;
+	return memset(&s->rec.events[s->rec.nevents++], 0, sizeof(cm_event));
+dropped:
+	s->rec.dropped_events++;
+	COUNT_LIMIT(s, events_dropped);
+	return NULL;
+}
+
+void
+weft_span_add_event(weft_span *s, const char *name, const weft_attr *attrs, size_t nattrs)
+{
+	uint32_t limit;
+	cm_event *e;
+
+	if (s == NULL || !s->recording || name == NULL || (e = event_slot(s)) == NULL)
 		return;
-	}
-	if (nattrs > 0) {
-		e->attrs.v = cm_arena_alloc(&s->arena, nattrs * sizeof(cm_attr));
-		if (e->attrs.v == NULL) {
-			e->attrs.dropped = (uint32_t)nattrs;
-			nattrs = 0;
-		}
-	}
+	e->time_ns = sdk_tsc_now();
+	e->name = span_strdup(s, name, strlen(name));
+	limit = s->tracer->limits.event_attributes;
+	if (nattrs > 0 && limit > 0)
+		e->attrs.v = cm_arena_alloc(&s->arena, (nattrs < limit ? nattrs : limit) * sizeof(cm_attr));
 	for (size_t i = 0; i < nattrs; i++) {
-		cm_attr *slot = &e->attrs.v[e->attrs.n];
-		if (attrs[i].key == NULL ||
-		    (slot->key = cm_str_from(cm_arena_strndup(&s->arena, attrs[i].key, strlen(attrs[i].key)))).p == NULL) {
+		cm_attr *slot = e->attrs.v ? &e->attrs.v[e->attrs.n] : NULL;
+		if (slot == NULL || e->attrs.n >= limit || attrs[i].key == NULL) {
 			e->attrs.dropped++;
+			COUNT_LIMIT(s, attributes_dropped);
 			continue;
 		}
-		set_value(s, slot, &attrs[i]);
+		slot->key = span_strdup(s, attrs[i].key, strlen(attrs[i].key));
+		set_value(s, &slot->val, &attrs[i]);
 		e->attrs.n++;
 	}
-	s->rec.nevents++;
 }
 
 void
@@ -308,9 +439,48 @@ weft_span_set_status(weft_span *s, int status, const char *message)
 		return;
 	s->rec.status = (uint8_t)status;
 	s->rec.status_message = CM_STR("");
-	if (status == WEFT_STATUS_ERROR && message != NULL) {
-		const char *m = cm_arena_strndup(&s->arena, message, strlen(message));
-		if (m != NULL)
-			s->rec.status_message = cm_str_from(m);
-	}
+	if (status == WEFT_STATUS_ERROR && message != NULL)
+		s->rec.status_message = span_strdup(s, message, strlen(message));
+}
+
+const char *
+weft_span_baggage(const weft_span *s)
+{
+	return s != NULL && s->baggage.len ? s->baggage.p : "";
+}
+
+const char *
+weft_span_tracestate(const weft_span *s)
+{
+	return s != NULL && s->rec.trace_state.len ? s->rec.trace_state.p : "";
+}
+
+/* Applies an edit to a copy of one of the span's lists and keeps the result in the arena. */
+static int
+edit_list(weft_span *s, cm_str *list, size_t cap,
+    int (*edit)(char *, size_t, const char *, const char *), const char *key, const char *value)
+{
+	char buf[WEFT_BAGGAGE_MAX];
+	int rv;
+
+	if (s == NULL || key == NULL || value == NULL)
+		return WEFT_EINVAL;
+	memcpy(buf, list->p ? list->p : "", list->len);
+	buf[list->len] = '\0';
+	if ((rv = edit(buf, cap, key, value)) != WEFT_OK)
+		return rv;
+	*list = span_strdup(s, buf, strlen(buf));
+	return list->len || buf[0] == '\0' ? WEFT_OK : WEFT_ENOMEM;
+}
+
+int
+weft_span_set_baggage(weft_span *s, const char *key, const char *value)
+{
+	return edit_list(s, s ? &s->baggage : NULL, WEFT_BAGGAGE_MAX, weft_baggage_set, key, value);
+}
+
+int
+weft_span_set_tracestate(weft_span *s, const char *key, const char *value)
+{
+	return edit_list(s, s ? &s->rec.trace_state : NULL, WEFT_TRACESTATE_MAX, weft_tracestate_set, key, value);
 }

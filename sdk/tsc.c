@@ -1,0 +1,84 @@
+/*
+ * tsc.c - calibration of the TSC clock (tsc.h).
+ *
+ * The rate is measured between the first calibration (the anchor) and the
+ * latest, so it sharpens as the process runs: with readings good to ~1 µs,
+ * 200 ms of span give 5 ppm and an hour far less. Each calibration also
+ * moves the base to now, so the realtime clock's steps and NTP's slewing
+ * reach span timestamps within a second.
+ */
+#include "tsc.h"
+
+#include <pthread.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+sdk_tsc sdk_tsc_state;
+
+enum { MIN_SPAN_NS = 200000000, MAX_AGE_NS = 2000000000, PAIR_TRIES = 5, PAIR_SLACK_NS = 2000 };
+
+#if defined(__x86_64__)
+static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t anchor_tsc, anchor_ns;
+static int invariant = -1;
+
+static bool
+has_invariant_tsc(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007)
+		return false;
+	__get_cpuid(0x80000007, &a, &b, &c, &d);
+	return (d >> 8) & 1;
+}
+
+/* A (tsc, realtime) pair read close together; false if preempted every try. */
+static bool
+read_pair(uint64_t *tsc, uint64_t *ns)
+{
+	for (int i = 0; i < PAIR_TRIES; i++) {
+		uint64_t a = cm_now_ns(), t = __rdtsc(), b = cm_now_ns();
+		if (b >= a && b - a < PAIR_SLACK_NS) {
+			*tsc = t;
+			*ns = a + (b - a) / 2;
+			return true;
+		}
+	}
+	return false;
+}
+#endif
+
+void
+sdk_tsc_calibrate(void)
+{
+#if defined(__x86_64__)
+	sdk_tsc *c = &sdk_tsc_state;
+	uint64_t tsc, ns, mult, seq;
+
+	pthread_mutex_lock(&writer);
+	if (invariant < 0)
+		invariant = has_invariant_tsc();
+	if (!invariant || !read_pair(&tsc, &ns))
+		goto out;
+	if (anchor_ns == 0 || ns < anchor_ns || tsc <= anchor_tsc) {
+		anchor_tsc = tsc;
+		anchor_ns = ns;
+		goto out;
+	}
+	if (ns - anchor_ns < MIN_SPAN_NS)
+		goto out;
+	mult = (uint64_t)(((unsigned __int128)(ns - anchor_ns) << 32) / (tsc - anchor_tsc));
+	seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+	atomic_store_explicit(&c->seq, (uint32_t)seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&c->base_tsc, tsc, memory_order_relaxed);
+	atomic_store_explicit(&c->base_ns, ns, memory_order_relaxed);
+	atomic_store_explicit(&c->max_ticks, (uint64_t)(((unsigned __int128)MAX_AGE_NS << 32) / mult), memory_order_relaxed);
+	atomic_store_explicit(&c->mult, mult, memory_order_relaxed);
+	atomic_store_explicit(&c->seq, (uint32_t)seq + 2, memory_order_release);
+out:
+	pthread_mutex_unlock(&writer);
+#endif
+}

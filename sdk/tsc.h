@@ -1,0 +1,60 @@
+/*
+ * tsc.h - span timestamps from the CPU's time-stamp counter.
+ *
+ * clock_gettime(CLOCK_REALTIME) costs ~25 ns here and a span reads the
+ * clock twice; an invariant TSC read costs a few. sdk_tsc_now() converts
+ * the TSC to unix nanoseconds from a base pair (tsc, realtime) and a rate
+ * that exporter threads refresh about once a second (sdk_tsc_calibrate),
+ * published with a seqlock so readers take no lock. It falls back to
+ * clock_gettime when the CPU has no invariant TSC (or is not x86-64),
+ * before the first calibration, and when the base is over two seconds old
+ * (the exporter is stalled), so a timestamp is never extrapolated far.
+ */
+#ifndef WEFT_SDK_TSC_H
+#define WEFT_SDK_TSC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+typedef struct sdk_tsc {
+	_Atomic uint32_t seq;       /* odd while being written */
+	_Atomic uint64_t base_tsc;
+	_Atomic uint64_t base_ns;
+	_Atomic uint64_t mult;      /* ns per tick, 32.32 fixed point; 0: not usable */
+	_Atomic uint64_t max_ticks; /* how far past the base a reading may be */
+} sdk_tsc;
+
+extern sdk_tsc sdk_tsc_state;
+
+/* Refreshes the base and the rate; cheap, safe from any thread. */
+void sdk_tsc_calibrate(void);
+
+static inline uint64_t
+sdk_tsc_now(void)
+{
+#if defined(__x86_64__)
+	sdk_tsc *c = &sdk_tsc_state;
+	uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+	uint64_t mult = atomic_load_explicit(&c->mult, memory_order_relaxed);
+
+	if (mult != 0 && !(seq & 1)) {
+		uint64_t bt = atomic_load_explicit(&c->base_tsc, memory_order_relaxed);
+		uint64_t bn = atomic_load_explicit(&c->base_ns, memory_order_relaxed);
+		uint64_t mx = atomic_load_explicit(&c->max_ticks, memory_order_relaxed);
+		uint64_t d = __rdtsc() - bt;
+		atomic_thread_fence(memory_order_acquire);
+		if (d < mx && atomic_load_explicit(&c->seq, memory_order_relaxed) == seq)
+			return bn + (uint64_t)(((unsigned __int128)d * mult) >> 32);
+	}
+#endif
+	return cm_now_ns();
+}
+
+#endif
