@@ -186,7 +186,7 @@ deps: $(DEPS_STAMP)
 FIXTURES ?= $(abspath ../shared/fixtures)
 
 test check: all $(TESTS)
-	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) WEFT_FUZZ_CORPUS=$(abspath tests/fuzz/corpus) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) $(TSAN_OPTIONS)" \
+	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) WEFT_FUZZ_CORPUS=$(abspath tests/fuzz/corpus) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) die_after_fork=0 $(TSAN_OPTIONS)" \
 		bash scripts/run-tests.sh $(TESTS)
 
 demo: all

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +165,111 @@ full_queue_drops_and_counts_and_shutdown_is_bounded(void **state)
 	assert_true(cm_mono_ns() - t0 < 5000000000u); /* not a timing target: a hang guard */
 }
 
+static void
+span_limits_cut_and_count(void **state)
+{
+	weft_tracer_config cfg = { .service_name = "svc", .endpoint = DOWN, .shutdown_timeout_ms = 50,
+		.max_attributes = 3, .max_events = 2, .max_event_attributes = 1, .max_value_length = 5 };
+	weft_tracer *t = NULL;
+	weft_span *s;
+	weft_stats st;
+	(void)state;
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	s = weft_span_start(t, "limited", NULL);
+	weft_span_set_str(s, "a", "abcd\xc3\xa9"); /* "abcdé": byte 5 is inside é, so 4 are kept */
+	weft_span_set_int(s, "b", 1);
+	weft_span_set_int(s, "c", 2);
+	weft_span_set_int(s, "d", 3); /* over the limit */
+	weft_span_set_int(s, "a", 4); /* replacing is not adding */
+	for (int i = 0; i < 3; i++)
+		weft_span_add_event(s, "e", (weft_attr[]){ WEFT_INT("x", 1), WEFT_INT("y", 2) }, 2);
+	assert_int_equal(s->rec.attrs.n, 3);
+	assert_int_equal(s->rec.attrs.dropped, 1);
+	assert_int_equal(s->rec.attrs.v[0].val.type, CM_VAL_INT);
+	assert_int_equal(s->rec.nevents, 2);
+	assert_int_equal(s->rec.dropped_events, 1);
+	assert_int_equal(s->rec.events[0].attrs.n, 1);
+	assert_int_equal(s->rec.events[0].attrs.dropped, 1);
+	weft_span_set_str(s, "a", "abcd\xc3\xa9");
+	assert_int_equal(s->rec.attrs.v[0].val.u.s.len, 4);
+	weft_span_set_str(s, "b", "h\xc3\xa9llo");
+	assert_int_equal(s->rec.attrs.v[1].val.u.s.len, 5); /* "h" + 2-byte é + "ll" */
+	weft_span_set_str(s, "c", "\xe2\x82\xac\xe2\x82\xac"); /* "€€": 6 bytes, cut to one € */
+	assert_int_equal(s->rec.attrs.v[2].val.u.s.len, 3);
+	weft_span_end(s);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.attributes_dropped, 1 + 2); /* "d", and "y" of the two events kept */
+	assert_int_equal(st.events_dropped, 1);
+	assert_int_equal(st.values_truncated, 4);
+	weft_tracer_destroy(t);
+}
+
+static void
+byte_budget_bounds_what_waits(void **state)
+{
+	weft_tracer_config cfg = { .service_name = "svc", .endpoint = DOWN, .shutdown_timeout_ms = 50,
+		.max_queue_spans = 100000, .max_queue_bytes = 256 << 10 };
+	char big[2000];
+	weft_tracer *t = NULL;
+	weft_stats st;
+	(void)state;
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	for (int i = 0; i < 2000; i++) {
+		weft_span *s = weft_span_start(t, "big", NULL);
+		weft_span_set_str(s, "payload", big);
+		weft_span_end(s);
+	}
+	weft_tracer_stats(t, &st);
+	assert_true(st.spans_dropped > 1000); /* each ~3.5 KiB: about 70 fit in 256 KiB */
+	assert_true(st.queued_bytes <= 256u << 10);
+	assert_true(st.queued > 0 && st.queued < 200);
+	weft_tracer_destroy(t);
+}
+
+static void
+rate_limiting_sampler_keeps_n_per_second(void **state)
+{
+	weft_tracer *t = tracer(DOWN, "ratelimiting", 0);
+	weft_tracer_config cfg = { .sampler = "ratelimiting", .sampler_arg = "0", .endpoint = DOWN };
+	weft_tracer *bad = NULL;
+	weft_stats st;
+	(void)state;
+	/* The default rate is 100 per second with a burst of one second's worth. */
+	for (int i = 0; i < 1000; i++)
+		weft_span_end(weft_span_start(t, "r", NULL));
+	weft_tracer_stats(t, &st);
+	assert_in_range(st.spans_started, 100, 102);
+	assert_int_equal(st.spans_started + st.spans_unsampled, 1000);
+	assert_int_equal(weft_tracer_create(&cfg, &bad), WEFT_EINVAL);
+	weft_tracer_destroy(t);
+}
+
+static void
+end_in_scope(weft_tracer *t, weft_span **seen)
+{
+	WEFT_SCOPED_SPAN(t, s, "scoped", NULL);
+	*seen = s;
+	assert_ptr_equal(weft_span_current(), s);
+}
+
+static void
+scoped_span_ends_when_its_block_exits(void **state)
+{
+	weft_tracer *t = tracer(DOWN, NULL, 0);
+	weft_span *seen = NULL;
+	weft_stats st;
+	(void)state;
+	end_in_scope(t, &seen);
+	assert_non_null(seen);
+	assert_null(weft_span_current());
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.spans_started, 1);
+	assert_int_equal(st.queued, 1);
+	weft_tracer_destroy(t);
+}
+
 /* A real receiver (NNG REP + RocksDB) in this process. */
 typedef struct server {
 	char dir[64];
@@ -257,6 +365,167 @@ spans_arrive_even_if_the_collector_starts_late(void **state)
 	server_stop(&srv);
 }
 
+/* Spans in the store for the trace of ctx. */
+static uint32_t
+stored(server *srv, weft_span_context ctx)
+{
+	cm_batch b;
+	cm_trace_id id;
+	uint32_t n;
+	memcpy(id.b, ctx.trace_id.b, 16);
+	cm_batch_init(&b);
+	if (st_trace_get(srv->store, &id, &b) != CM_OK)
+		return 0;
+	n = b.nspans;
+	cm_batch_fini(&b);
+	return n;
+}
+
+typedef struct handoff {
+	weft_tracer *t;
+	weft_span *span;      /* started here, ended by the other thread */
+	weft_span_context parent;
+} handoff;
+
+static void *
+start_then_exit(void *arg)
+{
+	handoff *h = arg;
+	for (int i = 0; i < 50; i++) {
+		weft_span *s = weft_span_start(h->t, "worker", &(weft_span_options){ .parent = &h->parent });
+		weft_span_end(s);
+	}
+	h->span = weft_span_start(h->t, "handed over", &(weft_span_options){ .parent = &h->parent });
+	return NULL; /* the thread exits with a span of its pool still open */
+}
+
+static void
+spans_cross_threads_and_outlive_their_thread(void **state)
+{
+	server srv;
+	weft_tracer *t;
+	weft_span *root;
+	handoff h;
+	pthread_t th;
+	weft_stats st;
+	(void)state;
+
+	server_init(&srv);
+	server_start(&srv);
+	t = tracer(srv.url, NULL, 0);
+	root = weft_span_start(t, "root", NULL);
+	h = (handoff){ t, NULL, weft_span_get_context(root) };
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(pthread_create(&th, NULL, start_then_exit, &h), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		weft_span_end(h.span); /* ended here, owned by a thread that is gone */
+	}
+	weft_span_end(root);
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.spans_started, 1 + 3 * 51);
+	assert_int_equal(st.spans_exported, 1 + 3 * 51);
+	assert_int_equal(stored(&srv, h.parent), 1 + 3 * 51);
+	weft_tracer_destroy(t);
+	server_stop(&srv);
+}
+
+static uint32_t
+breaker_state(weft_tracer *t)
+{
+	weft_stats st;
+	weft_tracer_stats(t, &st);
+	return st.breaker;
+}
+
+static void
+breaker_opens_while_the_collector_is_down_and_closes_after(void **state)
+{
+	weft_tracer_config cfg = { .service_name = "svc", .schedule_delay_ms = 20, .shutdown_timeout_ms = 200,
+		.breaker_failures = 2, .breaker_cooldown_ms = 300, .export_timeout_ms = 200 };
+	server srv;
+	weft_tracer *t = NULL;
+	weft_span *s;
+	weft_stats st;
+	(void)state;
+
+	server_init(&srv);
+	cfg.endpoint = srv.url;
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	s = weft_span_start(t, "waits", NULL);
+	weft_span_end(s);
+	for (int i = 0; i < 500 && breaker_state(t) != WEFT_BREAKER_OPEN; i++)
+		usleep(10000);
+	assert_int_equal(breaker_state(t), WEFT_BREAKER_OPEN);
+	server_start(&srv);
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.breaker, WEFT_BREAKER_CLOSED);
+	assert_true(st.breaker_opens >= 1);
+	assert_true(st.retries >= 2);
+	assert_int_equal(st.spans_exported, 1);
+	assert_int_equal(stored(&srv, weft_span_get_context(s)), 0 + 1);
+	weft_tracer_destroy(t);
+	server_stop(&srv);
+}
+
+static void
+forked_child_exports_its_own_spans_only(void **state)
+{
+	server srv;
+	weft_tracer *t;
+	weft_span *open_at_fork, *root;
+	weft_span_context parent_ctx, child_ctx;
+	int status, pipefd[2];
+	pid_t pid;
+	(void)state;
+
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer cannot follow a multi-threaded process through fork(). */
+	skip();
+#endif
+	server_init(&srv);
+	server_start(&srv);
+	t = tracer(srv.url, NULL, 0);
+	root = weft_span_start(t, "parent", NULL);
+	parent_ctx = weft_span_get_context(root);
+	weft_span_end(root);
+	open_at_fork = weft_span_start(t, "open at fork", &(weft_span_options){ .parent = &parent_ctx });
+	for (int i = 0; i < 20; i++) /* queued, maybe not sent, when the child is made */
+		weft_span_end(weft_span_start(t, "queued", &(weft_span_options){ .parent = &parent_ctx }));
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		weft_stats st;
+		weft_span *c = weft_span_start(t, "child root", &(weft_span_options){ .root = true });
+		weft_span_context cc = weft_span_get_context(c);
+		for (int i = 0; i < 9; i++)
+			weft_span_end(weft_span_start(t, "child", &(weft_span_options){ .parent = &cc }));
+		weft_span_end(c);
+		weft_span_end(open_at_fork); /* the parent's: not exported by the child */
+		int ok = weft_tracer_flush(t, 10000) == WEFT_OK;
+		weft_tracer_stats(t, &st);
+		ok = ok && st.spans_exported == 10;
+		if (write(pipefd[1], &cc, sizeof cc) != (ssize_t)sizeof cc)
+			ok = 0;
+		weft_tracer_destroy(t);
+		_exit(ok ? 0 : 1);
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &child_ctx, sizeof child_ctx), (ssize_t)sizeof child_ctx);
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	weft_span_end(open_at_fork);
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+	assert_int_equal(stored(&srv, child_ctx), 10);
+	assert_int_equal(stored(&srv, parent_ctx), 22); /* parent, open-at-fork, 20 queued: none twice */
+	weft_tracer_destroy(t);
+	server_stop(&srv);
+}
+
 int
 main(void)
 {
@@ -268,6 +537,13 @@ main(void)
 		cmocka_unit_test(attributes_replace_and_null_spans_are_ignored),
 		cmocka_unit_test(full_queue_drops_and_counts_and_shutdown_is_bounded),
 		cmocka_unit_test(spans_arrive_even_if_the_collector_starts_late),
+		cmocka_unit_test(span_limits_cut_and_count),
+		cmocka_unit_test(byte_budget_bounds_what_waits),
+		cmocka_unit_test(rate_limiting_sampler_keeps_n_per_second),
+		cmocka_unit_test(scoped_span_ends_when_its_block_exits),
+		cmocka_unit_test(spans_cross_threads_and_outlive_their_thread),
+		cmocka_unit_test(breaker_opens_while_the_collector_is_down_and_closes_after),
+		cmocka_unit_test(forked_child_exports_its_own_spans_only),
 	};
 	return cmocka_run_group_tests_name("sdk", tests, NULL, NULL);
 }
