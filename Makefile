@@ -123,6 +123,10 @@ $(BIN)/weft-loadgen: $(OBJ)/tools/loadgen/loadgen.o $(PROTO_O) $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lprotobuf-c $(LIBS_SDK)
 
+$(BIN)/weft-tracecontext-service: $(OBJ)/tools/tracecontext/service.o $(LIB)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_SDK)
+
 $(BIN)/weft-bench-sdk: $(OBJ)/tools/bench/bench_sdk.o $(LIB)/libweft.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_SDK)
@@ -131,7 +135,8 @@ $(BIN)/weft-bench-query: $(OBJ)/tools/bench/bench_query.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
 
-PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft $(BIN)/weft-demo-shop $(BIN)/weft-loadgen
+PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft \
+	$(BIN)/weft-demo-shop $(BIN)/weft-loadgen $(BIN)/weft-tracecontext-service
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 
 # ---- tests ----
