@@ -287,13 +287,15 @@ WEFT_API void weft_span_set_status(weft_span *s, int status, const char *message
 
 /*
  * Scoped spans: WEFT_SCOPED_SPAN(t, span, "name", opts) declares
- * `weft_span *span`, started and made current, and ends it when the
- * enclosing block exits by any path (GCC/Clang cleanup attribute).
+ * `weft_span *span`, started with opts (NULL, or a compound literal like
+ * &(weft_span_options){ .kind = WEFT_KIND_SERVER }) and made current, and
+ * ends it when the enclosing block exits by any path (GCC/Clang cleanup
+ * attribute).
  */
 WEFT_API void weft_span_end_scoped(weft_span **s);
-#define WEFT_SCOPED_SPAN(tracer, var, name, opts)                                      \
+#define WEFT_SCOPED_SPAN(tracer, var, name, ...)                                        \
 	weft_span *var __attribute__((cleanup(weft_span_end_scoped))) =                    \
-	    weft_span_start((tracer), (name), (opts));                                     \
+	    weft_span_start((tracer), (name), (__VA_ARGS__));                              \
 	weft_span_make_current(var)
 
 /* ---- propagation ---- */
