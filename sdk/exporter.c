@@ -173,23 +173,26 @@ threads(weft_tracer *t)
 }
 
 /*
- * Pops up to max_batch spans to export from the rings into x->taken;
- * spans not to export (unsampled, foreign) go straight back. Returns how
- * many were taken.
+ * Pops spans to export from the rings into x->taken, up to max_batch
+ * spans or max_batch_bytes of span memory; spans not to export
+ * (unsampled, foreign) go straight back. Returns how many were taken.
  */
 static uint32_t
 take_batch(exporter *x)
 {
 	weft_tracer *t = x->t;
+	uint64_t bytes = 0;
 	uint32_t n = 0;
 
-	for (sdk_thread *ts = threads(t); ts != NULL && n < t->max_batch; ts = ts->next) {
+	for (sdk_thread *ts = threads(t); ts != NULL && n < t->max_batch && bytes < t->max_batch_bytes; ts = ts->next) {
 		weft_span *s;
-		while (n < t->max_batch && (s = sdk_ring_pop(&ts->ended)) != NULL) {
-			if (s->bytes == 0)
+		while (n < t->max_batch && bytes < t->max_batch_bytes && (s = sdk_ring_pop(&ts->ended)) != NULL) {
+			if (s->bytes == 0) {
 				sdk_span_recycle(s);
-			else
-				x->taken[n++] = s;
+				continue;
+			}
+			x->taken[n++] = s;
+			bytes += s->bytes;
 		}
 	}
 	return n;

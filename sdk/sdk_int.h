@@ -108,6 +108,7 @@ struct weft_tracer {
 	char *endpoint;
 	uint32_t max_queue;
 	uint32_t max_batch;
+	uint32_t max_batch_bytes;
 	uint32_t delay_ms;
 	uint32_t export_timeout_ms;
 	uint32_t shutdown_timeout_ms;

@@ -111,6 +111,7 @@ configure(weft_tracer *t, const weft_tracer_config *c)
 	if ((rv = pick_u32(c->max_queue_spans, "OTEL_BSP_MAX_QUEUE_SIZE", 2048, &t->max_queue)) ||
 	    (rv = pick_u32(c->max_queue_bytes, "WEFT_BSP_MAX_QUEUE_BYTES", 4u << 20, &queue_bytes)) ||
 	    (rv = pick_u32(c->max_export_batch, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, &t->max_batch)) ||
+	    (rv = pick_u32(c->max_export_batch_bytes, "WEFT_BSP_MAX_EXPORT_BATCH_BYTES", 4u << 20, &t->max_batch_bytes)) ||
 	    (rv = pick_u32(c->schedule_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 5000, &t->delay_ms)) ||
 	    (rv = pick_u32(c->export_timeout_ms, "OTEL_BSP_EXPORT_TIMEOUT", 30000, &t->export_timeout_ms)) ||
 	    (rv = pick_u32(c->breaker_failures, "WEFT_BREAKER_FAILURES", 5, &t->breaker_failures)) ||

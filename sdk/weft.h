@@ -136,6 +136,8 @@ typedef struct weft_tracer_config {
 	uint32_t max_queue_spans;        /* OTEL_BSP_MAX_QUEUE_SIZE: ended spans per thread; 2048 */
 	uint32_t max_queue_bytes;        /* WEFT_BSP_MAX_QUEUE_BYTES: ended spans in all; 4 MiB */
 	uint32_t max_export_batch;       /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE; 512 */
+	uint32_t max_export_batch_bytes; /* WEFT_BSP_MAX_EXPORT_BATCH_BYTES: a batch closes
+	                                    when its spans' memory reaches this; 4 MiB */
 	uint32_t schedule_delay_ms;      /* OTEL_BSP_SCHEDULE_DELAY; 5000 */
 	uint32_t export_timeout_ms;      /* OTEL_BSP_EXPORT_TIMEOUT: wait for one reply; 30000 */
 	uint32_t shutdown_timeout_ms;    /* how long weft_tracer_destroy() may flush; 5000 */

@@ -430,6 +430,29 @@ spans_cross_threads_and_outlive_their_thread(void **state)
 	server_stop(&srv);
 }
 
+static void
+batches_close_at_the_byte_limit(void **state)
+{
+	weft_tracer_config cfg = { .service_name = "svc", .schedule_delay_ms = 20, .shutdown_timeout_ms = 200,
+		.max_export_batch_bytes = 16 << 10 };
+	server srv;
+	weft_tracer *t = NULL;
+	weft_stats st;
+	(void)state;
+	server_init(&srv);
+	server_start(&srv);
+	cfg.endpoint = srv.url;
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	for (int i = 0; i < 100; i++) /* ~1.3 KiB each: about 12 to a batch */
+		weft_span_end(weft_span_start(t, "s", NULL));
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.spans_exported, 100);
+	assert_true(st.batches_sent >= 100 * 1300 / (16 << 10));
+	weft_tracer_destroy(t);
+	server_stop(&srv);
+}
+
 static uint32_t
 breaker_state(weft_tracer *t)
 {
@@ -542,6 +565,7 @@ main(void)
 		cmocka_unit_test(rate_limiting_sampler_keeps_n_per_second),
 		cmocka_unit_test(scoped_span_ends_when_its_block_exits),
 		cmocka_unit_test(spans_cross_threads_and_outlive_their_thread),
+		cmocka_unit_test(batches_close_at_the_byte_limit),
 		cmocka_unit_test(breaker_opens_while_the_collector_is_down_and_closes_after),
 		cmocka_unit_test(forked_child_exports_its_own_spans_only),
 	};
