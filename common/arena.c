@@ -8,13 +8,6 @@
 
 #include "alloc.h"
 
-struct cm_arena_chunk {
-	cm_arena_chunk *next;
-	size_t used;
-	size_t cap;
-	uint64_t data[]; /* 8-byte aligned payload */
-};
-
 void
 cm_arena_init(cm_arena *a, size_t chunk_size)
 {

@@ -13,6 +13,13 @@
 
 typedef struct cm_arena_chunk cm_arena_chunk;
 
+struct cm_arena_chunk {
+	cm_arena_chunk *next;
+	size_t used;
+	size_t cap;
+	unsigned long long data[]; /* 8-byte aligned payload */
+};
+
 typedef struct cm_arena {
 	cm_arena_chunk *head;
 	size_t chunk_size; /* size of ordinary chunks; larger requests get their own */
@@ -34,5 +41,26 @@ void *cm_arena_alloc(cm_arena *a, size_t n);
 void *cm_arena_alloc_uninit(cm_arena *a, size_t n);
 /* Returns a NUL-terminated copy of s[0..n), or NULL when out of memory. */
 char *cm_arena_strndup(cm_arena *a, const char *s, size_t n);
+
+/*
+ * cm_arena_strndup's inline fast path for hot loops (a span's attributes):
+ * a bump in the current chunk, else the out-of-line call.
+ */
+static inline char *
+cm_arena_strndup_fast(cm_arena *a, const char *s, size_t n)
+{
+	cm_arena_chunk *c = a->head;
+	size_t need = (n + 8) & ~(size_t)7;
+	char *d;
+
+	if (c == NULL || c->cap - c->used < need || need < n)
+		return cm_arena_strndup(a, s, n);
+	d = (char *)c->data + c->used;
+	c->used += need;
+	a->total += need;
+	__builtin_memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
 
 #endif

@@ -84,11 +84,12 @@ cm_trace_id_parse(const char *s, size_t len, cm_trace_id *out)
 static atomic_uint fork_generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* initial-exec: libweft.so reads it on every span; the default model would call __tls_get_addr. */
 static _Thread_local struct {
 	uint64_t s[4];
 	unsigned generation;
 	bool seeded;
-} rng;
+} rng __attribute__((tls_model("initial-exec")));
 
 static void
 on_fork_child(void)
@@ -138,14 +139,12 @@ rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
-uint64_t
-cm_rand64(void)
+/* One xoshiro256** step on a seeded state. */
+static inline uint64_t
+next(uint64_t *s)
 {
-	uint64_t *s = rng.s;
 	uint64_t result, t;
 
-	if (!rng.seeded || rng.generation != atomic_load_explicit(&fork_generation, memory_order_relaxed))
-		seed();
 	result = rotl(s[1] * 5, 7) * 9;
 	t = s[1] << 17;
 	s[2] ^= s[0];
@@ -157,13 +156,28 @@ cm_rand64(void)
 	return result;
 }
 
+/* The calling thread's generator, seeded (again, after a fork) if needed. */
+static inline uint64_t *
+state(void)
+{
+	if (!rng.seeded || rng.generation != atomic_load_explicit(&fork_generation, memory_order_relaxed))
+		seed();
+	return rng.s;
+}
+
+uint64_t
+cm_rand64(void)
+{
+	return next(state());
+}
+
 void
 cm_trace_id_random(cm_trace_id *out)
 {
-	uint64_t a, b;
+	uint64_t *s = state(), a, b;
 	do {
-		a = cm_rand64();
-		b = cm_rand64();
+		a = next(s);
+		b = next(s);
 	} while ((a | b) == 0);
 	memcpy(out->b, &a, 8);
 	memcpy(out->b + 8, &b, 8);

@@ -24,7 +24,8 @@ for i in $(seq "$RUNS"); do
 	while read -r _ name value; do vals[$name]+="$value "; done < <(grep '^bench:' <<<"$out")
 done
 echo
-for name in sdk_span_4attr_p50_ns sdk_span_4attr_p99_ns sdk_span_unsampled_p50_ns sdk_span_2threads_p50_ns sdk_floor_p50_ns; do
+for name in sdk_span_4attr_p50_ns sdk_span_4attr_p99_ns sdk_span_unsampled_p50_ns sdk_span_2threads_p50_ns \
+	sdk_span_down_p50_ns sdk_span_down_p99_ns sdk_span_4attr_op_ns sdk_span_unsampled_op_ns sdk_floor_p50_ns; do
 	# shellcheck disable=SC2086
 	echo "bench: $name $(median ${vals[$name]})"
 done

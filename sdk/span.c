@@ -32,7 +32,7 @@ span_strdup(weft_span *s, const char *p, size_t n)
 	const char *d;
 	if (n == 0)
 		return CM_STR("");
-	d = cm_arena_strndup(&s->arena, p, n);
+	d = cm_arena_strndup_fast(&s->arena, p, n);
 	return d ? (cm_str){ d, (uint32_t)n } : CM_STR("");
 }
 
