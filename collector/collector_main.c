@@ -46,6 +46,9 @@ static const char usage[] =
     "  --write-linger-us N   how long the writer waits for more batches when it\n"
     "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
+    "  --auth-token-file F   every receiver and /metrics require a token from F\n"
+    "                        (one per line): HTTP Authorization: Bearer <token>,\n"
+    "                        native batches carry it (none) [WEFT_AUTH_TOKEN_FILE]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
     "  --help                this text\n";
 
@@ -63,6 +66,7 @@ typedef struct config {
 	long write_max_spans;
 	long write_linger_us;
 	bool sync;
+	const char *token_file;
 } config;
 
 /* Parses a whole number in [lo, hi] into *out; false otherwise. */
@@ -117,6 +121,7 @@ parse_args(int argc, char **argv, config *c)
 		{ "write-linger-us", required_argument, NULL, 'L' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "auth-token-file", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +141,7 @@ parse_args(int argc, char **argv, config *c)
 	c->otlp_http = env_or("WEFT_OTLP_HTTP", "127.0.0.1:4318");
 	c->zipkin = env_or("WEFT_ZIPKIN", "127.0.0.1:9411");
 	c->sync = strcmp(env_or("WEFT_SYNC", "0"), "1") == 0;
+	c->token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -153,6 +159,7 @@ parse_args(int argc, char **argv, config *c)
 		case 'L': linger = optarg; break;
 		case 's': c->sync = true; break;
 		case 'l': level = optarg; break;
+		case 'A': c->token_file = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default:
 			return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
@@ -181,10 +188,13 @@ parse_args(int argc, char **argv, config *c)
 	return 0;
 }
 
+/* Health checks stay open for probes; /metrics needs the token like everything else. */
+static const char *const admin_open_paths[] = { "/healthz", "/readyz", NULL };
+
 /* Starts an HTTP listener unless addr is "off". */
 static int
-start_http(const char *name, const char *addr, const config *c, col_budget *budget, col_metrics *m,
-    col_receiver rx, col_http_handler handler, void *arg, col_httpd **out)
+start_http(const char *name, const char *addr, const config *c, const cm_auth *auth, col_budget *budget,
+    col_metrics *m, col_receiver rx, col_http_handler handler, void *arg, col_httpd **out)
 {
 	char err[512];
 	col_httpd_config hc = {
@@ -198,6 +208,8 @@ start_http(const char *name, const char *addr, const config *c, col_budget *budg
 		.handler = handler,
 		.arg = arg,
 		.name = name,
+		.auth = auth,
+		.open_paths = admin_open_paths,
 	};
 	if (strcmp(addr, "off") == 0)
 		return 0;
@@ -227,8 +239,16 @@ main(int argc, char **argv)
 	char err[512] = "";
 	int rv, sig;
 
+	static cm_auth auth_tokens;
+	const cm_auth *auth = NULL;
+
 	if ((rv = parse_args(argc, argv, &c)) != 0)
 		return rv;
+	if (c.token_file != NULL) {
+		if (cm_auth_load(c.token_file, &auth_tokens, err, sizeof err) != CM_OK)
+			return fail("%s", err);
+		auth = &auth_tokens;
+	}
 	/* Signals are taken by sigwait() below; every thread inherits the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -254,12 +274,12 @@ main(int argc, char **argv)
 	pipeline = (col_pipeline){ writer, &metrics, (uint32_t)c.max_value_bytes };
 	admin = (col_admin){ &metrics, &budget, store, &ready };
 
-	rv = start_http("admin", c.admin, &c, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);
+	rv = start_http("admin", c.admin, &c, auth, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);
 	if (rv == 0)
-		rv = start_http("otlp-http", c.otlp_http, &c, &budget, &metrics, COL_RX_OTLP_HTTP,
+		rv = start_http("otlp-http", c.otlp_http, &c, auth, &budget, &metrics, COL_RX_OTLP_HTTP,
 		    col_otlp_handle, &pipeline, &otlp_http);
 	if (rv == 0)
-		rv = start_http("zipkin", c.zipkin, &c, &budget, &metrics, COL_RX_ZIPKIN,
+		rv = start_http("zipkin", c.zipkin, &c, auth, &budget, &metrics, COL_RX_ZIPKIN,
 		    col_zipkin_handle, &pipeline, &zipkin_http);
 	if (rv == 0 && strcmp(c.native, "off") != 0) {
 		col_native_config nc = {
@@ -268,6 +288,7 @@ main(int argc, char **argv)
 			.limits = cm_wire_default_limits,
 			.retry_ms = 500,
 			.budget = &budget,
+			.auth = auth,
 		};
 		nc.limits.max_message = (size_t)c.max_request_mib << 20;
 		if (col_native_start(&nc, &pipeline, &native, err, sizeof err) != CM_OK) {
@@ -284,8 +305,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	atomic_store(&ready, true);
-	cm_log(CM_LOG_INFO, "COL-READY", "data dir %s; native %s; otlp-http %s; zipkin %s; admin %s%s",
-	    c.data_dir, c.native, c.otlp_http, c.zipkin, c.admin, c.sync ? "; fsync per batch" : "");
+	cm_log(CM_LOG_INFO, "COL-READY", "data dir %s; native %s; otlp-http %s; zipkin %s; admin %s%s%s",
+	    c.data_dir, c.native, c.otlp_http, c.zipkin, c.admin, c.sync ? "; fsync per batch" : "",
+	    auth ? "; bearer tokens required" : "");
 
 	sigwait(&sigs, &sig);
 	cm_log(CM_LOG_INFO, "COL-STOP", "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -27,7 +27,7 @@ typedef struct conn {
 	cm_buf body;
 	size_t seen;     /* body bytes received, kept or not */
 	size_t taken;    /* from the budget */
-	unsigned refuse; /* 0, 413 or 429; a body over the size limit is 413 even if refused for memory first */
+	unsigned refuse; /* 0, 401, 413 or 429; a body over the size limit is 413 even if refused for memory first */
 } conn;
 
 void
@@ -52,6 +52,8 @@ send_reply(struct MHD_Connection *c, col_http_reply *rep)
 		return MHD_NO;
 	if (rep->content_type != NULL)
 		MHD_add_response_header(r, "Content-Type", rep->content_type);
+	if (rep->status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"weft\"");
 	if (rep->retry_after_s > 0) {
 		snprintf(retry, sizeof retry, "%u", rep->retry_after_s);
 		MHD_add_response_header(r, "Retry-After", retry);
@@ -131,6 +133,10 @@ finish(col_httpd *h, struct MHD_Connection *c, const char *method, const char *u
 	cm_buf inflated;
 	int rv;
 
+	if (st->refuse == 401) {
+		refuse(h, rep, 401, "missing or invalid bearer token (Authorization: Bearer <token>)");
+		return;
+	}
 	if (st->refuse == 413) {
 		refuse(h, rep, 413, "request body over the size limit");
 		return;
@@ -166,6 +172,18 @@ finish(col_httpd *h, struct MHD_Connection *c, const char *method, const char *u
 	cm_buf_fini(&inflated);
 }
 
+/* True when the listener is open, the path needs no token, or the request carries a valid one. */
+static bool
+authorized(col_httpd *h, struct MHD_Connection *c, const char *url)
+{
+	if (h->cfg.auth == NULL)
+		return true;
+	for (const char *const *p = h->cfg.open_paths; p != NULL && *p != NULL; p++)
+		if (strcmp(url, *p) == 0)
+			return true;
+	return cm_auth_header_ok(h->cfg.auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **state)
@@ -181,6 +199,8 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
 			return MHD_NO;
 		cm_buf_init(&st->body);
 		*state = st;
+		if (!authorized(h, c, url))
+			st->refuse = 401;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -260,8 +280,8 @@ col_httpd_start(const col_httpd_config *cfg, col_httpd **out, char *err, size_t 
 		cm_free(h);
 		return CM_EINVAL;
 	}
-	if (!cm_addr_is_loopback(&sa))
-		cm_log(CM_LOG_WARN, "COL-EXPOSED", "%s listens on %s, beyond loopback, without TLS or auth",
+	if (!cm_addr_is_loopback(&sa) && cfg->auth == NULL)
+		cm_log(CM_LOG_WARN, "COL-EXPOSED", "%s listens on %s, beyond loopback, without auth (--auth-token-file)",
 		    cfg->name, cfg->addr);
 	*out = h;
 	return CM_OK;

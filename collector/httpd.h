@@ -6,14 +6,16 @@
  * transfer encoding, which every OpenTelemetry JS exporter uses), enforces
  * the body size limit (413), takes the body's bytes from the memory budget
  * as they arrive (429 when it is spent), inflates Content-Encoding: gzip
- * within the decompressed limit (413), and hands the handler one complete
- * request. Handlers run on libmicrohttpd's worker threads.
+ * within the decompressed limit (413), checks the bearer token when the
+ * listener has one (401, before the body is kept), and hands the handler
+ * one complete request. Handlers run on libmicrohttpd's worker threads.
  */
 #ifndef WEFT_COLLECTOR_HTTPD_H
 #define WEFT_COLLECTOR_HTTPD_H
 
 #include <stddef.h>
 
+#include "auth.h"
 #include "budget.h"
 #include "buf.h"
 #include "metrics.h"
@@ -47,6 +49,8 @@ typedef struct col_httpd_config {
 	col_http_handler handler;
 	void *arg;
 	const char *name;         /* for logs: "otlp-http", "zipkin", "admin" */
+	const cm_auth *auth;      /* bearer tokens required (401 without); NULL: open */
+	const char *const *open_paths; /* paths that need no token (NULL-terminated), e.g. health checks */
 } col_httpd_config;
 
 typedef struct col_httpd col_httpd;

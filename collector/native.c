@@ -56,6 +56,16 @@ request_cost(nng_msg *msg)
 }
 
 /* Handles one request in place: msg becomes the reply. */
+static bool
+authorized(col_native *n, nng_msg *msg)
+{
+	const char *tok;
+	size_t len;
+	if (n->cfg.auth == NULL)
+		return true;
+	return cm_wire_token(nng_msg_body(msg), nng_msg_len(msg), &tok, &len) && cm_auth_token_ok(n->cfg.auth, tok, len);
+}
+
 static void
 handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
 {
@@ -71,6 +81,13 @@ handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
 	if (n->cfg.budget != NULL && !col_budget_take(n->cfg.budget, cost)) {
 		ADD(m->rx[COL_RX_NATIVE].requests_throttled, 1);
 		set_reply(msg, CM_MSG_RETRY, 0, n->cfg.retry_ms, "collector at its memory limit");
+		return;
+	}
+	if (!authorized(n, msg)) {
+		ADD(m->rx[COL_RX_NATIVE].requests_rejected, 1);
+		set_reply(msg, CM_MSG_REJECTED, 0, 0, "missing or invalid token (set WEFT_AUTH_TOKEN)");
+		if (n->cfg.budget != NULL)
+			col_budget_give(n->cfg.budget, cost);
 		return;
 	}
 	cm_batch_init(&b);

@@ -13,6 +13,7 @@
 #ifndef WEFT_COLLECTOR_NATIVE_H
 #define WEFT_COLLECTOR_NATIVE_H
 
+#include "auth.h"
 #include "budget.h"
 #include "pipeline.h"
 #include "wire.h"
@@ -25,6 +26,7 @@ typedef struct col_native_config {
 	cm_wire_limits limits;
 	uint32_t retry_ms;     /* suggested wait in RETRY replies */
 	col_budget *budget;    /* the memory limiter; NULL: unlimited */
+	const cm_auth *auth;   /* batches must carry one of these tokens (REJECTED otherwise); NULL: open */
 } col_native_config;
 
 /* Listens on cfg->url. On failure returns an error with the reason in err. */

@@ -19,7 +19,7 @@ const cm_wire_limits cm_wire_default_limits = {
 };
 
 /* batch > spans > span > attrs/events > event > attrs > value arrays (4) */
-enum { FLAG_ZSTD = 1, CM_WIRE_MAX_DEPTH = 12 };
+enum { FLAG_ZSTD = 1, FLAG_TOKEN = 2, CM_WIRE_MAX_DEPTH = 12 };
 
 #define FAIL(code, reason)      \
 	do {                    \
@@ -67,10 +67,12 @@ put_header(char *h, int type, int flags, uint32_t raw_len)
 }
 
 int
-cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, cm_buf *out)
+cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, const char *token, cm_buf *out)
 {
 	msgpack_packer pk;
 	char header[CM_WIRE_HEADER_SIZE];
+	size_t tlen = token ? strlen(token) : 0, pre = CM_WIRE_HEADER_SIZE + (tlen ? 1 + tlen : 0);
+	int tflag = tlen ? FLAG_TOKEN : 0;
 
 	c->raw.len = 0;
 	c->raw.failed = false;
@@ -89,24 +91,29 @@ cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, cm_buf *out
 		return CM_ENOMEM;
 	if (c->raw.len > UINT32_MAX)
 		return CM_ETOOBIG;
+	if (tlen > CM_WIRE_MAX_TOKEN)
+		return CM_EINVAL;
 
 	out->len = 0;
 	out->failed = false;
+	put_header(header, CM_MSG_BATCH, tflag | (level > 0 ? FLAG_ZSTD : 0), (uint32_t)c->raw.len);
+	cm_buf_append(out, header, sizeof header);
+	if (tlen) {
+		uint8_t l = (uint8_t)tlen;
+		cm_buf_append(out, &l, 1);
+		cm_buf_append(out, token, tlen);
+	}
 	if (level <= 0) {
-		put_header(header, CM_MSG_BATCH, 0, (uint32_t)c->raw.len);
-		cm_buf_append(out, header, sizeof header);
 		cm_buf_append(out, c->raw.data, c->raw.len);
 		return out->failed ? CM_ENOMEM : CM_OK;
 	}
 	size_t bound = ZSTD_compressBound(c->raw.len);
-	if (cm_buf_reserve(out, CM_WIRE_HEADER_SIZE + bound) != CM_OK)
+	if (out->failed || cm_buf_reserve(out, pre + bound) != CM_OK)
 		return CM_ENOMEM;
-	size_t n = ZSTD_compressCCtx(c->cctx, out->data + CM_WIRE_HEADER_SIZE, bound,
-	    c->raw.data, c->raw.len, level);
+	size_t n = ZSTD_compressCCtx(c->cctx, out->data + pre, bound, c->raw.data, c->raw.len, level);
 	if (ZSTD_isError(n))
 		return CM_ENOMEM;
-	put_header(out->data, CM_MSG_BATCH, FLAG_ZSTD, (uint32_t)c->raw.len);
-	out->len = CM_WIRE_HEADER_SIZE + n;
+	out->len = pre + n;
 	return CM_OK;
 }
 
@@ -127,12 +134,41 @@ check_header(const uint8_t *m, size_t len, int *type, int *flags, uint32_t *raw_
 	}
 	*type = m[3];
 	*flags = m[4];
-	if ((*flags & ~FLAG_ZSTD) != 0 || m[5] || m[6] || m[7]) {
+	if ((*flags & ~(FLAG_ZSTD | FLAG_TOKEN)) != 0 || m[5] || m[6] || m[7]) {
 		*why = "unknown flags or reserved bits set";
 		return CM_EPROTO;
 	}
 	*raw_len = (uint32_t)m[8] << 24 | (uint32_t)m[9] << 16 | (uint32_t)m[10] << 8 | m[11];
 	return CM_OK;
+}
+
+/* Where the payload starts: after the header and, with FLAG_TOKEN, the token. 0 when the token overruns. */
+static size_t
+payload_offset(const uint8_t *m, size_t len, int flags)
+{
+	size_t off = CM_WIRE_HEADER_SIZE;
+	if (flags & FLAG_TOKEN) {
+		if (len < off + 1 || m[off] == 0 || len < off + 1 + m[off])
+			return 0;
+		off += 1 + m[off];
+	}
+	return off;
+}
+
+bool
+cm_wire_token(const void *msg, size_t len, const char **token, size_t *tlen)
+{
+	const uint8_t *m = msg;
+	const char *why;
+	int type, flags;
+	uint32_t raw_len;
+
+	if (check_header(m, len, &type, &flags, &raw_len, &why) != CM_OK || !(flags & FLAG_TOKEN) ||
+	    payload_offset(m, len, flags) == 0)
+		return false;
+	*token = (const char *)m + CM_WIRE_HEADER_SIZE + 1;
+	*tlen = m[CM_WIRE_HEADER_SIZE];
+	return true;
 }
 
 int
@@ -143,7 +179,7 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 	int type, flags, rv;
 	uint32_t raw_len;
 	char *raw = NULL;
-	size_t off = 0;
+	size_t off = 0, start;
 	msgpack_unpacked up;
 	const msgpack_object *top, *res, *scopes, *spans;
 
@@ -156,17 +192,18 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 		FAIL(CM_EPROTO, "message is not a batch");
 	if (raw_len > lim->max_decompressed)
 		FAIL(CM_ETOOBIG, "decompressed size over the limit");
+	if ((start = payload_offset(m, len, flags)) == 0)
+		FAIL(CM_EPROTO, "token length runs past the message");
 	if ((raw = cm_malloc(raw_len)) == NULL)
 		FAIL(CM_ENOMEM, "out of memory");
 	if (flags & FLAG_ZSTD) {
-		size_t n = ZSTD_decompressDCtx(c->dctx, raw, raw_len, m + CM_WIRE_HEADER_SIZE,
-		    len - CM_WIRE_HEADER_SIZE);
+		size_t n = ZSTD_decompressDCtx(c->dctx, raw, raw_len, m + start, len - start);
 		if (ZSTD_isError(n) || n != raw_len)
 			FAIL(CM_EPROTO, "zstd payload corrupt or of the wrong length");
 	} else {
-		if (len - CM_WIRE_HEADER_SIZE != raw_len)
+		if (len - start != raw_len)
 			FAIL(CM_EPROTO, "payload length does not match the header");
-		memcpy(raw, m + CM_WIRE_HEADER_SIZE, raw_len);
+		memcpy(raw, m + start, raw_len);
 	}
 	out->owned = raw; /* strings of the batch point into it from now on */
 	raw = NULL;

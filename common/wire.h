@@ -5,7 +5,8 @@
  *   0..1  magic "WF"
  *   2     version (1)
  *   3     type: 1 BATCH, 2 OK, 3 RETRY, 4 REJECTED
- *   4     flags: bit 0 = payload is one zstd frame
+ *   4     flags: bit 0 = payload is one zstd frame; bit 1 = a token follows
+ *         the header (1 length byte, 1..255 bytes) before the payload
  *   5..7  reserved, zero
  *   8..11 payload length before compression, uint32 big-endian
  * followed by the payload (msgpack, see common/spanpack.h):
@@ -19,6 +20,7 @@
 #ifndef WEFT_COMMON_WIRE_H
 #define WEFT_COMMON_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,7 @@
 
 #define CM_WIRE_HEADER_SIZE 12
 #define CM_WIRE_VERSION 1
+#define CM_WIRE_MAX_TOKEN 255
 
 typedef enum cm_msg_type {
 	CM_MSG_BATCH = 1,
@@ -62,9 +65,13 @@ void cm_wire_codec_fini(cm_wire_codec *c);
 
 /*
  * Encodes b as a BATCH message into out (which is cleared first),
- * compressing with zstd at `level` when level > 0.
+ * compressing with zstd at `level` when level > 0, carrying `token` (the
+ * collector's bearer token; NULL or "" for none, at most 255 bytes).
  */
-int cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, cm_buf *out);
+int cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, const char *token, cm_buf *out);
+
+/* The token a message carries, if any (not NUL-terminated). */
+bool cm_wire_token(const void *msg, size_t len, const char **token, size_t *tlen);
 
 /*
  * Decodes a BATCH message into out, an initialised empty batch.

@@ -65,6 +65,9 @@ static const char usage[] =
     "  --json      print the server's JSON (Jaeger's format) instead of text\n"
     "  --help      this text\n"
     "\n"
+    "environment: WEFT_AUTH_TOKEN is sent as a bearer token to both daemons\n"
+    "(their --auth-token-file)\n"
+    "\n"
     "exit codes: 0 ok, 1 daemon unreachable or failed, 2 bad usage, 3 not found\n";
 
 static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -792,6 +795,8 @@ main(int argc, char **argv)
 
 	if (url == NULL || *url == '\0')
 		url = "http://127.0.0.1:16686";
+	if (getenv("WEFT_AUTH_TOKEN") != NULL && qry_http_set_bearer(getenv("WEFT_AUTH_TOKEN")) != CM_OK)
+		return die(2, "WEFT_AUTH_TOKEN is over 255 bytes or holds a line break");
 	if (collector == NULL || *collector == '\0')
 		collector = "http://127.0.0.1:4318";
 	opterr = 0;

@@ -187,6 +187,18 @@ parse_response(cm_buf *raw, qry_http_response *resp, char *err, size_t errlen)
 	return resp->body.failed ? CM_ENOMEM : CM_OK;
 }
 
+static char bearer[256];
+
+int
+qry_http_set_bearer(const char *token)
+{
+	size_t n = token ? strlen(token) : 0;
+	if (n >= sizeof bearer || strpbrk(token ? token : "", "\r\n") != NULL)
+		return CM_EINVAL;
+	memcpy(bearer, token ? token : "", n + 1);
+	return CM_OK;
+}
+
 int
 qry_http_request(const char *base_url, const char *method, const char *path,
     const char *content_type, const void *body, size_t body_len, int timeout_ms,
@@ -210,6 +222,8 @@ qry_http_request(const char *base_url, const char *method, const char *path,
 	    method, path, host, port);
 	if (body != NULL)
 		cm_buf_printf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type ? content_type : "application/json", body_len);
+	if (bearer[0] != '\0')
+		cm_buf_printf(&req, "Authorization: Bearer %s\r\n", bearer);
 	cm_buf_puts(&req, "\r\n");
 	if (body != NULL)
 		cm_buf_append(&req, body, body_len);

@@ -28,6 +28,13 @@ int qry_http_request(const char *base_url, const char *method, const char *path,
     const char *content_type, const void *body, size_t body_len, int timeout_ms,
     qry_http_response *resp, char *err, size_t errlen);
 
+/*
+ * Makes every later request carry "Authorization: Bearer <token>" (NULL:
+ * none). Process-wide, for the CLI (WEFT_AUTH_TOKEN) and tests; call it
+ * before starting threads that make requests. The token is copied.
+ */
+int qry_http_set_bearer(const char *token);
+
 /* Appends s percent-encoded for use in a URL path segment or query value. */
 void qry_url_escape(cm_buf *out, const char *s);
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "auth.h"
 #include "duration.h"
 #include "err.h"
 #include "log.h"
@@ -23,6 +25,8 @@ static const char usage[] =
     "  --http ADDR           HTTP listener (127.0.0.1:16686)        [WEFT_QUERY_HTTP]\n"
     "  --max-clock-skew D    largest clock-skew correction, a Go duration\n"
     "                        such as 500ms; 0 disables (1s)  [WEFT_MAX_CLOCK_SKEW]\n"
+    "  --auth-token-file F   require Authorization: Bearer <a token in F>, one\n"
+    "                        token per line (none)        [WEFT_AUTH_TOKEN_FILE]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
     "  --help                this text\n";
 
@@ -56,6 +60,7 @@ main(int argc, char **argv)
 		{ "http", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "max-clock-skew", required_argument, NULL, 's' },
+		{ "auth-token-file", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -66,6 +71,10 @@ main(int argc, char **argv)
 	};
 	const char *level = env_or("WEFT_LOG_LEVEL", "info");
 	const char *skew = env_or("WEFT_MAX_CLOCK_SKEW", "1s");
+	const char *token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
+	static cm_auth auth;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	qry_server *server = NULL;
 	char err[512];
 	sigset_t sigs;
@@ -78,6 +87,7 @@ main(int argc, char **argv)
 		case 'H': cfg.http_addr = optarg; break;
 		case 'l': level = optarg; break;
 		case 's': skew = optarg; break;
+		case 'A': token_file = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
 		}
@@ -90,6 +100,14 @@ main(int argc, char **argv)
 		return fail("bad --log-level %s (debug|info|warn|error|off)", level);
 	if (cm_duration_parse(skew, &cfg.max_clock_skew_ns) != CM_OK)
 		return fail("bad --max-clock-skew %s (a duration such as 1s or 250ms; 0 disables)", skew);
+	if (token_file != NULL) {
+		if (cm_auth_load(token_file, &auth, err, sizeof err) != CM_OK)
+			return fail("%s", err);
+		cfg.auth = &auth;
+	}
+	if (cfg.auth == NULL && cm_addr_parse(cfg.http_addr, &sa, &salen) == CM_OK && !cm_addr_is_loopback(&sa))
+		cm_log(CM_LOG_WARN, "QRY-EXPOSED", "listening on %s, beyond loopback, without auth (--auth-token-file)",
+		    cfg.http_addr);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -35,6 +35,7 @@ struct qry_server {
 	char *data_dir;
 	pthread_mutex_t mu;
 	st_store *store;
+	const cm_auth *auth;
 };
 
 static enum MHD_Result
@@ -131,6 +132,24 @@ send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 	cm_jsonw_obj_end(&w);
 	ret = send_json(c, status, &b);
 	cm_buf_fini(&b);
+	return ret;
+}
+
+/* 401 in Jaeger's error envelope, with the Bearer challenge. */
+static enum MHD_Result
+send_unauthorized(struct MHD_Connection *c)
+{
+	static const char body[] =
+	    "{\"data\":null,\"total\":0,\"limit\":0,\"offset\":0,\"errors\":[{\"code\":401,"
+	    "\"msg\":\"missing or invalid bearer token (Authorization: Bearer <token>)\"}]}";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"weft\"");
+	ret = MHD_queue_response(c, 401, r);
+	MHD_destroy_response(r);
 	return ret;
 }
 
@@ -746,6 +765,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 	(void)upload_size;
 	(void)state;
 
+	if (s->auth != NULL &&
+	    !cm_auth_header_ok(s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+		return send_unauthorized(c);
 	if (strcmp(method, "GET") != 0)
 		return send_error(c, 405, "only GET is served here");
 	if (len > 1 && url[len - 1] == '/')
@@ -800,6 +822,7 @@ qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->max_clock_skew_ns = cfg->max_clock_skew_ns;
+	s->auth = cfg->auth;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

@@ -7,6 +7,8 @@
  *   GET /api/operations?service=S[&spanKind=K]
  *   GET /api/traces/{traceID}
  * Every answer is Jaeger's envelope {"data","total","limit","offset","errors"}.
+ * With tokens configured, a request without "Authorization: Bearer <token>"
+ * gets 401 (and WWW-Authenticate) before anything is read.
  *
  * Traces are clock-skew adjusted (clockskew.h) unless the request says
  * raw=true. The store is opened as a RocksDB secondary of the collector's data
@@ -20,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
+
 typedef struct qry_server qry_server;
 
 typedef struct qry_server_config {
@@ -27,6 +31,7 @@ typedef struct qry_server_config {
 	const char *http_addr; /* host:port */
 	unsigned threads;      /* HTTP worker threads */
 	uint64_t max_clock_skew_ns; /* bound of clock-skew adjustment; 0 disables it */
+	const cm_auth *auth;   /* bearer tokens every request needs (401 without); NULL: open */
 } qry_server_config;
 
 /* Starts listening. On failure returns an error with the reason in err. */

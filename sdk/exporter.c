@@ -216,7 +216,7 @@ encode_and_release(exporter *x, uint32_t n)
 	view.nscopes = 1;
 	view.spans = x->spans;
 	view.nspans = n;
-	ok = x->have_codec && cm_wire_encode_batch(&x->codec, &view, ZSTD_LEVEL, &x->msg) == CM_OK;
+	ok = x->have_codec && cm_wire_encode_batch(&x->codec, &view, ZSTD_LEVEL, t->auth_token, &x->msg) == CM_OK;
 	for (uint32_t i = 0; i < n; i++) {
 		bytes += x->taken[i]->bytes;
 		sdk_span_recycle(x->taken[i]);

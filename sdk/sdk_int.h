@@ -106,6 +106,7 @@ struct weft_tracer {
 	/* settings, fixed after create */
 	uint64_t id;             /* unique per process, keys threads' caches */
 	char *endpoint;
+	char *auth_token;        /* NULL: none */
 	uint32_t max_queue;
 	uint32_t max_batch;
 	uint32_t max_batch_bytes;

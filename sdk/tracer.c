@@ -16,6 +16,7 @@
 #include "err.h"
 #include "sdk_int.h"
 #include "tsc.h"
+#include "wire.h"
 
 _Static_assert(WEFT_EREJECTED == (int)CM_EREJECTED, "weft_err mirrors cm_err");
 
@@ -105,6 +106,7 @@ configure(weft_tracer *t, const weft_tracer_config *c)
 {
 	const char *endpoint = pick(c->endpoint, "WEFT_ENDPOINT");
 	const char *props = pick(c->propagators, "OTEL_PROPAGATORS");
+	const char *token = pick(c->auth_token, "WEFT_AUTH_TOKEN");
 	uint32_t queue_bytes;
 	int rv;
 
@@ -130,6 +132,8 @@ configure(weft_tracer *t, const weft_tracer_config *c)
 	if ((rv = sdk_sampler_init(&t->sampler, pick(c->sampler, "OTEL_TRACES_SAMPLER"),
 	         pick(c->sampler_arg, "OTEL_TRACES_SAMPLER_ARG"))) != CM_OK)
 		return rv;
+	if (token != NULL && (strlen(token) > CM_WIRE_MAX_TOKEN || (t->auth_token = cm_strndup(token, strlen(token))) == NULL))
+		return strlen(token) > CM_WIRE_MAX_TOKEN ? CM_EINVAL : CM_ENOMEM;
 	endpoint = endpoint ? endpoint : "tcp://127.0.0.1:4319";
 	if ((t->endpoint = cm_strndup(endpoint, strlen(endpoint))) == NULL)
 		return CM_ENOMEM;
@@ -152,6 +156,7 @@ free_tracer(weft_tracer *t)
 	pthread_cond_destroy(&t->done);
 	cm_arena_fini(&t->arena);
 	cm_free(t->endpoint);
+	cm_free(t->auth_token);
 	cm_free(t);
 }
 

@@ -130,6 +130,8 @@ typedef struct weft_tracer_config {
 	                                    OTEL_RESOURCE_ATTRIBUTES, else "unknown_service" */
 	const char *resource_attributes; /* "k=v,k2=v2" (percent-encoded values); OTEL_RESOURCE_ATTRIBUTES */
 	const char *endpoint;            /* NNG URL; WEFT_ENDPOINT; tcp://127.0.0.1:4319 */
+	const char *auth_token;          /* the collector's bearer token (--auth-token-file);
+	                                    WEFT_AUTH_TOKEN; none */
 	const char *sampler;             /* OTEL_TRACES_SAMPLER; parentbased_always_on */
 	const char *sampler_arg;         /* OTEL_TRACES_SAMPLER_ARG; 1.0 (ratelimiting: traces per second) */
 	const char *propagators;         /* OTEL_PROPAGATORS; "tracecontext,baggage" */

@@ -161,11 +161,52 @@ round_trip(int level)
 	sample_batch(&in);
 	assert_int_equal(cm_wire_codec_init(&c), CM_OK);
 	cm_buf_init(&msg);
-	assert_int_equal(cm_wire_encode_batch(&c, &in, level, &msg), CM_OK);
+	assert_int_equal(cm_wire_encode_batch(&c, &in, level, NULL, &msg), CM_OK);
 	cm_batch_init(&out);
 	assert_int_equal(cm_wire_decode_batch(&c, msg.data, msg.len, &cm_wire_default_limits, &out, &why), CM_OK);
 	assert_batch_eq(&in, &out);
 	cm_batch_fini(&out);
+	cm_buf_fini(&msg);
+	cm_wire_codec_fini(&c);
+}
+
+/* A token travels between header and payload, compressed or not, and a lying length is caught. */
+static void
+token_is_carried_and_checked(void **state)
+{
+	cm_wire_codec c;
+	cm_batch in, out;
+	cm_buf msg;
+	const char *why = NULL, *tok;
+	size_t tlen;
+	char big[300];
+	(void)state;
+
+	sample_batch(&in);
+	assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+	cm_buf_init(&msg);
+	for (int level = 0; level <= 1; level++) {
+		assert_int_equal(cm_wire_encode_batch(&c, &in, level, "s3cret", &msg), CM_OK);
+		assert_true(cm_wire_token(msg.data, msg.len, &tok, &tlen));
+		assert_int_equal(tlen, 6);
+		assert_memory_equal(tok, "s3cret", 6);
+		cm_batch_init(&out);
+		assert_int_equal(cm_wire_decode_batch(&c, msg.data, msg.len, &cm_wire_default_limits, &out, &why), CM_OK);
+		assert_batch_eq(&in, &out);
+		cm_batch_fini(&out);
+		/* the token's length byte claims more than the message holds */
+		msg.data[CM_WIRE_HEADER_SIZE] = (char)255;
+		msg.len = CM_WIRE_HEADER_SIZE + 10;
+		assert_false(cm_wire_token(msg.data, msg.len, &tok, &tlen));
+		cm_batch_init(&out);
+		assert_int_equal(cm_wire_decode_batch(&c, msg.data, msg.len, &cm_wire_default_limits, &out, &why), CM_EPROTO);
+		cm_batch_fini(&out);
+	}
+	assert_int_equal(cm_wire_encode_batch(&c, &in, 1, NULL, &msg), CM_OK);
+	assert_false(cm_wire_token(msg.data, msg.len, &tok, &tlen));
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(cm_wire_encode_batch(&c, &in, 1, big, &msg), CM_EINVAL);
 	cm_buf_fini(&msg);
 	cm_wire_codec_fini(&c);
 }
@@ -208,7 +249,7 @@ encode_sample(int level, cm_buf *msg)
 	sample_batch(&in);
 	cm_wire_codec_init(&c);
 	cm_buf_init(msg);
-	assert_int_equal(cm_wire_encode_batch(&c, &in, level, msg), CM_OK);
+	assert_int_equal(cm_wire_encode_batch(&c, &in, level, NULL, msg), CM_OK);
 	cm_wire_codec_fini(&c);
 }
 
@@ -491,6 +532,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(batch_round_trips_uncompressed),
+		cmocka_unit_test(token_is_carried_and_checked),
 		cmocka_unit_test(batch_round_trips_with_zstd),
 		cmocka_unit_test(malformed_headers_are_rejected),
 		cmocka_unit_test(every_truncation_is_rejected),
