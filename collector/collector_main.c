@@ -41,6 +41,12 @@ static const char usage[] =
     "                                                         [WEFT_MAX_REQUEST_MIB]\n"
     "  --max-value-bytes N   attribute values are cut to this (65536; 0: no limit)\n"
     "                                                         [WEFT_MAX_VALUE_BYTES]\n"
+    "  --max-attributes N    attributes kept per span, event and link; more are\n"
+    "                        dropped and counted (1024; 0: no limit) [WEFT_MAX_ATTRIBUTES]\n"
+    "  --max-batch-spans N   spans in one request; more refuse it (100000)\n"
+    "                                                         [WEFT_MAX_BATCH_SPANS]\n"
+    "  --max-json-depth N    nesting of a JSON body; deeper refuses it (64)\n"
+    "                                                         [WEFT_MAX_JSON_DEPTH]\n"
     "  --write-max-spans N   spans the writer puts in one RocksDB write (65536)\n"
     "                                                         [WEFT_WRITE_MAX_SPANS]\n"
     "  --write-linger-us N   how long the writer waits for more batches when it\n"
@@ -63,6 +69,9 @@ typedef struct config {
 	long memory_limit_mib;
 	long max_request_mib;
 	long max_value_bytes;
+	long max_attributes;
+	long max_batch_spans;
+	long max_json_depth;
 	long write_max_spans;
 	long write_linger_us;
 	bool sync;
@@ -117,6 +126,9 @@ parse_args(int argc, char **argv, config *c)
 		{ "memory-limit", required_argument, NULL, 'm' },
 		{ "max-request-mib", required_argument, NULL, 'r' },
 		{ "max-value-bytes", required_argument, NULL, 'v' },
+		{ "max-attributes", required_argument, NULL, 'M' },
+		{ "max-batch-spans", required_argument, NULL, 'B' },
+		{ "max-json-depth", required_argument, NULL, 'J' },
 		{ "write-max-spans", required_argument, NULL, 'W' },
 		{ "write-linger-us", required_argument, NULL, 'L' },
 		{ "sync", no_argument, NULL, 's' },
@@ -131,6 +143,9 @@ parse_args(int argc, char **argv, config *c)
 	const char *memory = env_or("WEFT_MEMORY_LIMIT_MIB", "64");
 	const char *request = env_or("WEFT_MAX_REQUEST_MIB", "16");
 	const char *value = env_or("WEFT_MAX_VALUE_BYTES", "65536");
+	const char *attrs = env_or("WEFT_MAX_ATTRIBUTES", "1024");
+	const char *spans = env_or("WEFT_MAX_BATCH_SPANS", "100000");
+	const char *depth = env_or("WEFT_MAX_JSON_DEPTH", "64");
 	const char *wmax = env_or("WEFT_WRITE_MAX_SPANS", "65536");
 	const char *linger = env_or("WEFT_WRITE_LINGER_US", "0");
 	int ch;
@@ -155,6 +170,9 @@ parse_args(int argc, char **argv, config *c)
 		case 'm': memory = optarg; break;
 		case 'r': request = optarg; break;
 		case 'v': value = optarg; break;
+		case 'M': attrs = optarg; break;
+		case 'B': spans = optarg; break;
+		case 'J': depth = optarg; break;
 		case 'W': wmax = optarg; break;
 		case 'L': linger = optarg; break;
 		case 's': c->sync = true; break;
@@ -181,6 +199,12 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --max-request-mib %s (1..1024)", request);
 	if (!parse_long(value, 0, 1 << 30, &c->max_value_bytes))
 		return fail("bad --max-value-bytes %s", value);
+	if (!parse_long(attrs, 0, 1 << 20, &c->max_attributes))
+		return fail("bad --max-attributes %s (0..1048576)", attrs);
+	if (!parse_long(spans, 1, 1000000, &c->max_batch_spans))
+		return fail("bad --max-batch-spans %s (1..1000000)", spans);
+	if (!parse_long(depth, 4, 1024, &c->max_json_depth))
+		return fail("bad --max-json-depth %s (4..1024)", depth);
 	if (!parse_long(wmax, 1, 1 << 24, &c->write_max_spans))
 		return fail("bad --write-max-spans %s (1..16777216)", wmax);
 	if (!parse_long(linger, 0, 1000000, &c->write_linger_us))
@@ -271,7 +295,9 @@ main(int argc, char **argv)
 		st_store_close(store);
 		return 1;
 	}
-	pipeline = (col_pipeline){ writer, &metrics, (uint32_t)c.max_value_bytes };
+	pipeline = (col_pipeline){ writer, &metrics,
+		{ (uint32_t)c.max_value_bytes, (uint32_t)c.max_attributes, (uint32_t)c.max_batch_spans,
+		    (uint32_t)c.max_json_depth } };
 	admin = (col_admin){ &metrics, &budget, store, &ready };
 
 	rv = start_http("admin", c.admin, &c, auth, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);
@@ -291,6 +317,7 @@ main(int argc, char **argv)
 			.auth = auth,
 		};
 		nc.limits.max_message = (size_t)c.max_request_mib << 20;
+		nc.limits.max_spans = (uint32_t)c.max_batch_spans;
 		if (col_native_start(&nc, &pipeline, &native, err, sizeof err) != CM_OK) {
 			fprintf(stderr, "weft-collector: %s\n", err);
 			rv = 1;

@@ -54,6 +54,8 @@ col_metrics_render(col_metrics *m, const col_gauges *g, cm_buf *out)
 	per_receiver(out, "weft_receiver_spans_rejected_total", "Spans refused by validation.", m, RX_OFFSET(spans_rejected));
 	counter(out, "weft_values_truncated_total", "Attribute values cut to the length limit.");
 	cm_buf_printf(out, "weft_values_truncated_total %llu\n", LOAD(m->values_truncated));
+	counter(out, "weft_attributes_dropped_total", "Attributes dropped over the per-span limit.");
+	cm_buf_printf(out, "weft_attributes_dropped_total %llu\n", LOAD(m->attributes_dropped));
 	counter(out, "weft_store_write_errors_total", "Storage writes that failed.");
 	cm_buf_printf(out, "weft_store_write_errors_total %llu\n", LOAD(m->write_errors));
 	counter(out, "weft_store_written_spans_total", "Spans written to the store.");

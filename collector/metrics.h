@@ -32,6 +32,7 @@ typedef struct col_metrics {
 		atomic_uint_fast64_t spans_rejected;
 	} rx[COL_RX_COUNT];
 	atomic_uint_fast64_t values_truncated;
+	atomic_uint_fast64_t attributes_dropped;
 	atomic_uint_fast64_t write_batches;
 	atomic_uint_fast64_t write_spans;
 	atomic_uint_fast64_t write_errors;

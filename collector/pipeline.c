@@ -34,10 +34,31 @@ truncate_span(cm_span *s, uint32_t max)
 	return cut;
 }
 
+/* Keeps the first max attributes; returns how many were dropped. */
+static uint32_t
+limit_attrs(cm_attrs *a, uint32_t max)
+{
+	uint32_t over = a->n > max ? a->n - max : 0;
+	a->n -= over;
+	a->dropped += over;
+	return over;
+}
+
+static uint32_t
+limit_span(cm_span *s, uint32_t max)
+{
+	uint32_t dropped = limit_attrs(&s->attrs, max);
+	for (uint32_t i = 0; i < s->nevents; i++)
+		dropped += limit_attrs(&s->events[i].attrs, max);
+	for (uint32_t i = 0; i < s->nlinks; i++)
+		dropped += limit_attrs(&s->links[i].attrs, max);
+	return dropped;
+}
+
 int
 col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_result *res)
 {
-	uint32_t kept = 0, truncated = 0;
+	uint32_t kept = 0, truncated = 0, dropped = 0;
 	int rv;
 
 	res->accepted = res->rejected = 0;
@@ -54,12 +75,16 @@ col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_resu
 			res->rejected++;
 			continue;
 		}
-		if (p->max_value_bytes > 0)
-			truncated += truncate_span(&b->spans[i], p->max_value_bytes);
+		if (p->limits.max_attributes > 0)
+			dropped += limit_span(&b->spans[i], p->limits.max_attributes);
+		if (p->limits.max_value_bytes > 0)
+			truncated += truncate_span(&b->spans[i], p->limits.max_value_bytes);
 		b->spans[kept++] = b->spans[i];
 	}
 	if (truncated > 0)
 		ADD(p->metrics->values_truncated, truncated);
+	if (dropped > 0)
+		ADD(p->metrics->attributes_dropped, dropped);
 	b->nspans = kept;
 	ADD(p->metrics->rx[rx].spans_rejected, res->rejected);
 	if (kept == 0)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "jsondepth.h"
 #include "jsonw.h"
 #include "log.h"
 #include "otlp_json.h"
@@ -57,6 +58,12 @@ otlp_error(col_http_reply *rep, bool json, unsigned status, int rpc_code, const 
 	}
 }
 
+static bool
+too_many_spans(const col_pipeline *p, const cm_batch *b)
+{
+	return p->limits.max_batch_spans > 0 && b->nspans > p->limits.max_batch_spans;
+}
+
 void
 col_otlp_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 {
@@ -84,8 +91,19 @@ col_otlp_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 		return;
 	}
 	cm_batch_init(&b);
-	rv = json ? col_otlp_json_decode(req->body, req->len, &b, &why)
-	          : col_otlp_proto_decode(req->body, req->len, &b, &why);
+	if (json && p->limits.max_json_depth > 0 && !col_json_depth_ok(req->body, req->len, p->limits.max_json_depth)) {
+		why = "JSON nested deeper than the limit (--max-json-depth)";
+		rv = CM_EPROTO;
+	} else {
+		rv = json ? col_otlp_json_decode(req->body, req->len, &b, &why)
+		          : col_otlp_proto_decode(req->body, req->len, &b, &why);
+	}
+	if (rv == CM_OK && too_many_spans(p, &b)) {
+		ADD(m->rx[COL_RX_OTLP_HTTP].requests_rejected, 1);
+		otlp_error(rep, json, 413, RPC_INVALID_ARGUMENT, "more spans in one request than the limit (--max-batch-spans)");
+		cm_batch_fini(&b);
+		return;
+	}
 	if (rv != CM_OK) {
 		ADD(m->rx[COL_RX_OTLP_HTTP].requests_rejected, 1);
 		cm_log(CM_LOG_DEBUG, "COL-OTLP-BAD", "rejected request: %s", why);
@@ -136,10 +154,18 @@ col_zipkin_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 		return;
 	}
 	cm_batch_init(&b);
-	rv = col_zipkin_decode(req->body, req->len, &b, &why);
+	if (p->limits.max_json_depth > 0 && !col_json_depth_ok(req->body, req->len, p->limits.max_json_depth)) {
+		why = "JSON nested deeper than the limit (--max-json-depth)";
+		rv = CM_EPROTO;
+	} else {
+		rv = col_zipkin_decode(req->body, req->len, &b, &why);
+	}
 	if (rv != CM_OK) {
 		ADD(m->rx[COL_RX_ZIPKIN].requests_rejected, 1);
 		col_http_error(rep, rv == CM_ENOMEM ? 503 : 400, why);
+	} else if (too_many_spans(p, &b)) {
+		ADD(m->rx[COL_RX_ZIPKIN].requests_rejected, 1);
+		col_http_error(rep, 413, "more spans in one request than the limit (--max-batch-spans)");
 	} else if (col_pipeline_write(p, COL_RX_ZIPKIN, &b, &res) != CM_OK) {
 		ADD(m->rx[COL_RX_ZIPKIN].requests_throttled, 1);
 		col_http_error(rep, 503, "storage cannot take writes now; retry later");

@@ -5,7 +5,10 @@
  * latest, so it sharpens as the process runs: with readings good to ~1 µs,
  * 200 ms of span give 5 ppm and an hour far less. Each calibration also
  * moves the base to now, so the realtime clock's steps and NTP's slewing
- * reach span timestamps within a second.
+ * reach span timestamps within a second. A new base never lies behind what
+ * the old one gives for the same instant (readings jitter by microseconds,
+ * and a child span must not end after its parent because of it), unless
+ * the realtime clock was stepped back by more than a millisecond.
  */
 #include "tsc.h"
 
@@ -16,8 +19,15 @@
 #endif
 
 sdk_tsc sdk_tsc_state;
+_Thread_local uint64_t sdk_tsc_last __attribute__((tls_model("initial-exec")));
 
-enum { MIN_SPAN_NS = 200000000, MAX_AGE_NS = 2000000000, PAIR_TRIES = 5, PAIR_SLACK_NS = 2000 };
+enum {
+	MIN_SPAN_NS = 200000000,
+	MAX_AGE_NS = 2000000000,
+	PAIR_TRIES = 5,
+	PAIR_SLACK_NS = 2000,
+	STEP_BACK_NS = 1000000, /* a realtime step back larger than this is followed */
+};
 
 #if defined(__x86_64__)
 static pthread_mutex_t writer = PTHREAD_MUTEX_INITIALIZER;
@@ -70,6 +80,14 @@ sdk_tsc_calibrate(void)
 	if (ns - anchor_ns < MIN_SPAN_NS)
 		goto out;
 	mult = (uint64_t)(((unsigned __int128)(ns - anchor_ns) << 32) / (tsc - anchor_tsc));
+	if (atomic_load_explicit(&c->mult, memory_order_relaxed) != 0) {
+		/* What the current base gives for this instant: do not go behind it by a jitter. */
+		uint64_t bt = atomic_load_explicit(&c->base_tsc, memory_order_relaxed);
+		uint64_t old = atomic_load_explicit(&c->base_ns, memory_order_relaxed) +
+		    (uint64_t)(((unsigned __int128)(tsc - bt) * atomic_load_explicit(&c->mult, memory_order_relaxed)) >> 32);
+		if (tsc > bt && old > ns && old - ns < STEP_BACK_NS)
+			ns = old;
+	}
 	seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
 	atomic_store_explicit(&c->seq, (uint32_t)seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);

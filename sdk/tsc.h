@@ -33,11 +33,14 @@ typedef struct sdk_tsc {
 
 extern sdk_tsc sdk_tsc_state;
 
+/* The last timestamp this thread took: readings never go backwards on one thread. */
+extern _Thread_local uint64_t sdk_tsc_last __attribute__((tls_model("initial-exec")));
+
 /* Refreshes the base and the rate; cheap, safe from any thread. */
 void sdk_tsc_calibrate(void);
 
 static inline uint64_t
-sdk_tsc_now(void)
+sdk_tsc_read(void)
 {
 #if defined(__x86_64__)
 	sdk_tsc *c = &sdk_tsc_state;
@@ -55,6 +58,16 @@ sdk_tsc_now(void)
 	}
 #endif
 	return cm_now_ns();
+}
+
+static inline uint64_t
+sdk_tsc_now(void)
+{
+	uint64_t t = sdk_tsc_read();
+	if (t < sdk_tsc_last && sdk_tsc_last - t < 1000000)
+		t = sdk_tsc_last; /* a rebase or the fallback clock stepped back a little; a real step is followed */
+	sdk_tsc_last = t;
+	return t;
 }
 
 #endif

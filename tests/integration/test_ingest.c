@@ -36,7 +36,7 @@ static daemons D;     /* default limits, with a query daemon */
 static daemons SMALL; /* tiny limits */
 
 static bool
-start(daemons *d, const char *memory_mib, const char *request_mib, bool query)
+start(daemons *d, const char *memory_mib, const char *request_mib, bool query, bool tight_shapes)
 {
 	char log[700], otlp[32], zipkin[32], admin[32], http[32];
 	snprintf(d->dir, sizeof d->dir, "%s", hx_tmpdir());
@@ -55,7 +55,8 @@ start(daemons *d, const char *memory_mib, const char *request_mib, bool query)
 	snprintf(d->query_url, sizeof d->query_url, "http://%s", http);
 	const char *argv[] = { hx_bin("weft-collector"), "--data-dir", d->data, "--native", d->native,
 		"--otlp-http", otlp, "--zipkin", zipkin, "--admin", admin,
-		"--memory-limit", memory_mib, "--max-request-mib", request_mib, NULL };
+		"--memory-limit", memory_mib, "--max-request-mib", request_mib,
+		tight_shapes ? "--max-attributes" : NULL, "2", "--max-batch-spans", "3", "--max-json-depth", "16", NULL };
 	snprintf(log, sizeof log, "%s/collector.log", d->dir);
 	if (!hx_start(&d->collector, log, argv) || !hx_wait_http(d->admin_url, "/readyz", 10000))
 		return false;
@@ -82,7 +83,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	return start(&D, "64", "16", true) && start(&SMALL, "1", "4", false) ? 0 : -1;
+	return start(&D, "64", "16", true, false) && start(&SMALL, "1", "4", false, true) ? 0 : -1;
 }
 
 static int
@@ -480,6 +481,100 @@ load_fixture_json(const char *rel)
 	return doc;
 }
 
+/* Sends one encoded native message to SMALL and returns its reply. */
+static cm_wire_reply
+native_exchange(const void *msg, size_t n)
+{
+	nng_socket s;
+	char *buf = NULL;
+	size_t len = 0;
+	cm_wire_reply reply;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	assert_int_equal(nng_dial(s, SMALL.native, NULL, 0), 0);
+	assert_int_equal(nng_send(s, (void *)msg, n, 0), 0);
+	assert_int_equal(nng_recv(s, &buf, &len, NNG_FLAG_ALLOC), 0);
+	assert_int_equal(cm_wire_decode_reply(buf, len, &reply), CM_OK);
+	nng_free(buf, len);
+	nng_close(s);
+	return reply;
+}
+
+static void
+request_shape_limits_refuse_clearly(void **state)
+{
+	const char *const json[] = { "Content-Type: application/json", NULL };
+	char deep[64], otlp[2048];
+	cm_buf resp;
+	qry_http_response r;
+	char err[256];
+	int off;
+	(void)state;
+
+	/* 17 levels, over --max-json-depth 16: 400 before parsing, on both JSON receivers */
+	memset(deep, '[', 17);
+	memset(deep + 17, ']', 17);
+	deep[34] = '\0';
+	cm_buf_init(&resp);
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, deep, strlen(deep), false, &resp, NULL), 400);
+	assert_non_null(strstr(resp.data, "nested deeper"));
+	resp.len = 0;
+	assert_int_equal(post(SMALL.zipkin_port, "/api/v2/spans", json, deep, strlen(deep), false, &resp, NULL), 400);
+	assert_non_null(strstr(resp.data, "nested deeper"));
+	/* 4 spans over --max-batch-spans 3: 413 */
+	off = snprintf(otlp, sizeof otlp, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[");
+	for (int i = 0; i < 4; i++)
+		off += snprintf(otlp + off, sizeof otlp - (size_t)off,
+		    "%s{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b17%d\",\"name\":\"s\","
+		    "\"startTimeUnixNano\":\"1700000000000000000\",\"endTimeUnixNano\":\"1700000001000000000\","
+		    "\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":1}},{\"key\":\"b\",\"value\":{\"intValue\":2}},"
+		    "{\"key\":\"c\",\"value\":{\"intValue\":3}}]}",
+		    i ? "," : "", i);
+	snprintf(otlp + off, sizeof otlp - (size_t)off, "]}]}]}");
+	resp.len = 0;
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, otlp, strlen(otlp), false, &resp, NULL), 413);
+	assert_non_null(strstr(resp.data, "max-batch-spans"));
+	/* the same with 3 spans is taken, each keeping 2 of its 3 attributes */
+	char *last = strstr(otlp, ",{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b173");
+	assert_non_null(last);
+	snprintf(last, sizeof otlp - (size_t)(last - otlp), "]}]}]}");
+	resp.len = 0;
+	assert_int_equal(post(SMALL.otlp_port, "/v1/traces", json, otlp, strlen(otlp), false, &resp, NULL), 200);
+	cm_buf_fini(&resp);
+	assert_int_equal(qry_http_request(SMALL.admin_url, "GET", "/metrics", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_non_null(strstr(r.body.data, "weft_attributes_dropped_total 3\n"));
+	cm_buf_fini(&r.body);
+	/* a native batch of 4 spans: REJECTED with the reason */
+	{
+		cm_resource res = { CM_STR("svc"), { 0 } };
+		cm_scope scope = { CM_STR(""), CM_STR(""), { 0 } };
+		cm_span spans[4];
+		cm_batch b;
+		cm_wire_codec codec;
+		cm_buf msg;
+		cm_wire_reply reply;
+		memset(spans, 0, sizeof spans);
+		for (int i = 0; i < 4; i++) {
+			spans[i].trace_id.b[15] = 1;
+			spans[i].span_id.b[7] = (uint8_t)(i + 1);
+			spans[i].name = CM_STR("s");
+			spans[i].start_ns = 1700000000000000000ull;
+			spans[i].end_ns = spans[i].start_ns + 1000;
+		}
+		memset(&b, 0, sizeof b);
+		b.resources = &res, b.nresources = 1, b.scopes = &scope, b.nscopes = 1, b.spans = spans, b.nspans = 4;
+		assert_int_equal(cm_wire_codec_init(&codec), CM_OK);
+		cm_buf_init(&msg);
+		assert_int_equal(cm_wire_encode_batch(&codec, &b, 1, NULL, &msg), CM_OK);
+		reply = native_exchange(msg.data, msg.len);
+		assert_int_equal(reply.type, CM_MSG_REJECTED);
+		assert_non_null(strstr(reply.reason, "batch limit"));
+		cm_buf_fini(&msg);
+		cm_wire_codec_fini(&codec);
+	}
+}
+
 static json_t *
 get_json_path(const char *path)
 {
@@ -839,6 +934,7 @@ main(void)
 		cmocka_unit_test(limits_answer_413_and_429_and_the_collector_keeps_serving),
 		cmocka_unit_test(native_batches_over_the_memory_limit_get_retry),
 		cmocka_unit_test(metrics_count_per_receiver),
+		cmocka_unit_test(request_shape_limits_refuse_clearly),
 		cmocka_unit_test(jaeger_golden_pair_matches_exactly),
 		cmocka_unit_test(otlp_json_round_trips_through_v3_and_the_cli),
 		cmocka_unit_test(critical_path_and_breakdown_of_the_checkout_trace),

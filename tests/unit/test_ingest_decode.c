@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "ids.h"
+#include "jsondepth.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
 #include "pbcheck.h"
@@ -367,11 +368,24 @@ responses_carry_partial_success(void **state)
 	cm_buf_fini(&out);
 }
 
+static void
+json_depth_counts_only_structure(void **state)
+{
+	(void)state;
+	assert_true(col_json_depth_ok("{\"a\":[1,{\"b\":2}]}", 17, 3));
+	assert_false(col_json_depth_ok("{\"a\":[1,{\"b\":2}]}", 17, 2));
+	/* brackets inside strings, escaped quotes, unbalanced closers do not count */
+	assert_true(col_json_depth_ok("[\"[[[[\\\"[[[\"]", 14, 1));
+	assert_true(col_json_depth_ok("]]]][", 5, 1));
+	assert_true(col_json_depth_ok("", 0, 1));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(otlp_json_fixture_decodes),
+		cmocka_unit_test(json_depth_counts_only_structure),
 		cmocka_unit_test(otlp_protobuf_fixture_decodes_the_same),
 		cmocka_unit_test(opentelemetry_example_with_upper_case_ids_decodes),
 		cmocka_unit_test(zipkin_fixture_decodes),
