@@ -6,6 +6,7 @@
 #   make SANITIZER=thread test
 #   make demo                 the quick start: daemons + demo shop + trace in the terminal
 #   make install PREFIX=/usr/local
+#   make bench-ingest | bench-sdk | bench-query | soak | fuzz
 #
 # Dependency rules (each folder gets only the -I paths it may use):
 #   common -> nothing; sdk -> common; storage -> common;
@@ -178,7 +179,7 @@ $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
 
-.PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query fuzz
+.PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query fuzz soak
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
 .SECONDARY:
 all: $(PROGRAMS) $(LIBRARIES)
@@ -202,6 +203,10 @@ bench-ingest: all
 
 bench-sdk: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-sdk.sh
+
+# make soak [SOAK_SECONDS=600]: mixed load; fails on errors or RSS growth after warm-up
+soak: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/soak.sh
 
 bench-query: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-query.sh

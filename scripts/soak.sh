@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# make soak: SOAK_SECONDS (default 600) of mixed load against a collector
+# and a query daemon on a fresh data directory:
+#   - libweft spans through the native protocol (SOAK_NATIVE_RATE, 10,000/s),
+#   - OTLP/HTTP protobuf (SOAK_OTLP_RATE, 3,000/s),
+#   - the weft CLI asking the query daemon for services, a search and a
+#     trace, twice a second.
+# Samples both daemons' RSS every 10 s. Passes when every load generator and
+# query succeeded, neither daemon logged an error, and after the warm-up
+# (the first fifth) neither daemon's RSS grew by 10% or more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+BIN=${WEFT_BIN:-bin}
+SECS=${SOAK_SECONDS:-600}
+NRATE=${SOAK_NATIVE_RATE:-10000}
+ORATE=${SOAK_OTLP_RATE:-3000}
+work=$(mktemp -d "${TMPDIR:-/tmp}/weft-soak-XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+native=$(free_port 25319); otlp=$(free_port 25318); admin=$(free_port 25269); http=$(free_port 25686)
+"$BIN/weft-collector" --data-dir "$work/data" --native "tcp://127.0.0.1:$native" --otlp-http "127.0.0.1:$otlp" \
+	--zipkin off --admin "127.0.0.1:$admin" 2>"$work/collector.log" &
+cpid=$!; pids+=("$cpid")
+wait_for busy "$admin"
+"$BIN/weft-query" --data-dir "$work/data" --http "127.0.0.1:$http" 2>"$work/query.log" &
+qpid=$!; pids+=("$qpid")
+wait_for busy "$http"
+export WEFT_QUERY_URL="http://127.0.0.1:$http"
+
+echo "weft soak: ${SECS}s; native $NRATE spans/s, OTLP protobuf $ORATE spans/s, queries 2/s"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+"$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --rate "$NRATE" \
+	--spans $((NRATE * SECS)) >"$work/native.out" 2>&1 &
+npid=$!; pids+=("$npid")
+"$BIN/weft-loadgen" --protocol otlp --endpoint "127.0.0.1:$otlp" --rate "$ORATE" --batch 512 \
+	--spans $((ORATE * SECS)) >"$work/otlp.out" 2>&1 &
+opid=$!; pids+=("$opid")
+
+queries=0 qfail=0 t0=$SECONDS next_sample=0
+declare -a crss qrss
+while kill -0 "$npid" 2>/dev/null || kill -0 "$opid" 2>/dev/null; do
+	if (( SECONDS - t0 >= next_sample )); then
+		crss+=("$(awk '/VmRSS/ {print $2}' "/proc/$cpid/status")")
+		qrss+=("$(awk '/VmRSS/ {print $2}' "/proc/$qpid/status")")
+		awk -v t=$((SECONDS - t0)) -v c="${crss[-1]}" -v q="${qrss[-1]}" -v n="$queries" -v f="$qfail" \
+			'BEGIN {printf "t=%4ds collector RSS %6.1f MiB, query RSS %6.1f MiB, queries %d (%d failed)\n", t, c / 1024, q / 1024, n, f}'
+		next_sample=$((next_sample + 10))
+	fi
+	svc=$("$BIN/weft" services 2>/dev/null | head -1) || true
+	for cmd in "services" "search --service ${svc:-none} --limit 20"; do
+		queries=$((queries + 1))
+		# shellcheck disable=SC2086
+		"$BIN/weft" $cmd >/dev/null 2>&1 || qfail=$((qfail + 1))
+	done
+	sleep 0.5
+done
+wait "$npid" || { echo "soak: native load generator failed:"; cat "$work/native.out"; exit 1; }
+wait "$opid" || { echo "soak: OTLP load generator failed:"; cat "$work/otlp.out"; exit 1; }
+grep '^loadgen:' "$work/native.out" "$work/otlp.out" | sed 's/^[^:]*\///'
+
+# growth after warm-up: the last fifth's mean against the sample that ends the first fifth
+verdict=0
+for who in collector query; do
+	if [[ $who == collector ]]; then vals=("${crss[@]}"); else vals=("${qrss[@]}"); fi
+	n=${#vals[@]}; w=$((n / 5)); [[ $w -lt 1 ]] && w=1
+	base=${vals[$w]}
+	tail_mean=$(printf '%s\n' "${vals[@]:$((n - w))}" | awk '{s += $1} END {print s / NR}')
+	growth=$(awk -v b="$base" -v t="$tail_mean" 'BEGIN {printf "%.1f", (t - b) * 100 / b}')
+	awk -v w="$who" -v g="$growth" -v b="$base" -v t="$tail_mean" \
+		'BEGIN {printf "bench: soak_%s_rss_growth_pct %s (%.0f -> %.0f MiB)\n", w, g, b / 1024, t / 1024}'
+	awk -v g="$growth" 'BEGIN {exit !(g >= 10)}' && { echo "soak: $who RSS grew ${growth}% after warm-up"; verdict=1; }
+done
+echo "bench: soak_queries $queries"
+echo "bench: soak_query_failures $qfail"
+if grep -E ' ERROR ' "$work/collector.log" "$work/query.log" >/dev/null; then
+	echo "soak: errors logged:"; grep -E ' ERROR ' "$work/collector.log" "$work/query.log" | head; verdict=1
+fi
+[[ $qfail -eq 0 ]] || { echo "soak: $qfail queries failed"; verdict=1; }
+[[ $verdict -eq 0 ]] && echo "soak: passed" || echo "soak: FAILED"
+exit $verdict
