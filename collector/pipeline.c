@@ -23,17 +23,6 @@ truncate_attrs(cm_attrs *a, uint32_t max)
 	return cut;
 }
 
-static uint32_t
-truncate_span(cm_span *s, uint32_t max)
-{
-	uint32_t cut = truncate_attrs(&s->attrs, max);
-	for (uint32_t i = 0; i < s->nevents; i++)
-		cut += truncate_attrs(&s->events[i].attrs, max);
-	for (uint32_t i = 0; i < s->nlinks; i++)
-		cut += truncate_attrs(&s->links[i].attrs, max);
-	return cut;
-}
-
 /* Keeps the first max attributes; returns how many were dropped. */
 static uint32_t
 limit_attrs(cm_attrs *a, uint32_t max)
@@ -44,15 +33,16 @@ limit_attrs(cm_attrs *a, uint32_t max)
 	return over;
 }
 
+/* Applies fn to the attributes of the span, its events and its links; sums what it returns. */
 static uint32_t
-limit_span(cm_span *s, uint32_t max)
+each_attrs(cm_span *s, uint32_t (*fn)(cm_attrs *, uint32_t), uint32_t max)
 {
-	uint32_t dropped = limit_attrs(&s->attrs, max);
+	uint32_t n = fn(&s->attrs, max);
 	for (uint32_t i = 0; i < s->nevents; i++)
-		dropped += limit_attrs(&s->events[i].attrs, max);
+		n += fn(&s->events[i].attrs, max);
 	for (uint32_t i = 0; i < s->nlinks; i++)
-		dropped += limit_attrs(&s->links[i].attrs, max);
-	return dropped;
+		n += fn(&s->links[i].attrs, max);
+	return n;
 }
 
 int
@@ -76,9 +66,9 @@ col_pipeline_write(col_pipeline *p, col_receiver rx, cm_batch *b, col_write_resu
 			continue;
 		}
 		if (p->limits.max_attributes > 0)
-			dropped += limit_span(&b->spans[i], p->limits.max_attributes);
+			dropped += each_attrs(&b->spans[i], limit_attrs, p->limits.max_attributes);
 		if (p->limits.max_value_bytes > 0)
-			truncated += truncate_span(&b->spans[i], p->limits.max_value_bytes);
+			truncated += each_attrs(&b->spans[i], truncate_attrs, p->limits.max_value_bytes);
 		b->spans[kept++] = b->spans[i];
 	}
 	if (truncated > 0)

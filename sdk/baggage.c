@@ -150,8 +150,8 @@ sdk_baggage_each(const char *bg, void (*fn)(void *arg, const char *key, size_t k
 	}
 }
 
-static int
-hexval(char c)
+int
+sdk_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -170,7 +170,7 @@ sdk_percent_decode(const char *src, size_t n, char *dst, size_t cap)
 		char c = src[i];
 		if (c == '%') {
 			int hi, lo;
-			if (i + 2 >= n || (hi = hexval(src[i + 1])) < 0 || (lo = hexval(src[i + 2])) < 0)
+			if (i + 2 >= n || (hi = sdk_hex_digit(src[i + 1])) < 0 || (lo = sdk_hex_digit(src[i + 2])) < 0)
 				return CM_EINVAL;
 			c = (char)(hi << 4 | lo);
 			i += 2;

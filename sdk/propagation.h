@@ -35,6 +35,9 @@ extern const sdk_format sdk_format_jaeger;
 void sdk_baggage_each(const char *bg, void (*fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen),
     void *arg);
 
+/* The value of one hex digit (any case), or -1. */
+int sdk_hex_digit(char c);
+
 /* Percent-decodes src[0..n) into dst (cap bytes, NUL-terminated). Returns CM_OK, CM_EINVAL or CM_ETOOBIG. */
 int sdk_percent_decode(const char *src, size_t n, char *dst, size_t cap);
 

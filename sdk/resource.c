@@ -9,22 +9,11 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "propagation.h"
 #include "sdk_int.h"
 
 #define WEFT_SDK_VERSION "0.1.0"
 enum { MAX_RESOURCE_ATTRS = 64 };
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Copies s[0..n) into the arena, trimmed and percent-decoded. */
 static cm_str
@@ -40,8 +29,8 @@ decode(cm_arena *a, const char *s, size_t n)
 	if ((d = cm_arena_alloc(a, n + 1)) == NULL)
 		return (cm_str){ NULL, 0 };
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			d[j++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && sdk_hex_digit(s[i + 1]) >= 0 && sdk_hex_digit(s[i + 2]) >= 0) {
+			d[j++] = (char)(sdk_hex_digit(s[i + 1]) << 4 | sdk_hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			d[j++] = s[i];

@@ -126,6 +126,19 @@ hx_stop(hx_daemon *d)
 	return rv;
 }
 
+int
+hx_stop_all(hx_daemon *const *ds, size_t n, const char *dir)
+{
+	bool ok = true;
+	for (size_t i = 0; i < n; i++)
+		if (ds[i]->pid > 0 && hx_stop(ds[i]) != 0)
+			ok = false;
+	for (size_t i = 0; i < n && !ok; i++)
+		hx_dump_log(ds[i]);
+	hx_rmrf(dir);
+	return ok ? 0 : -1;
+}
+
 void
 hx_kill(hx_daemon *d)
 {

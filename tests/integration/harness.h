@@ -31,6 +31,11 @@ const char *hx_bin(const char *name);
 bool hx_start(hx_daemon *d, const char *log, const char *const argv[]);
 /* SIGTERM, wait up to 10 s (then SIGKILL). Returns the exit status, or -1 if killed. */
 int hx_stop(hx_daemon *d);
+/*
+ * A teardown: hx_stop() on each daemon still running (pid > 0), their logs
+ * printed if any did not exit 0, then dir removed. Returns 0 or -1.
+ */
+int hx_stop_all(hx_daemon *const *ds, size_t n, const char *dir);
 /* SIGKILL and reap. */
 void hx_kill(hx_daemon *d);
 /* Polls base_url+path until HTTP 200 or timeout. */

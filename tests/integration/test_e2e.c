@@ -63,14 +63,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	int c = hx_stop(&E.collector), q = hx_stop(&E.query);
+	hx_daemon *const ds[] = { &E.collector, &E.query };
 	(void)state;
-	if (c != 0 || q != 0) {
-		hx_dump_log(&E.collector);
-		hx_dump_log(&E.query);
-	}
-	hx_rmrf(E.dir);
-	return c == 0 && q == 0 ? 0 : -1;
+	return hx_stop_all(ds, 2, E.dir);
 }
 
 /* Runs the demo; returns the trace id it printed (static storage). */

@@ -33,7 +33,6 @@ typedef struct env {
 	char dir[512], data[600];
 	char native[64], admin[64], http[64], query_url[96], admin_url[96];
 	hx_daemon collector, query;
-	bool collector_up;
 } env;
 
 static env E;
@@ -45,8 +44,7 @@ start_collector(void)
 	const char *argv[] = { hx_bin("weft-collector"), "--data-dir", E.data, "--native", E.native,
 		"--admin", E.admin, "--otlp-http", "off", "--zipkin", "off", NULL };
 	snprintf(log, sizeof log, "%s/collector.log", E.dir);
-	E.collector_up = hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 10000);
-	return E.collector_up;
+	return hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 10000);
 }
 
 static bool
@@ -76,14 +74,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	int c = E.collector_up ? hx_stop(&E.collector) : 0, q = E.query.pid ? hx_stop(&E.query) : 0;
+	hx_daemon *const ds[] = { &E.collector, &E.query };
 	(void)state;
-	if (c != 0 || q != 0) {
-		hx_dump_log(&E.collector);
-		hx_dump_log(&E.query);
-	}
-	hx_rmrf(E.dir);
-	return c == 0 && q == 0 ? 0 : -1;
+	return hx_stop_all(ds, 2, E.dir);
 }
 
 static weft_tracer *
@@ -203,7 +196,6 @@ collector_killed_under_load_loses_nothing_and_duplicates_nothing(void **state)
 	assert_int_equal(pthread_create(&th, NULL, produce, &l), 0);
 	usleep(1000000);
 	hx_kill(&E.collector); /* SIGKILL: no drain, no flush */
-	E.collector_up = false;
 	usleep(500000);
 	assert_true(start_collector());
 	assert_int_equal(pthread_join(th, NULL), 0);
