@@ -6,7 +6,9 @@
  *     application ended is stored, none twice;
  *   - the collector accepts connections but never answers: span start+end
  *     stays in the sub-microsecond range (p99 printed; asserted only as a
- *     hang guard) and the spans that cannot wait are dropped and counted.
+ *     hang guard) and the spans that cannot wait are dropped and counted;
+ *   - the query daemon is restarted under load: it serves again and sees
+ *     every span.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -211,6 +213,34 @@ collector_killed_under_load_loses_nothing_and_duplicates_nothing(void **state)
 	weft_tracer_destroy(t);
 }
 
+static void
+query_daemon_restarted_under_load_sees_everything(void **state)
+{
+	weft_tracer *t;
+	weft_span *root;
+	load l;
+	pthread_t th;
+	size_t distinct;
+	(void)state;
+
+	assert_true(start_collector());
+	assert_true(start_query());
+	t = tracer(E.native, 1000);
+	root = weft_span_start(t, "root", NULL);
+	l = (load){ t, weft_span_get_context(root), 30000 };
+	assert_int_equal(pthread_create(&th, NULL, produce, &l), 0);
+	usleep(500000);
+	assert_int_equal(hx_stop(&E.query), 0);
+	usleep(300000);
+	assert_true(start_query());
+	assert_int_equal(pthread_join(th, NULL), 0);
+	weft_span_end(root);
+	assert_int_equal(weft_tracer_flush(t, 60000), WEFT_OK);
+	assert_int_equal(spans_via_query(&l.root, &distinct), 30001);
+	assert_int_equal(distinct, 30001);
+	weft_tracer_destroy(t);
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -289,6 +319,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(collector_started_after_the_application_gets_every_span, setup, teardown),
 		cmocka_unit_test_setup_teardown(collector_killed_under_load_loses_nothing_and_duplicates_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(unanswering_collector_costs_the_application_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(query_daemon_restarted_under_load_sees_everything, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("sdk faults", tests, NULL, NULL);
 }
