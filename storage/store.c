@@ -55,24 +55,11 @@ configure(st_store *s, const st_options *o)
 	rocksdb_options_set_max_file_opening_threads(s->opts, 1);
 	rocksdb_options_set_keep_log_file_num(s->opts, 4);
 
-	/*
-	 * One LRU cache for data, index and filter blocks of every column
-	 * family, so memory stays within it as the store grows: by default
-	 * each table file's index and filter live outside any cache, and the
-	 * daemons' RSS grows with the data (make soak measured it). Level-0
-	 * files' blocks stay pinned: they are read by every lookup.
-	 */
 	s->cache = rocksdb_cache_create_lru(cache);
 	s->table = rocksdb_block_based_options_create();
-	s->plain_table = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(s->table, s->cache);
 	rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
 	rocksdb_block_based_options_set_whole_key_filtering(s->table, 0);
-	rocksdb_block_based_table_options_t *both[] = { s->table, s->plain_table };
-	for (int i = 0; i < 2; i++) {
-		rocksdb_block_based_options_set_block_cache(both[i], s->cache);
-		rocksdb_block_based_options_set_cache_index_and_filter_blocks(both[i], 1);
-		rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(both[i], 1);
-	}
 
 	for (int i = 0; i < CF_COUNT; i++) {
 		rocksdb_options_t *cf = rocksdb_options_create_copy(s->opts);
@@ -90,8 +77,6 @@ configure(st_store *s, const st_options *o)
 				rocksdb_lz4_compression, rocksdb_lz4_compression };
 			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
 			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
-		} else {
-			rocksdb_options_set_block_based_table_factory(cf, s->plain_table);
 		}
 		if (i == CF_INDEX) /* small entries, one per batch: a small memtable keeps RSS down */
 			rocksdb_options_set_write_buffer_size(cf, 16u << 20);
@@ -215,7 +200,6 @@ st_store_close(st_store *s)
 			rocksdb_options_destroy(s->cf_opts[i]);
 	rocksdb_options_destroy(s->opts);
 	rocksdb_block_based_options_destroy(s->table);
-	rocksdb_block_based_options_destroy(s->plain_table);
 	rocksdb_cache_destroy(s->cache);
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);

@@ -28,8 +28,7 @@ struct st_store {
 	rocksdb_options_t *opts;
 	rocksdb_options_t *cf_opts[CF_COUNT];
 	rocksdb_column_family_handle_t *cf[CF_COUNT];
-	rocksdb_block_based_table_options_t *table;       /* spans: bloom filter per trace id */
-	rocksdb_block_based_table_options_t *plain_table; /* the other column families */
+	rocksdb_block_based_table_options_t *table;
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
