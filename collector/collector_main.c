@@ -51,6 +51,7 @@ static const char usage[] =
     "                                                         [WEFT_WRITE_MAX_SPANS]\n"
     "  --write-linger-us N   how long the writer waits for more batches when it\n"
     "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
+    "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
     "  --auth-token-file F   every receiver and /metrics require a token from F\n"
     "                        (one per line): HTTP Authorization: Bearer <token>,\n"
@@ -74,6 +75,7 @@ typedef struct config {
 	long max_json_depth;
 	long write_max_spans;
 	long write_linger_us;
+	long block_cache_mib;
 	bool sync;
 	const char *token_file;
 } config;
@@ -134,6 +136,7 @@ parse_args(int argc, char **argv, config *c)
 		{ "sync", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
+		{ "block-cache-mib", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -148,6 +151,7 @@ parse_args(int argc, char **argv, config *c)
 	const char *depth = env_or("WEFT_MAX_JSON_DEPTH", "64");
 	const char *wmax = env_or("WEFT_WRITE_MAX_SPANS", "65536");
 	const char *linger = env_or("WEFT_WRITE_LINGER_US", "0");
+	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
 	int ch;
 
 	c->data_dir = env_or("WEFT_DATA_DIR", NULL);
@@ -178,6 +182,7 @@ parse_args(int argc, char **argv, config *c)
 		case 's': c->sync = true; break;
 		case 'l': level = optarg; break;
 		case 'A': c->token_file = optarg; break;
+		case 'C': cache = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default:
 			return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
@@ -209,6 +214,8 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --write-max-spans %s (1..16777216)", wmax);
 	if (!parse_long(linger, 0, 1000000, &c->write_linger_us))
 		return fail("bad --write-linger-us %s (0..1000000)", linger);
+	if (!parse_long(cache, 1, 1 << 20, &c->block_cache_mib))
+		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
 	return 0;
 }
 
@@ -285,6 +292,7 @@ main(int argc, char **argv)
 	budget.limit = (size_t)c.memory_limit_mib << 20;
 	so.data_dir = c.data_dir;
 	so.sync = c.sync;
+	so.block_cache_bytes = (size_t)c.block_cache_mib << 20;
 	if (st_store_open(&so, &store, err, sizeof err) != CM_OK) {
 		fprintf(stderr, "weft-collector: %s\n", err);
 		return 1;

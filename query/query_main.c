@@ -25,6 +25,7 @@ static const char usage[] =
     "  --http ADDR           HTTP listener (127.0.0.1:16686)        [WEFT_QUERY_HTTP]\n"
     "  --max-clock-skew D    largest clock-skew correction, a Go duration\n"
     "                        such as 500ms; 0 disables (1s)  [WEFT_MAX_CLOCK_SKEW]\n"
+    "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --auth-token-file F   require Authorization: Bearer <a token in F>, one\n"
     "                        token per line (none)        [WEFT_AUTH_TOKEN_FILE]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
@@ -61,6 +62,7 @@ main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "max-clock-skew", required_argument, NULL, 's' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
+		{ "block-cache-mib", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -72,6 +74,9 @@ main(int argc, char **argv)
 	const char *level = env_or("WEFT_LOG_LEVEL", "info");
 	const char *skew = env_or("WEFT_MAX_CLOCK_SKEW", "1s");
 	const char *token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
+	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
+	char *end;
+	long cache_mib;
 	static cm_auth auth;
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -88,6 +93,7 @@ main(int argc, char **argv)
 		case 'l': level = optarg; break;
 		case 's': skew = optarg; break;
 		case 'A': token_file = optarg; break;
+		case 'c': cache = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
 		}
@@ -100,6 +106,10 @@ main(int argc, char **argv)
 		return fail("bad --log-level %s (debug|info|warn|error|off)", level);
 	if (cm_duration_parse(skew, &cfg.max_clock_skew_ns) != CM_OK)
 		return fail("bad --max-clock-skew %s (a duration such as 1s or 250ms; 0 disables)", skew);
+	cache_mib = strtol(cache, &end, 10);
+	if (*cache == '\0' || *end != '\0' || cache_mib < 1 || cache_mib > (1 << 20))
+		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
+	cfg.block_cache_bytes = (size_t)cache_mib << 20;
 	if (token_file != NULL) {
 		if (cm_auth_load(token_file, &auth, err, sizeof err) != CM_OK)
 			return fail("%s", err);

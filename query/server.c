@@ -36,6 +36,7 @@ struct qry_server {
 	pthread_mutex_t mu;
 	st_store *store;
 	const cm_auth *auth;
+	size_t block_cache_bytes;
 };
 
 static enum MHD_Result
@@ -167,7 +168,7 @@ store_get(qry_server *s, bool *empty)
 	*empty = false;
 	pthread_mutex_lock(&s->mu);
 	if (s->store == NULL) {
-		st_options o = { .data_dir = s->data_dir, .secondary = true };
+		st_options o = { .data_dir = s->data_dir, .secondary = true, .block_cache_bytes = s->block_cache_bytes };
 		rv = st_store_open(&o, &s->store, err, sizeof err);
 		if (rv == CM_ENOENT)
 			*empty = true;
@@ -823,6 +824,7 @@ qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size
 	pthread_mutex_init(&s->mu, NULL);
 	s->max_clock_skew_ns = cfg->max_clock_skew_ns;
 	s->auth = cfg->auth;
+	s->block_cache_bytes = cfg->block_cache_bytes;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

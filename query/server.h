@@ -32,6 +32,7 @@ typedef struct qry_server_config {
 	unsigned threads;      /* HTTP worker threads */
 	uint64_t max_clock_skew_ns; /* bound of clock-skew adjustment; 0 disables it */
 	const cm_auth *auth;   /* bearer tokens every request needs (401 without); NULL: open */
+	size_t block_cache_bytes; /* RocksDB block cache; 0: the store's default (64 MiB) */
 } qry_server_config;
 
 /* Starts listening. On failure returns an error with the reason in err. */
