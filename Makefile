@@ -43,7 +43,7 @@ DEPS_STAMP := build/.deps-ok
 
 LIBS_SDK := -lmsgpackc -lzstd -lpthread
 LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
-LIBS_HTTP := -lmicrohttpd -ljansson
+LIBS_HTTP := -lmicrohttpd -ljansson -lgnutls
 LIBS_INGEST := -lprotobuf-c -lz
 
 # ---- sources ----

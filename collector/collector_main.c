@@ -53,6 +53,9 @@ static const char usage[] =
     "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
+    "  --tls-cert F, --tls-key F  HTTPS on the OTLP, Zipkin and admin listeners\n"
+    "                        with this PEM certificate chain and key [WEFT_TLS_CERT,\n"
+    "                        WEFT_TLS_KEY]\n"
     "  --auth-token-file F   every receiver and /metrics require a token from F\n"
     "                        (one per line): HTTP Authorization: Bearer <token>,\n"
     "                        native batches carry it (none) [WEFT_AUTH_TOKEN_FILE]\n"
@@ -78,6 +81,8 @@ typedef struct config {
 	long block_cache_mib;
 	bool sync;
 	const char *token_file;
+	const char *tls_cert;
+	const char *tls_key;
 } config;
 
 /* Parses a whole number in [lo, hi] into *out; false otherwise. */
@@ -137,6 +142,8 @@ parse_args(int argc, char **argv, config *c)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
 		{ "block-cache-mib", required_argument, NULL, 'C' },
+		{ "tls-cert", required_argument, NULL, 'T' },
+		{ "tls-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,6 +168,8 @@ parse_args(int argc, char **argv, config *c)
 	c->zipkin = env_or("WEFT_ZIPKIN", "127.0.0.1:9411");
 	c->sync = strcmp(env_or("WEFT_SYNC", "0"), "1") == 0;
 	c->token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
+	c->tls_cert = env_or("WEFT_TLS_CERT", NULL);
+	c->tls_key = env_or("WEFT_TLS_KEY", NULL);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -183,6 +192,8 @@ parse_args(int argc, char **argv, config *c)
 		case 'l': level = optarg; break;
 		case 'A': c->token_file = optarg; break;
 		case 'C': cache = optarg; break;
+		case 'T': c->tls_cert = optarg; break;
+		case 'K': c->tls_key = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default:
 			return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
@@ -216,11 +227,16 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --write-linger-us %s (0..1000000)", linger);
 	if (!parse_long(cache, 1, 1 << 20, &c->block_cache_mib))
 		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		return fail("%s", "--tls-cert and --tls-key go together");
 	return 0;
 }
 
 /* Health checks stay open for probes; /metrics needs the token like everything else. */
 static const char *const admin_open_paths[] = { "/healthz", "/readyz", NULL };
+
+/* PEM text of --tls-cert and --tls-key, read once at start; NULL without TLS. */
+static cm_buf tls_cert, tls_key;
 
 /* Starts an HTTP listener unless addr is "off". */
 static int
@@ -241,6 +257,8 @@ start_http(const char *name, const char *addr, const config *c, const cm_auth *a
 		.name = name,
 		.auth = auth,
 		.open_paths = admin_open_paths,
+		.tls_cert_pem = tls_cert.data,
+		.tls_key_pem = tls_key.data,
 	};
 	if (strcmp(addr, "off") == 0)
 		return 0;
@@ -280,6 +298,11 @@ main(int argc, char **argv)
 			return fail("%s", err);
 		auth = &auth_tokens;
 	}
+	cm_buf_init(&tls_cert);
+	cm_buf_init(&tls_key);
+	if (c.tls_cert != NULL &&
+	    (cm_buf_read_file(&tls_cert, c.tls_cert) != CM_OK || cm_buf_read_file(&tls_key, c.tls_key) != CM_OK))
+		return fail("cannot read %s or %s", c.tls_cert, c.tls_key);
 	/* Signals are taken by sigwait() below; every thread inherits the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -269,20 +269,27 @@ col_httpd_start(const col_httpd_config *cfg, col_httpd **out, char *err, size_t 
 	if ((h = cm_calloc(1, sizeof *h)) == NULL)
 		return CM_ENOMEM;
 	h->cfg = *cfg;
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	bool tls = cfg->tls_cert_pem != NULL;
+	struct MHD_OptionItem tls_opts[] = {
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (tls ? MHD_USE_TLS : 0) |
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, h,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 2u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (h->d == NULL) {
-		snprintf(err, errlen, "cannot listen on %s for %s", cfg->addr, cfg->name);
+		snprintf(err, errlen, "cannot listen on %s for %s%s", cfg->addr, cfg->name,
+		    tls ? " (or the TLS certificate and key do not load)" : "");
 		cm_free(h);
 		return CM_EINVAL;
 	}
-	if (!cm_addr_is_loopback(&sa) && cfg->auth == NULL)
-		cm_log(CM_LOG_WARN, "COL-EXPOSED", "%s listens on %s, beyond loopback, without auth (--auth-token-file)",
-		    cfg->name, cfg->addr);
+	if (!cm_addr_is_loopback(&sa) && (cfg->auth == NULL || !tls))
+		cm_log(CM_LOG_WARN, "COL-EXPOSED", "%s listens on %s, beyond loopback, without %s", cfg->name, cfg->addr,
+		    cfg->auth == NULL ? "auth (--auth-token-file)" : "TLS (--tls-cert, --tls-key)");
 	*out = h;
 	return CM_OK;
 }

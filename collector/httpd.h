@@ -50,6 +50,8 @@ typedef struct col_httpd_config {
 	void *arg;
 	const char *name;         /* for logs: "otlp-http", "zipkin", "admin" */
 	const cm_auth *auth;      /* bearer tokens required (401 without); NULL: open */
+	const char *tls_cert_pem; /* HTTPS with this certificate chain and key (PEM text); */
+	const char *tls_key_pem;  /*   both NULL: plain HTTP */
 	const char *const *open_paths; /* paths that need no token (NULL-terminated), e.g. health checks */
 } col_httpd_config;
 

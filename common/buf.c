@@ -97,3 +97,25 @@ cm_buf_detach(cm_buf *b, size_t *len)
 	cm_buf_init(b);
 	return p;
 }
+
+int
+cm_buf_read_file(cm_buf *b, const char *path)
+{
+	char chunk[65536];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return CM_EIO;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		cm_buf_append(b, chunk, n);
+	n = (size_t)ferror(f);
+	fclose(f);
+	if (n != 0)
+		return CM_EIO;
+	cm_buf_append(b, "", 1);
+	if (b->failed)
+		return CM_ENOMEM;
+	b->len--;
+	return CM_OK;
+}

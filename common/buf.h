@@ -25,6 +25,12 @@ int cm_buf_reserve(cm_buf *b, size_t n);
 void cm_buf_append(cm_buf *b, const void *p, size_t n);
 void cm_buf_puts(cm_buf *b, const char *s);
 void cm_buf_printf(cm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Appends the whole file at path, then a NUL that len does not count (so
+ * text can be used as a C string). Returns CM_OK, CM_EIO (errno set) or
+ * CM_ENOMEM.
+ */
+int cm_buf_read_file(cm_buf *b, const char *path);
 /* Hands the bytes to the caller (free with cm_free) and empties the buffer. */
 char *cm_buf_detach(cm_buf *b, size_t *len);
 

@@ -66,7 +66,8 @@ static const char usage[] =
     "  --help      this text\n"
     "\n"
     "environment: WEFT_AUTH_TOKEN is sent as a bearer token to both daemons\n"
-    "(their --auth-token-file)\n"
+    "(their --auth-token-file); https:// URLs are verified against WEFT_CA_FILE\n"
+    "(PEM), else the system's certificate store\n"
     "\n"
     "exit codes: 0 ok, 1 daemon unreachable or failed, 2 bad usage, 3 not found\n";
 
@@ -797,6 +798,8 @@ main(int argc, char **argv)
 		url = "http://127.0.0.1:16686";
 	if (getenv("WEFT_AUTH_TOKEN") != NULL && qry_http_set_bearer(getenv("WEFT_AUTH_TOKEN")) != CM_OK)
 		return die(2, "WEFT_AUTH_TOKEN is over 255 bytes or holds a line break");
+	if (getenv("WEFT_CA_FILE") != NULL && qry_http_set_ca(getenv("WEFT_CA_FILE")) != CM_OK)
+		return die(2, "WEFT_CA_FILE is too long a path");
 	if (collector == NULL || *collector == '\0')
 		collector = "http://127.0.0.1:4318";
 	opterr = 0;

@@ -1,10 +1,13 @@
 /*
  * httpc.c - minimal HTTP/1.1 client: connect, send, read to close, parse.
+ * https:// goes through GnuTLS, verifying the server's certificate against
+ * the CA file set with qry_http_set_ca() or, without one, the system's.
  */
 #include "httpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -18,15 +21,26 @@
 
 enum { MAX_RESPONSE = 256 << 20 };
 
+static char bearer[256];
+static char ca_file[1024];
+
+/* A connection: plain, or TLS over fd when tls is set. */
+typedef struct channel {
+	int fd;
+	gnutls_session_t tls;
+	gnutls_certificate_credentials_t cred;
+} channel;
+
 static int
-split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
+split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap, bool *tls)
 {
 	const char *p, *end, *colon;
 	size_t n;
 
-	if (strncmp(url, "http://", 7) != 0)
+	*tls = strncmp(url, "https://", 8) == 0;
+	if (!*tls && strncmp(url, "http://", 7) != 0)
 		return CM_EINVAL;
-	p = url + 7;
+	p = url + (*tls ? 8 : 7);
 	end = p + strcspn(p, "/");
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', (size_t)(end - p));
@@ -53,9 +67,80 @@ split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap)
 		memcpy(port, colon + 1, n);
 		port[n] = '\0';
 	} else {
-		snprintf(port, pcap, "80");
+		snprintf(port, pcap, *tls ? "443" : "80");
 	}
 	return CM_OK;
+}
+
+/* Starts TLS on ch->fd, verifying the server as host. */
+static int
+tls_start(channel *ch, const char *host, int timeout_ms, char *err, size_t errlen)
+{
+	int rv;
+
+	if (gnutls_certificate_allocate_credentials(&ch->cred) != GNUTLS_E_SUCCESS)
+		return CM_ENOMEM;
+	rv = ca_file[0] ? gnutls_certificate_set_x509_trust_file(ch->cred, ca_file, GNUTLS_X509_FMT_PEM)
+	                : gnutls_certificate_set_x509_system_trust(ch->cred);
+	if (rv <= 0) {
+		snprintf(err, errlen, "no CA certificate to verify %s with (%s)", host, ca_file[0] ? ca_file : "system store");
+		return CM_EINVAL;
+	}
+	if (gnutls_init(&ch->tls, GNUTLS_CLIENT) != GNUTLS_E_SUCCESS) {
+		ch->tls = NULL;
+		return CM_ENOMEM;
+	}
+	gnutls_set_default_priority(ch->tls);
+	gnutls_credentials_set(ch->tls, GNUTLS_CRD_CERTIFICATE, ch->cred);
+	if (strspn(host, "0123456789.:") != strlen(host)) /* SNI takes names, not addresses */
+		gnutls_server_name_set(ch->tls, GNUTLS_NAME_DNS, host, strlen(host));
+	gnutls_session_set_verify_cert(ch->tls, host, 0);
+	gnutls_transport_set_int(ch->tls, ch->fd);
+	gnutls_handshake_set_timeout(ch->tls, (unsigned)timeout_ms);
+	do
+		rv = gnutls_handshake(ch->tls);
+	while (rv < 0 && !gnutls_error_is_fatal(rv));
+	if (rv < 0) {
+		snprintf(err, errlen, "TLS with %s failed: %s", host, gnutls_strerror(rv));
+		return CM_EPROTO;
+	}
+	return CM_OK;
+}
+
+static void
+channel_close(channel *ch)
+{
+	if (ch->tls != NULL) {
+		gnutls_bye(ch->tls, GNUTLS_SHUT_WR);
+		gnutls_deinit(ch->tls);
+	}
+	if (ch->cred != NULL)
+		gnutls_certificate_free_credentials(ch->cred);
+	if (ch->fd >= 0)
+		close(ch->fd);
+}
+
+/* recv()'s contract (bytes, 0 at the end, -1 with errno) over either kind of channel. */
+static ssize_t
+channel_recv(channel *ch, char *p, size_t n)
+{
+	ssize_t r;
+	if (ch->tls == NULL)
+		return recv(ch->fd, p, n, 0);
+	do
+		r = gnutls_record_recv(ch->tls, p, n);
+	while (r == GNUTLS_E_INTERRUPTED);
+	if (r == GNUTLS_E_AGAIN) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (r == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0; /* the server closed without close_notify: the body ends there */
+	if (r < 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return r;
 }
 
 static int
@@ -104,11 +189,11 @@ next:
 }
 
 static int
-send_all(int fd, const char *p, size_t n)
+send_all(channel *ch, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
+		ssize_t w = ch->tls ? gnutls_record_send(ch->tls, p, n) : send(ch->fd, p, n, MSG_NOSIGNAL);
+		if ((w < 0 && errno == EINTR) || w == GNUTLS_E_INTERRUPTED || w == GNUTLS_E_AGAIN)
 			continue;
 		if (w <= 0)
 			return -1;
@@ -187,7 +272,15 @@ parse_response(cm_buf *raw, qry_http_response *resp, char *err, size_t errlen)
 	return resp->body.failed ? CM_ENOMEM : CM_OK;
 }
 
-static char bearer[256];
+int
+qry_http_set_ca(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	if (n >= sizeof ca_file)
+		return CM_EINVAL;
+	memcpy(ca_file, path ? path : "", n + 1);
+	return CM_OK;
+}
 
 int
 qry_http_set_bearer(const char *token)
@@ -206,17 +299,23 @@ qry_http_request(const char *base_url, const char *method, const char *path,
 {
 	char host[256], port[16];
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	channel ch = { .fd = -1 };
 	cm_buf req, raw;
-	int fd, rv;
+	bool tls;
+	int rv;
 
-	if (split_url(base_url, host, sizeof host, port, sizeof port) != CM_OK) {
-		snprintf(err, errlen, "bad URL %s (want http://HOST:PORT)", base_url);
+	if (split_url(base_url, host, sizeof host, port, sizeof port, &tls) != CM_OK) {
+		snprintf(err, errlen, "bad URL %s (want http[s]://HOST:PORT)", base_url);
 		return CM_EINVAL;
 	}
-	if ((rv = connect_to(host, port, timeout_ms, &fd, err, errlen)) != CM_OK)
+	if ((rv = connect_to(host, port, timeout_ms, &ch.fd, err, errlen)) != CM_OK)
 		return rv;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(ch.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(ch.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (tls && (rv = tls_start(&ch, host, timeout_ms, err, errlen)) != CM_OK) {
+		channel_close(&ch);
+		return rv;
+	}
 	cm_buf_init(&req);
 	cm_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nAccept: application/json\r\n",
 	    method, path, host, port);
@@ -227,10 +326,10 @@ qry_http_request(const char *base_url, const char *method, const char *path,
 	cm_buf_puts(&req, "\r\n");
 	if (body != NULL)
 		cm_buf_append(&req, body, body_len);
-	if (req.failed || send_all(fd, req.data, req.len) != 0) {
+	if (req.failed || send_all(&ch, req.data, req.len) != 0) {
 		snprintf(err, errlen, "sending the request failed");
 		cm_buf_fini(&req);
-		close(fd);
+		channel_close(&ch);
 		return CM_EUNREACHABLE;
 	}
 	cm_buf_fini(&req);
@@ -241,7 +340,7 @@ qry_http_request(const char *base_url, const char *method, const char *path,
 			rv = CM_ETOOBIG;
 			break;
 		}
-		n = recv(fd, raw.data + raw.len, 65536, 0);
+		n = channel_recv(&ch, raw.data + raw.len, 65536);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -254,7 +353,7 @@ qry_http_request(const char *base_url, const char *method, const char *path,
 		}
 		raw.len += (size_t)n;
 	}
-	close(fd);
+	channel_close(&ch);
 	if (rv == CM_OK)
 		rv = parse_response(&raw, resp, err, errlen);
 	else

@@ -2,8 +2,9 @@
  * httpc.h - a minimal blocking HTTP/1.1 client for the weft CLI and tests.
  *
  * One request per connection (Connection: close); the body is read until
- * Content-Length, the end of a chunked body, or the server closes. Plain
- * http:// only; the base URL is "http://host:port".
+ * Content-Length, the end of a chunked body, or the server closes. The
+ * base URL is "http://host:port" or "https://host:port" (TLS through
+ * GnuTLS, the server's certificate verified).
  */
 #ifndef WEFT_QUERY_HTTPC_H
 #define WEFT_QUERY_HTTPC_H
@@ -34,6 +35,9 @@ int qry_http_request(const char *base_url, const char *method, const char *path,
  * before starting threads that make requests. The token is copied.
  */
 int qry_http_set_bearer(const char *token);
+
+/* Makes https:// requests trust the CA certificates in the PEM file path (NULL: the system's). Process-wide. */
+int qry_http_set_ca(const char *path);
 
 /* Appends s percent-encoded for use in a URL path segment or query value. */
 void qry_url_escape(cm_buf *out, const char *s);

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "buf.h"
 #include "duration.h"
 #include "err.h"
 #include "log.h"
@@ -26,6 +27,8 @@ static const char usage[] =
     "  --max-clock-skew D    largest clock-skew correction, a Go duration\n"
     "                        such as 500ms; 0 disables (1s)  [WEFT_MAX_CLOCK_SKEW]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
+    "  --tls-cert F, --tls-key F  serve HTTPS with this PEM certificate chain and key\n"
+    "                                              [WEFT_TLS_CERT, WEFT_TLS_KEY]\n"
     "  --auth-token-file F   require Authorization: Bearer <a token in F>, one\n"
     "                        token per line (none)        [WEFT_AUTH_TOKEN_FILE]\n"
     "  --log-level LEVEL     debug|info|warn|error|off (info)      [WEFT_LOG_LEVEL]\n"
@@ -63,6 +66,8 @@ main(int argc, char **argv)
 		{ "max-clock-skew", required_argument, NULL, 's' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
 		{ "block-cache-mib", required_argument, NULL, 'c' },
+		{ "tls-cert", required_argument, NULL, 'T' },
+		{ "tls-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,6 +80,8 @@ main(int argc, char **argv)
 	const char *skew = env_or("WEFT_MAX_CLOCK_SKEW", "1s");
 	const char *token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
 	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
+	const char *cert_file = env_or("WEFT_TLS_CERT", NULL), *key_file = env_or("WEFT_TLS_KEY", NULL);
+	static cm_buf cert, key;
 	char *end;
 	long cache_mib;
 	static cm_auth auth;
@@ -94,6 +101,8 @@ main(int argc, char **argv)
 		case 's': skew = optarg; break;
 		case 'A': token_file = optarg; break;
 		case 'c': cache = optarg; break;
+		case 'T': cert_file = optarg; break;
+		case 'K': key_file = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return fail("unknown or incomplete option %s (see --help)", argv[optind - 1]);
 		}
@@ -110,14 +119,25 @@ main(int argc, char **argv)
 	if (*cache == '\0' || *end != '\0' || cache_mib < 1 || cache_mib > (1 << 20))
 		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
 	cfg.block_cache_bytes = (size_t)cache_mib << 20;
+	if ((cert_file == NULL) != (key_file == NULL))
+		return fail("--tls-cert and --tls-key go together");
+	cm_buf_init(&cert);
+	cm_buf_init(&key);
+	if (cert_file != NULL) {
+		if (cm_buf_read_file(&cert, cert_file) != CM_OK || cm_buf_read_file(&key, key_file) != CM_OK)
+			return fail("cannot read %s or %s", cert_file, key_file);
+		cfg.tls_cert_pem = cert.data;
+		cfg.tls_key_pem = key.data;
+	}
 	if (token_file != NULL) {
 		if (cm_auth_load(token_file, &auth, err, sizeof err) != CM_OK)
 			return fail("%s", err);
 		cfg.auth = &auth;
 	}
-	if (cfg.auth == NULL && cm_addr_parse(cfg.http_addr, &sa, &salen) == CM_OK && !cm_addr_is_loopback(&sa))
-		cm_log(CM_LOG_WARN, "QRY-EXPOSED", "listening on %s, beyond loopback, without auth (--auth-token-file)",
-		    cfg.http_addr);
+	if ((cfg.auth == NULL || cfg.tls_cert_pem == NULL) && cm_addr_parse(cfg.http_addr, &sa, &salen) == CM_OK &&
+	    !cm_addr_is_loopback(&sa))
+		cm_log(CM_LOG_WARN, "QRY-EXPOSED", "listening on %s, beyond loopback, without %s", cfg.http_addr,
+		    cfg.auth == NULL ? "auth (--auth-token-file)" : "TLS (--tls-cert, --tls-key)");
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

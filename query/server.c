@@ -825,13 +825,20 @@ qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size
 	s->max_clock_skew_ns = cfg->max_clock_skew_ns;
 	s->auth = cfg->auth;
 	s->block_cache_bytes = cfg->block_cache_bytes;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	bool tls = cfg->tls_cert_pem != NULL;
+	struct MHD_OptionItem tls_opts[] = {
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (tls ? MHD_USE_TLS : 0) |
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 4u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (s->d == NULL) {
-		snprintf(err, errlen, "cannot listen on %s", cfg->http_addr);
+		snprintf(err, errlen, "cannot listen on %s%s", cfg->http_addr,
+		    tls ? " (or the TLS certificate and key do not load)" : "");
 		qry_server_stop(s);
 		return CM_EINVAL;
 	}

@@ -33,6 +33,8 @@ typedef struct qry_server_config {
 	uint64_t max_clock_skew_ns; /* bound of clock-skew adjustment; 0 disables it */
 	const cm_auth *auth;   /* bearer tokens every request needs (401 without); NULL: open */
 	size_t block_cache_bytes; /* RocksDB block cache; 0: the store's default (64 MiB) */
+	const char *tls_cert_pem; /* HTTPS with this certificate chain and key (PEM text); */
+	const char *tls_key_pem;  /*   both NULL: plain HTTP */
 } qry_server_config;
 
 /* Starts listening. On failure returns an error with the reason in err. */

@@ -265,18 +265,3 @@ hx_http_raw(int port, const void *request, size_t len, cm_buf *body, int *retry_
 	return status;
 }
 
-bool
-hx_read_file(const char *path, cm_buf *out)
-{
-	char buf[65536];
-	size_t n;
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return false;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		cm_buf_append(out, buf, n);
-	fclose(f);
-	if (out->data == NULL)
-		cm_buf_append(out, "", 0);
-	return !out->failed;
-}

@@ -51,9 +51,6 @@ void hx_dump_log(const hx_daemon *d);
  */
 int hx_http_raw(int port, const void *request, size_t len, cm_buf *body, int *retry_after);
 
-/* Reads a whole file (e.g. a fixture) into out; false if it cannot. */
-bool hx_read_file(const char *path, cm_buf *out);
-
 /*
  * Runs argv with extra environment entries ("K=V", NULL-terminated, may be
  * NULL), capturing stdout into out (initialised by the caller). Returns the

@@ -101,7 +101,7 @@ read_fixture(const char *rel, cm_buf *out)
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
 	cm_buf_init(out);
-	if (!hx_read_file(path, out))
+	if (cm_buf_read_file(out, path) != CM_OK)
 		fail_msg("cannot read fixture %s", path);
 }
 
