@@ -89,12 +89,12 @@ sdk_tsc_calibrate(void)
 			ns = old;
 	}
 	seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+	/* Release stores: a reader that sees any new field also sees seq odd (or later). */
 	atomic_store_explicit(&c->seq, (uint32_t)seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&c->base_tsc, tsc, memory_order_relaxed);
-	atomic_store_explicit(&c->base_ns, ns, memory_order_relaxed);
-	atomic_store_explicit(&c->max_ticks, (uint64_t)(((unsigned __int128)MAX_AGE_NS << 32) / mult), memory_order_relaxed);
-	atomic_store_explicit(&c->mult, mult, memory_order_relaxed);
+	atomic_store_explicit(&c->base_tsc, tsc, memory_order_release);
+	atomic_store_explicit(&c->base_ns, ns, memory_order_release);
+	atomic_store_explicit(&c->max_ticks, (uint64_t)(((unsigned __int128)MAX_AGE_NS << 32) / mult), memory_order_release);
+	atomic_store_explicit(&c->mult, mult, memory_order_release);
 	atomic_store_explicit(&c->seq, (uint32_t)seq + 2, memory_order_release);
 out:
 	pthread_mutex_unlock(&writer);

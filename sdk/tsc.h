@@ -44,15 +44,19 @@ sdk_tsc_read(void)
 {
 #if defined(__x86_64__)
 	sdk_tsc *c = &sdk_tsc_state;
+	/*
+	 * Seqlock read without fences (ThreadSanitizer does not model them):
+	 * acquire loads keep the second read of seq after the fields' loads;
+	 * on x86-64 they are plain loads.
+	 */
 	uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-	uint64_t mult = atomic_load_explicit(&c->mult, memory_order_relaxed);
+	uint64_t mult = atomic_load_explicit(&c->mult, memory_order_acquire);
 
 	if (mult != 0 && !(seq & 1)) {
-		uint64_t bt = atomic_load_explicit(&c->base_tsc, memory_order_relaxed);
-		uint64_t bn = atomic_load_explicit(&c->base_ns, memory_order_relaxed);
-		uint64_t mx = atomic_load_explicit(&c->max_ticks, memory_order_relaxed);
+		uint64_t bt = atomic_load_explicit(&c->base_tsc, memory_order_acquire);
+		uint64_t bn = atomic_load_explicit(&c->base_ns, memory_order_acquire);
+		uint64_t mx = atomic_load_explicit(&c->max_ticks, memory_order_acquire);
 		uint64_t d = __rdtsc() - bt;
-		atomic_thread_fence(memory_order_acquire);
 		if (d < mx && atomic_load_explicit(&c->seq, memory_order_relaxed) == seq)
 			return bn + (uint64_t)(((unsigned __int128)d * mult) >> 32);
 	}
