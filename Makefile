@@ -41,7 +41,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 DEPS_STAMP := build/.deps-ok
 
-LIBS_SDK := -lmsgpackc -lzstd -lpthread
+LIBS_SDK := -lmbedtls -lmbedx509 -lmbedcrypto -lmsgpackc -lzstd -lpthread
 LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
 LIBS_HTTP := -lmicrohttpd -ljansson -lgnutls
 LIBS_INGEST := -lprotobuf-c -lz
@@ -109,7 +109,7 @@ $(LIB)/weft.h: sdk/weft.h
 
 $(BIN)/weft-collector: $(OBJ)/collector/collector_main.o $(A_COLLECTOR) $(A_STORAGE) $(A_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 $(BIN)/weft-query: $(OBJ)/query/query_main.o $(A_QUERY) $(A_STORAGE) $(A_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_HTTP) $(LIBS_STORE)
@@ -152,10 +152,10 @@ TEST_LIBS := $(A_QUERY) $(A_COLLECTOR) $(A_STORAGE) $(A_SDK) $(A_COMMON)
 
 $(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 $(TBIN)/fuzz_%_replay: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/regression_driver.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 
 # make fuzz [FUZZ_SECONDS=60]: each target under libFuzzer (clang, ASan+UBSan);
 # new inputs are saved in tests/fuzz/corpus/<target>, which make test replays.
@@ -173,11 +173,11 @@ fuzz:
 	done
 $(OUT)/build/fuzz/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 
 $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 
 .PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query fuzz soak
 # Test objects are intermediates of pattern rules; keep them for incremental builds.

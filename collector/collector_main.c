@@ -53,7 +53,8 @@ static const char usage[] =
     "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
-    "  --tls-cert F, --tls-key F  HTTPS on the OTLP, Zipkin and admin listeners\n"
+    "  --tls-cert F, --tls-key F  HTTPS on the OTLP, Zipkin and admin listeners,\n"
+    "                        and TLS on a --native tls+tcp://HOST:PORT listener,\n"
     "                        with this PEM certificate chain and key [WEFT_TLS_CERT,\n"
     "                        WEFT_TLS_KEY]\n"
     "  --auth-token-file F   every receiver and /metrics require a token from F\n"
@@ -346,6 +347,8 @@ main(int argc, char **argv)
 			.retry_ms = 500,
 			.budget = &budget,
 			.auth = auth,
+			.tls_cert_pem = tls_cert.data,
+			.tls_key_pem = tls_key.data,
 		};
 		nc.limits.max_message = (size_t)c.max_request_mib << 20;
 		nc.limits.max_spans = (uint32_t)c.max_batch_spans;

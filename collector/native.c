@@ -9,6 +9,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,6 +152,34 @@ worker(void *arg)
 	return NULL;
 }
 
+/* Listens on cfg->url; a tls+tcp:// url gets NNG's TLS (mbedTLS) with the configured certificate. */
+static int
+listen_on(col_native *n, char *err, size_t errlen)
+{
+	bool tls = strncmp(n->cfg.url, "tls+tcp://", 10) == 0;
+	nng_tls_config *tc = NULL;
+	int rv;
+
+	if (tls && n->cfg.tls_cert_pem == NULL) {
+		snprintf(err, errlen, "%s needs --tls-cert and --tls-key", n->cfg.url);
+		return NNG_EINVAL;
+	}
+	if ((rv = nng_listener_create(&n->listener, n->sock, n->cfg.url)) != 0) {
+		snprintf(err, errlen, "listen on %s: %s", n->cfg.url, nng_strerror(rv));
+		return rv;
+	}
+	if (tls && ((rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_SERVER)) != 0 ||
+	               (rv = nng_tls_config_own_cert(tc, n->cfg.tls_cert_pem, n->cfg.tls_key_pem, NULL)) != 0 ||
+	               (rv = nng_listener_set_ptr(n->listener, NNG_OPT_TLS_CONFIG, tc)) != 0)) {
+		snprintf(err, errlen, "TLS for %s: %s", n->cfg.url, nng_strerror(rv));
+	} else if ((rv = nng_listener_start(n->listener, 0)) != 0) {
+		snprintf(err, errlen, "listen on %s: %s", n->cfg.url, nng_strerror(rv));
+	}
+	if (tc != NULL)
+		nng_tls_config_free(tc); /* the listener holds its own reference */
+	return rv;
+}
+
 int
 col_native_start(const col_native_config *cfg, col_pipeline *p, col_native **out,
     char *err, size_t errlen)
@@ -169,8 +198,7 @@ col_native_start(const col_native_config *cfg, col_pipeline *p, col_native **out
 		return CM_ENOMEM;
 	}
 	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, cfg->limits.max_message);
-	if ((rv = nng_listen(n->sock, cfg->url, &n->listener, 0)) != 0) {
-		snprintf(err, errlen, "listen on %s: %s", cfg->url, nng_strerror(rv));
+	if ((rv = listen_on(n, err, errlen)) != 0) {
 		nng_close(n->sock);
 		cm_free(n);
 		return CM_EINVAL;

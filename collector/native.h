@@ -27,6 +27,8 @@ typedef struct col_native_config {
 	uint32_t retry_ms;     /* suggested wait in RETRY replies */
 	col_budget *budget;    /* the memory limiter; NULL: unlimited */
 	const cm_auth *auth;   /* batches must carry one of these tokens (REJECTED otherwise); NULL: open */
+	const char *tls_cert_pem; /* for a tls+tcp:// url: certificate chain and key (PEM text) */
+	const char *tls_key_pem;
 } col_native_config;
 
 /* Listens on cfg->url. On failure returns an error with the reason in err. */

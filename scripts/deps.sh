@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential make pkg-config
 	libnng-dev libmsgpack-dev libzstd-dev librocksdb-dev libcmocka-dev
-	libmicrohttpd-dev libgnutls28-dev openssl libjansson-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+	libmicrohttpd-dev libgnutls28-dev libmbedtls-dev openssl libjansson-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
 )
 # `scripts/deps.sh fuzz`: also what `make fuzz` needs (clang with libFuzzer).
 if [[ ${1:-} == fuzz ]]; then

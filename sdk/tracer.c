@@ -137,8 +137,9 @@ configure(weft_tracer *t, const weft_tracer_config *c)
 	endpoint = endpoint ? endpoint : "tcp://127.0.0.1:4319";
 	if ((t->endpoint = cm_strndup(endpoint, strlen(endpoint))) == NULL)
 		return CM_ENOMEM;
-	if ((rv = sdk_conn_init(&t->conn, t->endpoint)) != CM_OK) {
-		sdk_log(t, WEFT_LOG_ERROR, "bad endpoint %s (want tcp://HOST:PORT or ipc:///PATH)", t->endpoint);
+	if ((rv = sdk_conn_init(&t->conn, t->endpoint, pick(c->tls_ca_file, "WEFT_TLS_CA"))) != CM_OK) {
+		sdk_log(t, WEFT_LOG_ERROR, "bad endpoint %s (want tcp://HOST:PORT, tls+tcp://HOST:PORT with a readable "
+		    "CA file, or ipc:///PATH)", t->endpoint);
 		return rv;
 	}
 	return sdk_resource_init(t, pick(c->service_name, "OTEL_SERVICE_NAME"),

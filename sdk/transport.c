@@ -7,6 +7,9 @@
  * byte 0x01 (user message) comes first. A REQ message starts with a 32-bit
  * BE request id whose high bit is set; the REP reply starts with the same
  * four bytes. Replies with another id (a late answer) are skipped.
+ *
+ * tls+tcp:// runs the same bytes through mbedTLS (NNG's own TLS library),
+ * the handshake before the SP greeting, as NNG's tls+tcp transport does.
  */
 #include "transport.h"
 
@@ -21,6 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
 #include "addr.h"
 #include "alloc.h"
 #include "clock.h"
@@ -29,8 +38,89 @@
 
 enum { PROTO_REQ = 0x30, PROTO_REP = 0x31, MAX_REPLY = 1 << 20, IPC_USER_MSG = 1 };
 
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+struct sdk_tls {
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	char host[256];
+	bool active; /* a session is set up on the current fd */
+};
+
+static void
+tls_free(struct sdk_tls *t)
+{
+	if (t == NULL)
+		return;
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_ssl_config_free(&t->conf);
+	mbedtls_x509_crt_free(&t->ca);
+	mbedtls_ctr_drbg_free(&t->drbg);
+	mbedtls_entropy_free(&t->entropy);
+	cm_free(t);
+}
+
+/* The client configuration: TLS 1.2+, the server verified against ca_file for host. */
+static int
+tls_new(sdk_conn *c, const char *hostport, const char *ca_file)
+{
+	static const char pers[] = "weft";
+	struct sdk_tls *t = cm_calloc(1, sizeof *t);
+	const char *colon = strrchr(hostport, ':');
+	size_t n = colon ? (size_t)(colon - hostport) : 0;
+
+	if (t == NULL)
+		return CM_ENOMEM;
+	c->tls = t;
+	mbedtls_ssl_init(&t->ssl);
+	mbedtls_ssl_config_init(&t->conf);
+	mbedtls_x509_crt_init(&t->ca);
+	mbedtls_ctr_drbg_init(&t->drbg);
+	mbedtls_entropy_init(&t->entropy);
+	if (n == 0 || n >= sizeof t->host)
+		return CM_EINVAL;
+	memcpy(t->host, hostport, n);
+	t->host[n] = '\0';
+	if (mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy, (const unsigned char *)pers,
+	        sizeof pers - 1) != 0 ||
+	    mbedtls_x509_crt_parse_file(&t->ca, ca_file ? ca_file : SYSTEM_CA_BUNDLE) < 0 ||
+	    mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+	        MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		return CM_EINVAL;
+	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+	if (mbedtls_ssl_setup(&t->ssl, &t->conf) != 0)
+		return CM_ENOMEM;
+	return CM_OK;
+}
+
+static int
+bio_send(void *ctx, const unsigned char *p, size_t n)
+{
+	ssize_t w = send(*(int *)ctx, p, n, MSG_NOSIGNAL);
+	if (w >= 0)
+		return (int)w;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_WRITE
+	                                                                 : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+bio_recv(void *ctx, unsigned char *p, size_t n)
+{
+	ssize_t r = recv(*(int *)ctx, p, n, 0);
+	if (r >= 0)
+		return (int)r; /* 0: the peer closed */
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ
+	                                                                 : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
 int
-sdk_conn_init(sdk_conn *c, const char *url)
+sdk_conn_init(sdk_conn *c, const char *url, const char *ca_file)
 {
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -39,6 +129,10 @@ sdk_conn_init(sdk_conn *c, const char *url)
 		return CM_ENOMEM;
 	if (strncmp(url, "tcp://", 6) == 0)
 		return cm_addr_parse(url + 6, &c->addr, &c->addrlen);
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		int rv = cm_addr_parse(url + 10, &c->addr, &c->addrlen);
+		return rv != CM_OK ? rv : tls_new(c, url + 10, ca_file);
+	}
 	if (strncmp(url, "ipc://", 6) == 0) {
 		struct sockaddr_un *un = (struct sockaddr_un *)&c->addr;
 		size_t n = strlen(url + 6);
@@ -53,12 +147,25 @@ sdk_conn_init(sdk_conn *c, const char *url)
 	return CM_EINVAL;
 }
 
-void
-sdk_conn_close(sdk_conn *c)
+/* Drops the connection; notify sends TLS's close_notify first (not in a forked child: the session is the parent's). */
+static void
+drop(sdk_conn *c, bool notify)
 {
+	if (c->tls != NULL && c->tls->active) {
+		if (notify)
+			mbedtls_ssl_close_notify(&c->tls->ssl);
+		mbedtls_ssl_session_reset(&c->tls->ssl);
+		c->tls->active = false;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+}
+
+void
+sdk_conn_close(sdk_conn *c)
+{
+	drop(c, true);
 }
 
 void
@@ -73,7 +180,9 @@ sdk_conn_cancel(sdk_conn *c)
 int
 sdk_conn_after_fork(sdk_conn *c)
 {
-	sdk_conn_close(c);
+	drop(c, false);
+	if (c->tls != NULL)
+		mbedtls_ctr_drbg_reseed(&c->tls->drbg, NULL, 0); /* never the parent's random stream */
 	close(c->cancel_fd);
 	c->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return c->cancel_fd >= 0 ? CM_OK : CM_ENOMEM;
@@ -83,6 +192,8 @@ void
 sdk_conn_fini(sdk_conn *c)
 {
 	sdk_conn_close(c);
+	tls_free(c->tls);
+	c->tls = NULL;
 	if (c->cancel_fd >= 0)
 		close(c->cancel_fd);
 	c->cancel_fd = -1;
@@ -120,12 +231,44 @@ wait_fd(sdk_conn *c, int fd, short events, uint64_t deadline)
 	}
 }
 
+/* Waits as mbedTLS asks (WANT_READ / WANT_WRITE); other results are errors. */
+static int
+tls_wait(sdk_conn *c, int r, uint64_t deadline)
+{
+	if (r == MBEDTLS_ERR_SSL_WANT_READ)
+		return wait_fd(c, c->fd, POLLIN, deadline);
+	if (r == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return wait_fd(c, c->fd, POLLOUT, deadline);
+	return CM_EIO;
+}
+
+static int
+tls_send_all(sdk_conn *c, struct iovec *iov, int n, uint64_t deadline)
+{
+	for (int i = 0; i < n; i++) {
+		const unsigned char *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+		while (left > 0) {
+			int w = mbedtls_ssl_write(&c->tls->ssl, p, left), rv;
+			if (w > 0) {
+				p += w;
+				left -= (size_t)w;
+			} else if ((rv = tls_wait(c, w, deadline)) != CM_OK) {
+				return rv;
+			}
+		}
+	}
+	return CM_OK;
+}
+
 /* Sends all of iov, MSG_NOSIGNAL so that a closed peer never raises SIGPIPE in the host. */
 static int
 send_all(sdk_conn *c, int fd, struct iovec *iov, int n, uint64_t deadline)
 {
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 
+	if (c->tls != NULL && c->tls->active)
+		return tls_send_all(c, iov, n, deadline);
 	while (m.msg_iovlen > 0) {
 		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
 		int rv;
@@ -155,6 +298,15 @@ static int
 recv_all(sdk_conn *c, int fd, void *dst, size_t n, uint64_t deadline)
 {
 	size_t got = 0;
+	while (got < n && c->tls != NULL && c->tls->active) {
+		int r = mbedtls_ssl_read(&c->tls->ssl, (unsigned char *)dst + got, n - got), rv;
+		if (r > 0)
+			got += (size_t)r;
+		else if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+			return CM_EIO;
+		else if ((rv = tls_wait(c, r, deadline)) != CM_OK)
+			return rv;
+	}
 	while (got < n) {
 		ssize_t r = recv(fd, (char *)dst + got, n - got, 0);
 		int rv;
@@ -171,6 +323,23 @@ recv_all(sdk_conn *c, int fd, void *dst, size_t n, uint64_t deadline)
 		if ((rv = wait_fd(c, fd, POLLIN, deadline)) != CM_OK)
 			return rv;
 	}
+	return CM_OK;
+}
+
+/* TLS over the connected c->fd: handshake and certificate check, within the deadline. */
+static int
+tls_handshake(sdk_conn *c, uint64_t deadline)
+{
+	struct sdk_tls *t = c->tls;
+	int r, rv;
+
+	if (mbedtls_ssl_set_hostname(&t->ssl, t->host) != 0)
+		return CM_EINVAL;
+	mbedtls_ssl_set_bio(&t->ssl, &c->fd, bio_send, bio_recv, NULL);
+	t->active = true;
+	while ((r = mbedtls_ssl_handshake(&t->ssl)) != 0)
+		if ((rv = tls_wait(c, r, deadline)) != CM_OK)
+			return rv == CM_EIO ? CM_EPROTO : rv;
 	return CM_OK;
 }
 
@@ -199,15 +368,19 @@ connect_to(sdk_conn *c, uint64_t deadline)
 	}
 	if (!c->ipc)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd; /* from here the connection (and TLS, which reads c->fd) is dropped as a whole */
+	if (c->tls != NULL && (rv = tls_handshake(c, deadline)) != CM_OK) {
+		drop(c, false);
+		return rv == CM_ETIMEDOUT || rv == CM_ECLOSED ? rv : CM_EPROTO;
+	}
 	if ((rv = send_all(c, fd, &iov, 1, deadline)) != CM_OK || (rv = recv_all(c, fd, peer, sizeof peer, deadline)) != CM_OK) {
-		close(fd);
+		drop(c, false);
 		return rv == CM_ETIMEDOUT || rv == CM_ECLOSED ? rv : CM_EUNREACHABLE;
 	}
 	if (memcmp(peer, hello, 4) != 0 || peer[4] != 0 || peer[5] != PROTO_REP) {
-		close(fd);
+		drop(c, false);
 		return CM_EPROTO;
 	}
-	c->fd = fd;
 	return CM_OK;
 }
 

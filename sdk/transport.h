@@ -22,8 +22,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct sdk_tls;
+
 typedef struct sdk_conn {
 	int fd;           /* -1 when not connected */
+	struct sdk_tls *tls; /* tls+tcp://: mbedTLS state; NULL for tcp:// and ipc:// */
 	int cancel_fd;    /* eventfd: sdk_conn_cancel() wakes a blocked request */
 	bool ipc;
 	struct sockaddr_storage addr;
@@ -34,11 +37,13 @@ typedef struct sdk_conn {
 } sdk_conn;
 
 /*
- * Parses url: "tcp://HOST:PORT" or "ipc:///path". Does not connect.
- * Returns CM_OK, CM_EINVAL for another scheme or a malformed address, or
+ * Parses url: "tcp://HOST:PORT", "tls+tcp://HOST:PORT" or "ipc:///path".
+ * Does not connect. For TLS the server's certificate must chain to a CA in
+ * ca_file (PEM; NULL: the system's bundle) and name HOST. Returns CM_OK,
+ * CM_EINVAL for another scheme, a malformed address or CA file, or
  * CM_ENOMEM. sdk_conn_fini() is safe after a failed init.
  */
-int sdk_conn_init(sdk_conn *c, const char *url);
+int sdk_conn_init(sdk_conn *c, const char *url, const char *ca_file);
 void sdk_conn_fini(sdk_conn *c);
 /* Drops the connection. */
 void sdk_conn_close(sdk_conn *c);

@@ -132,6 +132,9 @@ typedef struct weft_tracer_config {
 	const char *endpoint;            /* NNG URL; WEFT_ENDPOINT; tcp://127.0.0.1:4319 */
 	const char *auth_token;          /* the collector's bearer token (--auth-token-file);
 	                                    WEFT_AUTH_TOKEN; none */
+	const char *tls_ca_file;         /* tls+tcp:// endpoints: CA certificates (PEM) the
+	                                    collector's certificate must chain to; WEFT_TLS_CA;
+	                                    the system's bundle */
 	const char *sampler;             /* OTEL_TRACES_SAMPLER; parentbased_always_on */
 	const char *sampler_arg;         /* OTEL_TRACES_SAMPLER_ARG; 1.0 (ratelimiting: traces per second) */
 	const char *propagators;         /* OTEL_PROPAGATORS; "tracecontext,baggage" */

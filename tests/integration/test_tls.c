@@ -1,8 +1,10 @@
 /*
- * test_tls.c - HTTPS on weft-collector's HTTP listeners and weft-query,
- * with a throwaway CA made at test time by the openssl command line: the
- * CLI and the HTTP client verify the server against that CA, refuse a
- * server their CA did not sign, and plain HTTP to a TLS port gets nowhere.
+ * test_tls.c - TLS everywhere a client talks to weft, with a throwaway CA
+ * made at test time by the openssl command line: HTTPS on weft-collector's
+ * HTTP listeners and weft-query, and tls+tcp:// between libweft and the
+ * collector's native listener. Clients verify the server against that CA,
+ * refuse a server their CA did not sign, and plain HTTP to a TLS port gets
+ * nowhere.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include "err.h"
 #include "harness.h"
 #include "httpc.h"
+#include "weft.h"
 
 static const char otlp_body[] =
     "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":"
@@ -25,7 +28,7 @@ static const char otlp_body[] =
 
 typedef struct env {
 	char dir[512], data[600], ca[600], other_ca[600], cert[600], key[600];
-	char otlp_url[64], admin_url[64], query_url[64], admin_plain[64];
+	char otlp_url[64], admin_url[64], query_url[64], admin_plain[64], native_url[64];
 	hx_daemon collector, query;
 } env;
 
@@ -44,7 +47,8 @@ make_certs(void)
 	    "-days 2 -subj /CN=someone-else && "
 	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr "
 	    "-subj /CN=127.0.0.1 && "
-	    "printf 'subjectAltName=IP:127.0.0.1\\n' >ext.cnf && "
+	    /* mbedTLS 2 (libweft's TLS) matches names, not IP SANs: the address is also a DNS name here */
+	    "printf 'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1\\n' >ext.cnf && "
 	    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
 	    "-extfile ext.cnf",
 	    E.dir);
@@ -71,8 +75,9 @@ setup(void **state)
 	snprintf(E.admin_url, sizeof E.admin_url, "https://%s", admin);
 	snprintf(E.admin_plain, sizeof E.admin_plain, "http://%s", admin);
 	snprintf(E.query_url, sizeof E.query_url, "https://%s", http);
+	snprintf(E.native_url, sizeof E.native_url, "tls+tcp://127.0.0.1:%d", hx_free_port());
 	qry_http_set_ca(E.ca);
-	const char *cargv[] = { hx_bin("weft-collector"), "--data-dir", E.data, "--native", "off", "--zipkin", "off",
+	const char *cargv[] = { hx_bin("weft-collector"), "--data-dir", E.data, "--native", E.native_url, "--zipkin", "off",
 		"--otlp-http", otlp, "--admin", admin, "--tls-cert", E.cert, "--tls-key", E.key, NULL };
 	snprintf(log, sizeof log, "%s/collector.log", E.dir);
 	if (!hx_start(&E.collector, log, cargv) || !hx_wait_http(E.admin_url, "/readyz", 10000))
@@ -148,6 +153,48 @@ untrusted_or_plain_connections_get_nowhere(void **state)
 	}
 }
 
+static weft_tracer *
+tracer_with_ca(const char *ca)
+{
+	weft_tracer_config cfg = { .service_name = "tls-native", .endpoint = E.native_url, .tls_ca_file = ca,
+		.schedule_delay_ms = 20, .export_timeout_ms = 1000, .shutdown_timeout_ms = 200 };
+	weft_tracer *t = NULL;
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	return t;
+}
+
+static void
+libweft_sends_over_tls_and_verifies_the_collector(void **state)
+{
+	weft_tracer *t;
+	weft_stats st;
+	weft_tracer_config bad = { .endpoint = "tls+tcp://127.0.0.1:1", .tls_ca_file = "/nonexistent/ca.pem" };
+	qry_http_response r;
+	char err[256];
+	(void)state;
+
+	t = tracer_with_ca(E.ca);
+	weft_span_end(weft_span_start(t, "over tls", NULL));
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.spans_exported, 1);
+	weft_tracer_destroy(t);
+	assert_int_equal(qry_http_request(E.query_url, "GET", "/api/services", NULL, NULL, 0, 5000, &r, err, sizeof err),
+	    CM_OK);
+	assert_non_null(strstr(r.body.data, "tls-native"));
+	cm_buf_fini(&r.body);
+	/* a CA that did not sign the collector's certificate: nothing is sent */
+	t = tracer_with_ca(E.other_ca);
+	weft_span_end(weft_span_start(t, "refused", NULL));
+	assert_int_equal(weft_tracer_flush(t, 1500), WEFT_ETIMEDOUT);
+	weft_tracer_stats(t, &st);
+	assert_int_equal(st.spans_exported, 0);
+	assert_true(st.retries > 0);
+	weft_tracer_destroy(t);
+	/* an unreadable CA file is a configuration error */
+	assert_int_equal(weft_tracer_create(&bad, &t), WEFT_EINVAL);
+}
+
 int
 main(void)
 {
@@ -155,6 +202,7 @@ main(void)
 		cmocka_unit_test(spans_go_in_and_come_out_over_https),
 		cmocka_unit_test(the_cli_verifies_against_weft_ca_file),
 		cmocka_unit_test(untrusted_or_plain_connections_get_nowhere),
+		cmocka_unit_test(libweft_sends_over_tls_and_verifies_the_collector),
 	};
 	return cmocka_run_group_tests_name("tls", tests, setup, teardown);
 }
