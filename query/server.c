@@ -29,6 +29,8 @@
 #include "otlpjson.h"
 #include "store.h"
 
+enum { QRY_CONNECTION_MEMORY = 256 << 10 };
+
 struct qry_server {
 	struct MHD_Daemon *d;
 	uint64_t max_clock_skew_ns;
@@ -835,7 +837,11 @@ qry_server_start(const qry_server_config *cfg, qry_server **out, char *err, size
 	        (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 4u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+	    /* Parsed query arguments live in this pool; at MHD's default (32 KiB)
+	     * a request of ~900 '&' closed the connection unanswered (fuzz_query_params). */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QRY_CONNECTION_MEMORY,
+	    MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (s->d == NULL) {
 		snprintf(err, errlen, "cannot listen on %s%s", cfg->http_addr,
 		    tls ? " (or the TLS certificate and key do not load)" : "");
