@@ -267,23 +267,13 @@ weft_span_is_recording(const weft_span *s)
 	return s != NULL && s->recording;
 }
 
-/* The thread's counters, for limits hit on the calling thread. */
-static sdk_counters *
-counters(weft_span *s)
-{
-	sdk_thread *ts = sdk_thread_get(s->tracer);
-	return ts ? &ts->c : NULL;
-}
-
-static void
-count_limit(weft_span *s, size_t field_offset)
-{
-	sdk_counters *c = counters(s);
-	if (c != NULL)
-		sdk_count((_Atomic uint64_t *)((char *)c + field_offset), 1);
-}
-
-#define COUNT_LIMIT(s, field) count_limit((s), offsetof(sdk_counters, field))
+/* Counts a limit hit in the calling thread's counters (limits are rare: the lookup is off the hot path). */
+#define COUNT_LIMIT(s, field)                                                      \
+	do {                                                                           \
+		sdk_thread *ts_ = sdk_thread_get((s)->tracer);                             \
+		if (ts_ != NULL)                                                           \
+			sdk_count(&ts_->c.field, 1);                                           \
+	} while (0)
 
 /* Returns the slot for key: the existing one (replaced), or a new one. NULL when over the limit or out of memory. */
 static cm_attr *

@@ -50,7 +50,7 @@ pick(const char *explicit, const char *env)
 	return v && *v ? v : NULL;
 }
 
-/* A value from cfg, else the environment (with `scale` for units), else dflt. */
+/* A value from cfg, else the environment, else dflt. */
 static int
 pick_u32(uint32_t explicit, const char *env, uint32_t dflt, uint32_t *out)
 {

@@ -263,21 +263,21 @@ tls_send_all(sdk_conn *c, struct iovec *iov, int n, uint64_t deadline)
 
 /* Sends all of iov, MSG_NOSIGNAL so that a closed peer never raises SIGPIPE in the host. */
 static int
-send_all(sdk_conn *c, int fd, struct iovec *iov, int n, uint64_t deadline)
+send_all(sdk_conn *c, struct iovec *iov, int n, uint64_t deadline)
 {
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 
 	if (c->tls != NULL && c->tls->active)
 		return tls_send_all(c, iov, n, deadline);
 	while (m.msg_iovlen > 0) {
-		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		int rv;
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return CM_EIO;
-			if ((rv = wait_fd(c, fd, POLLOUT, deadline)) != CM_OK)
+			if ((rv = wait_fd(c, c->fd, POLLOUT, deadline)) != CM_OK)
 				return rv;
 			continue;
 		}
@@ -295,7 +295,7 @@ send_all(sdk_conn *c, int fd, struct iovec *iov, int n, uint64_t deadline)
 }
 
 static int
-recv_all(sdk_conn *c, int fd, void *dst, size_t n, uint64_t deadline)
+recv_all(sdk_conn *c, void *dst, size_t n, uint64_t deadline)
 {
 	size_t got = 0;
 	while (got < n && c->tls != NULL && c->tls->active) {
@@ -308,7 +308,7 @@ recv_all(sdk_conn *c, int fd, void *dst, size_t n, uint64_t deadline)
 			return rv;
 	}
 	while (got < n) {
-		ssize_t r = recv(fd, (char *)dst + got, n - got, 0);
+		ssize_t r = recv(c->fd, (char *)dst + got, n - got, 0);
 		int rv;
 		if (r > 0) {
 			got += (size_t)r;
@@ -320,7 +320,7 @@ recv_all(sdk_conn *c, int fd, void *dst, size_t n, uint64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return CM_EIO;
-		if ((rv = wait_fd(c, fd, POLLIN, deadline)) != CM_OK)
+		if ((rv = wait_fd(c, c->fd, POLLIN, deadline)) != CM_OK)
 			return rv;
 	}
 	return CM_OK;
@@ -373,7 +373,7 @@ connect_to(sdk_conn *c, uint64_t deadline)
 		drop(c, false);
 		return rv == CM_ETIMEDOUT || rv == CM_ECLOSED ? rv : CM_EPROTO;
 	}
-	if ((rv = send_all(c, fd, &iov, 1, deadline)) != CM_OK || (rv = recv_all(c, fd, peer, sizeof peer, deadline)) != CM_OK) {
+	if ((rv = send_all(c, &iov, 1, deadline)) != CM_OK || (rv = recv_all(c, peer, sizeof peer, deadline)) != CM_OK) {
 		drop(c, false);
 		return rv == CM_ETIMEDOUT || rv == CM_ECLOSED ? rv : CM_EUNREACHABLE;
 	}
@@ -409,7 +409,7 @@ read_message(sdk_conn *c, size_t *n, uint64_t deadline)
 	uint64_t len = 0;
 	int rv;
 
-	if ((rv = recv_all(c, c->fd, hdr, hlen, deadline)) != CM_OK)
+	if ((rv = recv_all(c, hdr, hlen, deadline)) != CM_OK)
 		return rv;
 	if (c->ipc && hdr[0] != IPC_USER_MSG)
 		return CM_EPROTO;
@@ -425,7 +425,7 @@ read_message(sdk_conn *c, size_t *n, uint64_t deadline)
 		c->rcap = (size_t)len;
 	}
 	*n = (size_t)len;
-	return recv_all(c, c->fd, c->rbuf, (size_t)len, deadline);
+	return recv_all(c, c->rbuf, (size_t)len, deadline);
 }
 
 static int
@@ -446,7 +446,7 @@ exchange(sdk_conn *c, const void *msg, size_t len, uint64_t deadline, const uint
 	hlen += 4;
 	iov[0] = (struct iovec){ hdr, hlen };
 	iov[1] = (struct iovec){ (void *)msg, len };
-	if ((rv = send_all(c, c->fd, iov, 2, deadline)) != CM_OK)
+	if ((rv = send_all(c, iov, 2, deadline)) != CM_OK)
 		return rv;
 	for (;;) {
 		if ((rv = read_message(c, &n, deadline)) != CM_OK)
