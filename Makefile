@@ -189,7 +189,9 @@ $(DEPS_STAMP): scripts/deps.sh
 	@mkdir -p $(dir $@) && touch $@
 deps: $(DEPS_STAMP)
 
-FIXTURES ?= $(abspath ../shared/fixtures)
+# Byte-identical copies of the workspace's shared/fixtures (captured requests; never
+# edited), kept in the repository so a clean checkout alone runs every test.
+FIXTURES ?= $(abspath tests/fixtures)
 
 test check: all $(TESTS)
 	@WEFT_BIN=$(abspath $(BIN)) WEFT_FIXTURES=$(FIXTURES) WEFT_FUZZ_CORPUS=$(abspath tests/fuzz/corpus) TSAN_OPTIONS="suppressions=$(abspath tests/tsan.supp) die_after_fork=0 $(TSAN_OPTIONS)" \

@@ -99,7 +99,7 @@ read_fixture(const char *rel, cm_buf *out)
 {
 	const char *dir = getenv("WEFT_FIXTURES");
 	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/fixtures", rel);
 	cm_buf_init(out);
 	if (cm_buf_read_file(out, path) != CM_OK)
 		fail_msg("cannot read fixture %s", path);

@@ -1,6 +1,6 @@
 /*
  * test_ingest_decode.c - the OTLP JSON, OTLP protobuf and Zipkin decoders on
- * real requests captured from OpenTelemetry JS exporters (../shared/fixtures),
+ * real requests captured from OpenTelemetry JS exporters (tests/fixtures, copies of the workspace's shared/fixtures),
  * and on malformed input, which must be refused with a reason, never crash.
  */
 #include <setjmp.h>
@@ -29,7 +29,7 @@ fixture(const char *rel, size_t *len)
 	char *buf;
 	long n;
 
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/fixtures", rel);
 	f = fopen(path, "rb");
 	if (f == NULL)
 		fail_msg("cannot open fixture %s (set WEFT_FIXTURES)", path);

@@ -20,7 +20,7 @@ fixture(const char *rel)
 	char path[1024];
 	json_error_t jerr;
 	json_t *doc;
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "../shared/fixtures", rel);
+	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/fixtures", rel);
 	doc = json_load_file(path, 0, &jerr);
 	if (doc == NULL)
 		fail_msg("cannot read %s (set WEFT_FIXTURES)", path);
