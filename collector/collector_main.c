@@ -4,6 +4,7 @@
  * Every flag has an environment override (named in --help); flags win.
  * SIGTERM and SIGINT drain the receivers, close the store and exit 0.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include "admin.h"
 #include "budget.h"
+#include "duration.h"
 #include "httpd.h"
 #include "err.h"
 #include "log.h"
@@ -52,6 +54,8 @@ static const char usage[] =
     "  --write-linger-us N   how long the writer waits for more batches when it\n"
     "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
+    "  --retention D         keep spans this long after arrival, then drop them\n"
+    "                        (7d; e.g. 72h; 0: for ever)         [WEFT_RETENTION]\n"
     "  --sync                fsync the WAL on every batch          [WEFT_SYNC=1]\n"
     "  --tls-cert F, --tls-key F  HTTPS on the OTLP, Zipkin and admin listeners,\n"
     "                        and TLS on a --native tls+tcp://HOST:PORT listener,\n"
@@ -80,6 +84,7 @@ typedef struct config {
 	long write_max_spans;
 	long write_linger_us;
 	long block_cache_mib;
+	uint64_t retention_ns;
 	bool sync;
 	const char *token_file;
 	const char *tls_cert;
@@ -143,6 +148,7 @@ parse_args(int argc, char **argv, config *c)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
 		{ "block-cache-mib", required_argument, NULL, 'C' },
+		{ "retention", required_argument, NULL, 'R' },
 		{ "tls-cert", required_argument, NULL, 'T' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
@@ -160,6 +166,7 @@ parse_args(int argc, char **argv, config *c)
 	const char *wmax = env_or("WEFT_WRITE_MAX_SPANS", "65536");
 	const char *linger = env_or("WEFT_WRITE_LINGER_US", "0");
 	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
+	const char *retention = env_or("WEFT_RETENTION", "7d");
 	int ch;
 
 	c->data_dir = env_or("WEFT_DATA_DIR", NULL);
@@ -193,6 +200,7 @@ parse_args(int argc, char **argv, config *c)
 		case 'l': level = optarg; break;
 		case 'A': c->token_file = optarg; break;
 		case 'C': cache = optarg; break;
+		case 'R': retention = optarg; break;
 		case 'T': c->tls_cert = optarg; break;
 		case 'K': c->tls_key = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
@@ -228,9 +236,34 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --write-linger-us %s (0..1000000)", linger);
 	if (!parse_long(cache, 1, 1 << 20, &c->block_cache_mib))
 		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
+	if (cm_duration_parse(retention, &c->retention_ns) != CM_OK ||
+	    (c->retention_ns != 0 && c->retention_ns < 3600000000000ull))
+		return fail("bad --retention %s (a duration of at least 1h, such as 72h or 7d; 0: for ever)", retention);
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
 		return fail("%s", "--tls-cert and --tls-key go together");
 	return 0;
+}
+
+#define EXPIRE_INTERVAL_S 60
+
+/* Drops the partitions past --retention; its cost does not grow with the data. */
+static void
+expire(st_store *store)
+{
+	size_t dropped;
+	if (st_store_expire(store, &dropped) != CM_OK)
+		cm_log(CM_LOG_ERROR, "COL-RETENTION", "%s", "dropping expired partitions failed; trying again later");
+}
+
+/* The signal taken from set, or -1 after timeout_s without one. */
+static int
+wait_for_signal(const sigset_t *set, long timeout_s)
+{
+	struct timespec ts = { timeout_s, 0 };
+	int sig;
+	while ((sig = sigtimedwait(set, NULL, &ts)) < 0 && errno == EINTR)
+		;
+	return sig;
 }
 
 /* Health checks stay open for probes; /metrics needs the token like everything else. */
@@ -317,6 +350,7 @@ main(int argc, char **argv)
 	so.data_dir = c.data_dir;
 	so.sync = c.sync;
 	so.block_cache_bytes = (size_t)c.block_cache_mib << 20;
+	so.retention_ns = c.retention_ns;
 	if (st_store_open(&so, &store, err, sizeof err) != CM_OK) {
 		fprintf(stderr, "weft-collector: %s\n", err);
 		return 1;
@@ -370,7 +404,9 @@ main(int argc, char **argv)
 	    c.data_dir, c.native, c.otlp_http, c.zipkin, c.admin, c.sync ? "; fsync per batch" : "",
 	    auth ? "; bearer tokens required" : "");
 
-	sigwait(&sigs, &sig);
+	expire(store);
+	while ((sig = wait_for_signal(&sigs, EXPIRE_INTERVAL_S)) < 0)
+		expire(store);
 	cm_log(CM_LOG_INFO, "COL-STOP", "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	atomic_store(&ready, false);
 	/* Receivers first (each finishes the requests it has), then the store. */

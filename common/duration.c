@@ -15,6 +15,7 @@ static const struct {
 } units[] = {
 	{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "\xce\xbcs", 1000 }, { "ms", 1000000 },
 	{ "s", 1000000000 }, { "m", 60000000000 }, { "h", 3600000000000 },
+	{ "d", 86400000000000 }, /* not Go's: for retention flags such as "7d" */
 };
 
 int

@@ -1,6 +1,6 @@
 /*
  * duration.h - Go duration strings, as Jaeger's API and weft's flags use
- * them: "300ms", "1.5s", "2h45m", "500us" / "500µs", "0".
+ * them: "300ms", "1.5s", "2h45m", "500us" / "500µs", "0"; also days, "7d".
  */
 #ifndef WEFT_COMMON_DURATION_H
 #define WEFT_COMMON_DURATION_H

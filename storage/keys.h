@@ -1,7 +1,7 @@
 /*
  * keys.h - the storage key layout (see docs/architecture.md).
  *
- *   spans CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
+ *   spans.<partition> CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
  *              -> value: 0x01, msgpack array of spans (common/spanpack.h)
  *                 whose resource_ref / scope_ref are content hashes
  *              A block holds the spans of one trace that arrived in one
@@ -13,7 +13,9 @@
  *              'o' <service> 0x00 <kind:1> <name>    -> ""
  *              'd' <hour:8 BE> <parent> 0x00 <child> -> calls, uint64 BE
  *                 (hours since the epoch of the child span's start; deps.h)
- *   index CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
+ *              'P'                                   -> the partition set, text:
+ *                 "<retention_ns> <start_s>-<end_s> ..." (partition.h)
+ *   index.<partition> CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
  *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
  *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
  *              One 'S' entry per service and one 'T' entry per written batch;
@@ -39,6 +41,7 @@
 #define ST_META_SERVICE 's'
 #define ST_META_OPERATION 'o'
 #define ST_META_DEPENDENCY 'd'
+#define ST_META_PARTITIONS 'P'
 #define ST_INDEX_SERVICE 'S'
 #define ST_INDEX_TIME 'T'
 

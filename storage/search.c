@@ -19,6 +19,7 @@
 #include "err.h"
 #include "keys.h"
 #include "mpcheck.h"
+#include "partition.h"
 #include "store_int.h"
 
 enum { SEEN_SLOTS = 16384 }; /* > 2 * ST_SEARCH_MAX_CANDIDATES */
@@ -179,7 +180,7 @@ consider(scan *sc, const uint8_t *tid)
 	sc->candidates++;
 	memcpy(id.b, tid, 16);
 	cm_batch_init(&t);
-	rv = st_trace_get(sc->store, &id, &t);
+	rv = st_trace_get_locked(sc->store, &id, &t);
 	if (rv == CM_ENOENT) { /* the index outlived its spans */
 		cm_batch_fini(&t);
 		return CM_OK;
@@ -229,22 +230,62 @@ consider_entry(scan *sc, const char *val, size_t vlen, bool by_service)
 	return rv;
 }
 
+/*
+ * The newest index entry under prefix still unread, over all partitions'
+ * cursors: partitions are by arrival, so any of them may hold the next
+ * newest. Returns its cursor's position in it[], or -1 when none is left.
+ */
+static int
+newest(rocksdb_iterator_t **it, bool *done, size_t n, const char *prefix, size_t plen)
+{
+	const char *best = NULL;
+	int at = -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t klen;
+		const char *key;
+		if (done[i] || !rocksdb_iter_valid(it[i])) {
+			done[i] = true;
+			continue;
+		}
+		key = rocksdb_iter_key(it[i], &klen);
+		if (klen != plen + 16 || memcmp(key, prefix, plen) != 0) {
+			done[i] = true;
+			continue;
+		}
+		if (best == NULL || memcmp(key + plen, best + plen, 16) > 0) {
+			best = key;
+			at = (int)i;
+		}
+	}
+	return at;
+}
+
 int
 st_search(st_store *s, const st_query *q, st_traces *out)
 {
-	size_t slen = q->service ? strlen(q->service) : 0;
+	size_t slen = q->service ? strlen(q->service) : 0, nit = 0;
 	char *prefix = cm_malloc(slen + 2 + 16), *upper;
 	size_t plen;
-	rocksdb_iterator_t *it = NULL;
+	rocksdb_iterator_t **it = NULL;
+	bool *done = NULL;
 	char *err = NULL;
-	int rv = CM_OK;
+	int rv = CM_OK, at;
+	uint64_t now;
 	scan sc = { .store = s, .q = q, .end = q->end_ns ? q->end_ns : UINT64_MAX,
 		.limit = q->limit ? q->limit : 20, .out = out };
 
 	memset(out, 0, sizeof *out);
+	if ((rv = st_lock_read(s)) != CM_OK) {
+		cm_free(prefix);
+		return rv;
+	}
+	now = s->now_ns();
 	sc.seen = cm_malloc(SEEN_SLOTS * 16);
 	sc.used = cm_calloc(SEEN_SLOTS, sizeof *sc.used);
-	if (prefix == NULL || sc.seen == NULL || sc.used == NULL || (out->v = cm_calloc(sc.limit, sizeof *out->v)) == NULL) {
+	it = cm_calloc(s->nparts + 1, sizeof *it);
+	done = cm_calloc(s->nparts + 1, sizeof *done);
+	if (prefix == NULL || sc.seen == NULL || sc.used == NULL || it == NULL || done == NULL ||
+	    (out->v = cm_calloc(sc.limit, sizeof *out->v)) == NULL) {
 		rv = CM_ENOMEM;
 		goto done;
 	}
@@ -257,32 +298,39 @@ st_search(st_store *s, const st_query *q, st_traces *out)
 		prefix[0] = ST_INDEX_TIME;
 		plen = 1;
 	}
-	/* newest first: seek to the last key at or before (prefix, end, ff..ff) */
+	/* newest first: in every partition, the last key at or before (prefix, end, ff..ff) */
 	upper = prefix + plen;
 	st_put_be64((uint8_t *)upper, sc.end);
 	memset(upper + 8, 0xff, 8);
-	it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_INDEX]);
-	for (rocksdb_iter_seek_for_prev(it, prefix, plen + 16);
-	     rocksdb_iter_valid(it) && out->n < sc.limit && sc.candidates < ST_SEARCH_MAX_CANDIDATES && rv == CM_OK;
-	     rocksdb_iter_prev(it)) {
+	for (size_t i = 0; i < s->nparts; i++) {
+		if (!st_part_alive(s, &s->parts[i], now))
+			continue;
+		it[nit] = rocksdb_create_iterator_cf(s->db, s->ropts, s->parts[i].index);
+		rocksdb_iter_seek_for_prev(it[nit++], prefix, plen + 16);
+	}
+	while (out->n < sc.limit && sc.candidates < ST_SEARCH_MAX_CANDIDATES && rv == CM_OK &&
+	    (at = newest(it, done, nit, prefix, plen)) >= 0) {
 		size_t klen, vlen;
-		const char *key = rocksdb_iter_key(it, &klen), *val;
+		const char *key = rocksdb_iter_key(it[at], &klen), *val;
 
-		if (klen != plen + 16 || memcmp(key, prefix, plen) != 0)
-			break;
 		if (st_get_be64((const uint8_t *)key + plen) + ST_SEARCH_SLACK_NS < q->start_ns)
 			break; /* older batches cannot hold spans in the window (see store.h) */
-		val = rocksdb_iter_value(it, &vlen);
+		val = rocksdb_iter_value(it[at], &vlen);
 		rv = consider_entry(&sc, val, vlen, slen > 0);
+		rocksdb_iter_prev(it[at]);
 	}
-	if (it != NULL) {
-		rocksdb_iter_get_error(it, &err);
-		rocksdb_iter_destroy(it);
+	for (size_t i = 0; i < nit; i++) {
+		rocksdb_iter_get_error(it[i], &err);
+		rocksdb_iter_destroy(it[i]);
 		if (err != NULL)
 			rv = st_rocks_error("search", err);
+		err = NULL;
 	}
 done:
+	pthread_rwlock_unlock(&s->lock);
 	cm_free(prefix);
+	cm_free(it);
+	cm_free(done);
 	cm_free(sc.seen);
 	cm_free(sc.used);
 	if (rv != CM_OK)

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "keys.h"
 #include "mpcheck.h"
+#include "partition.h"
 #include "spanpack.h"
 #include "store_int.h"
 
@@ -126,18 +127,18 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 	return rv == CM_EPROTO ? CM_EIO : rv;
 }
 
-int
-st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
+/* Appends the spans of every block of trace id in one partition's spans family. */
+static int
+read_blocks(st_store *s, rocksdb_column_family_handle_t *cf, const cm_trace_id *id, cm_batch *out,
+    uint32_t *cap, refs *res, refs *scopes)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
-	refs res = { 0 }, scopes = { 0 };
-	uint32_t cap = 0;
 	char *err = NULL;
 	int rv = CM_OK;
 
 	rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-	it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_SPANS]);
+	it = rocksdb_create_iterator_cf(s->db, ro, cf);
 	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen, vlen;
 		const char *key = rocksdb_iter_key(it, &klen);
@@ -158,23 +159,23 @@ st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
 		if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
 			rv = CM_EPROTO;
 		for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {
-			if (out->nspans == cap) {
-				uint32_t ncap = cap ? cap * 2 : 64;
+			if (out->nspans == *cap) {
+				uint32_t ncap = *cap ? *cap * 2 : 64;
 				cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
 				if (v == NULL) {
 					rv = CM_ENOMEM;
 					break;
 				}
-				if (cap)
-					memcpy(v, out->spans, cap * sizeof *v);
+				if (*cap)
+					memcpy(v, out->spans, *cap * sizeof *v);
 				out->spans = v;
-				cap = ncap;
+				*cap = ncap;
 			}
 			sp = &out->spans[out->nspans];
 			if ((rv = cm_unpack_span(&up.data.via.array.ptr[k], &out->arena, sp, &rref, &sref, &why)) != CM_OK)
 				break;
-			sp->resource = ref_index(&res, rref);
-			sp->scope = ref_index(&scopes, sref);
+			sp->resource = ref_index(res, rref);
+			sp->scope = ref_index(scopes, sref);
 			if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
 				rv = CM_ENOMEM;
 			else
@@ -189,16 +190,66 @@ st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
 	rocksdb_readoptions_destroy(ro);
 	if (err != NULL)
 		rv = st_rocks_error("read trace", err);
+	return rv;
+}
+
+/*
+ * Removes spans stored twice: a batch resent after its partition ended is
+ * written again into the next one. out->spans is sorted by start and id.
+ */
+static void
+drop_repeats(cm_batch *out)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < out->nspans; i++) {
+		const cm_span *sp = &out->spans[i];
+		if (n > 0 && out->spans[n - 1].start_ns == sp->start_ns &&
+		    memcmp(out->spans[n - 1].span_id.b, sp->span_id.b, 8) == 0 &&
+		    memcmp(out->spans[n - 1].parent_span_id.b, sp->parent_span_id.b, 8) == 0)
+			continue;
+		out->spans[n++] = *sp;
+	}
+	out->nspans = n;
+}
+
+int
+st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
+{
+	refs res = { 0 }, scopes = { 0 };
+	uint32_t cap = 0, parts = 0;
+	uint64_t now = s->now_ns();
+	int rv = CM_OK;
+
+	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++) {
+		uint32_t before = out->nspans;
+		if (!st_part_alive(s, &s->parts[i], now))
+			continue;
+		rv = read_blocks(s, s->parts[i].spans, id, out, &cap, &res, &scopes);
+		parts += out->nspans > before;
+	}
 	if (rv == CM_EPROTO)
 		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
 	if (rv == CM_OK && out->nspans == 0)
 		rv = CM_ENOENT;
 	if (rv == CM_OK)
 		qsort(out->spans, out->nspans, sizeof *out->spans, by_start);
+	if (rv == CM_OK && parts > 1)
+		drop_repeats(out);
 	if (rv == CM_OK)
 		rv = load_refs(s, out, &res, &scopes);
 	cm_free(res.v);
 	cm_free(scopes.v);
+	return rv;
+}
+
+int
+st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out)
+{
+	int rv = st_lock_read(s);
+	if (rv != CM_OK)
+		return rv;
+	rv = st_trace_get_locked(s, id, out);
+	pthread_rwlock_unlock(&s->lock);
 	return rv;
 }
 
@@ -207,10 +258,13 @@ static int
 scan_meta(st_store *s, const char *prefix, size_t plen,
     int (*fn)(void *arg, const char *rest, size_t len), void *arg)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_META]);
+	rocksdb_iterator_t *it;
 	char *err = NULL;
-	int rv = CM_OK;
+	int rv = st_lock_read(s);
 
+	if (rv != CM_OK)
+		return rv;
+	it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_META]);
 	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen;
 		const char *key = rocksdb_iter_key(it, &klen);
@@ -221,6 +275,7 @@ scan_meta(st_store *s, const char *prefix, size_t plen,
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
+	pthread_rwlock_unlock(&s->lock);
 	return err ? st_rocks_error("scan meta", err) : rv;
 }
 
@@ -319,8 +374,10 @@ st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out
 	size_t cap = 0;
 	rocksdb_iterator_t *it;
 	char *err = NULL;
-	int rv = CM_OK;
+	int rv = st_lock_read(s);
 
+	if (rv != CM_OK)
+		return rv;
 	from[0] = to[0] = ST_META_DEPENDENCY;
 	st_put_be64((uint8_t *)from + 1, start_ns / 3600000000000ull);
 	st_put_be64((uint8_t *)to + 1, end_ns / 3600000000000ull);
@@ -359,6 +416,7 @@ st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
+	pthread_rwlock_unlock(&s->lock);
 	if (err != NULL)
 		rv = st_rocks_error("read dependencies", err);
 	if (rv != CM_OK) {

@@ -19,7 +19,10 @@
 #include "buf.h"
 #include "deps.h"
 #include "err.h"
+#include "clock.h"
 #include "keys.h"
+#include "log.h"
+#include "partition.h"
 #include "spanpack.h"
 #include "store_int.h"
 
@@ -32,6 +35,7 @@ typedef struct span_ref {
 typedef struct writer {
 	rocksdb_writebatch_t *wb;
 	st_store *s;
+	st_part *part; /* the partition written into */
 	cm_buf buf;
 	msgpack_packer pk;
 	uint64_t **res_hash;   /* per batch, per resource */
@@ -170,7 +174,7 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 	key[0] = ST_INDEX_TIME;
 	st_put_be64((uint8_t *)key + 1, start);
 	memcpy(key + 9, batch_key, 8);
-	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_INDEX], key, 17, w->buf.data, w->buf.len);
+	rocksdb_writebatch_put_cf(w->wb, w->part->index, key, 17, w->buf.data, w->buf.len);
 
 	/* 'S': per service, its traces and operations */
 	for (uint32_t r = 0; r < b->nresources; r++) {
@@ -236,7 +240,7 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 		key[klen++] = '\0';
 		st_put_be64((uint8_t *)key + klen, start);
 		memcpy(key + klen + 8, batch_key, 8);
-		rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_INDEX], key, klen + 16, w->buf.data, w->buf.len);
+		rocksdb_writebatch_put_cf(w->wb, w->part->index, key, klen + 16, w->buf.data, w->buf.len);
 	}
 }
 
@@ -256,7 +260,7 @@ put_block(writer *w, const span_ref *refs, uint32_t n)
 		    w->scope_hash[refs[i].batch][sp->scope]);
 	}
 	st_key_span(key, refs[0].sp);
-	rocksdb_writebatch_put_cf(w->wb, w->s->cf[CF_SPANS], (const char *)key, sizeof key, w->buf.data, w->buf.len);
+	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
 
 /* Resources, scopes, services and operations of batch bi. */
@@ -284,6 +288,57 @@ put_meta_of(writer *w, const cm_batch *b, size_t bi)
 	return true;
 }
 
+#define REOPEN_INTERVAL_NS 1000000000ull
+
+/* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
+static void
+mark_failed(st_store *s)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	if (!s->failed)
+		s->reopen_at_ns = cm_now_ns() + REOPEN_INTERVAL_NS;
+	s->failed = true;
+	pthread_rwlock_unlock(&s->lock);
+}
+
+/*
+ * Takes s->lock shared with the partition to write into. A store whose
+ * last write failed is reopened first, at most once per
+ * REOPEN_INTERVAL_NS: until then, and while reopening fails (the disk is
+ * still full), writes fail fast with CM_EIO.
+ */
+static int
+lock_for_write(st_store *s, st_part **part)
+{
+	char errbuf[512];
+	int rv = CM_OK;
+
+	pthread_rwlock_rdlock(&s->lock);
+	if (s->failed) {
+		pthread_rwlock_unlock(&s->lock);
+		pthread_rwlock_wrlock(&s->lock);
+		if (s->failed && cm_now_ns() < s->reopen_at_ns) {
+			rv = CM_EIO;
+		} else if (s->failed) {
+			rv = st_store_reopen(s, errbuf, sizeof errbuf);
+			s->failed = rv != CM_OK;
+			s->reopen_at_ns = cm_now_ns() + REOPEN_INTERVAL_NS;
+			if (rv == CM_OK)
+				cm_log(CM_LOG_INFO, "ST-ROCKS", "store reopened after a failed write: writing again");
+			else
+				cm_log(CM_LOG_ERROR, "ST-ROCKS", "reopening after a failed write: %s", errbuf);
+		}
+		pthread_rwlock_unlock(&s->lock);
+		if (rv != CM_OK)
+			return CM_EIO;
+		pthread_rwlock_rdlock(&s->lock);
+	}
+	rv = s->db == NULL ? CM_EIO : st_part_current(s, part);
+	if (rv != CM_OK)
+		pthread_rwlock_unlock(&s->lock);
+	return rv;
+}
+
 int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
@@ -295,6 +350,12 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 
 	if (s->secondary)
 		return CM_EINVAL;
+	if ((rv = lock_for_write(s, &w.part)) != CM_OK) {
+		if (rv == CM_EIO)
+			mark_failed(s);
+		return rv;
+	}
+	rv = CM_ENOMEM;
 	/* RocksDB's per-thread perf counters cost a TLS lookup per key comparison. */
 	rocksdb_set_perf_level(rocksdb_disable);
 	w.wb = rocksdb_writebatch_create();
@@ -349,6 +410,9 @@ out:
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);
 	rocksdb_writebatch_destroy(w.wb);
+	pthread_rwlock_unlock(&s->lock);
+	if (rv == CM_EIO)
+		mark_failed(s);
 	return rv;
 }
 

@@ -1,9 +1,13 @@
 /*
  * store.c - opening and closing the RocksDB database behind a data directory.
  *
- * The primary creates missing column families; a secondary lists the ones
- * that exist and opens all of them, with its own scratch directory (RocksDB
- * keeps a secondary's info log there) under $TMPDIR, removed at close.
+ * Both kinds list the column families on disk and open all of them: the
+ * fixed ones (the primary creates them when missing) and each partition's
+ * pair (partition.h). A secondary has its own scratch directory (RocksDB
+ * keeps a secondary's info log there) under $TMPDIR, removed at close, and
+ * reopens when its primary's partition set changed. A primary whose write
+ * failed (a full disk) is reopened by the next write (spanwrite.c):
+ * RocksDB 7.8's C API has no way to resume a database stopped by an error.
  */
 #include "store_int.h"
 
@@ -18,10 +22,13 @@
 
 #include "alloc.h"
 #include "deps.h"
+#include "clock.h"
 #include "err.h"
+#include "keys.h"
 #include "log.h"
+#include "partition.h"
 
-static const char *const cf_names[CF_COUNT] = { "default", "spans", "meta", "index" };
+static const char *const fixed_names[CF_FIXED] = { "default", "meta" };
 
 int
 st_rocks_error(const char *what, char *err)
@@ -54,16 +61,25 @@ configure(st_store *s, const st_options *o)
 	 * a secondary catches up before every request: open them inline. */
 	rocksdb_options_set_max_file_opening_threads(s->opts, 1);
 	rocksdb_options_set_keep_log_file_num(s->opts, 4);
+	/*
+	 * Debian's RocksDB 7.8 is built with assertions, and its info logger
+	 * aborts the process on the first line written after an append to LOG
+	 * failed: a full disk killed the collector. Fatal messages only; weft
+	 * logs every error RocksDB returns to it.
+	 */
+	rocksdb_options_set_info_log_level(s->opts, 4 /* FATAL_LEVEL */);
 
 	s->cache = rocksdb_cache_create_lru(cache);
 	s->table = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(s->table, s->cache);
+	/* 32 KiB blocks compress to 70% of 4 KiB ones; a trace read decompresses a block or two */
+	rocksdb_block_based_options_set_block_size(s->table, 32u << 10);
 	rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
 	rocksdb_block_based_options_set_whole_key_filtering(s->table, 0);
 
-	for (int i = 0; i < CF_COUNT; i++) {
+	for (int i = 0; i < OPT_COUNT; i++) {
 		rocksdb_options_t *cf = rocksdb_options_create_copy(s->opts);
-		if (i == CF_SPANS) {
+		if (i == OPT_SPANS) {
 			/* One trace = one prefix: bloom filters and seeks work per trace id. */
 			rocksdb_options_set_prefix_extractor(cf, rocksdb_slicetransform_create_fixed_prefix(16));
 			rocksdb_options_set_block_based_table_factory(cf, s->table);
@@ -77,9 +93,20 @@ configure(st_store *s, const st_options *o)
 				rocksdb_lz4_compression, rocksdb_lz4_compression };
 			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
 			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
+			/*
+			 * A dictionary trained per output file on 100x its size
+			 * (bytes per span after compaction, make bench-store:
+			 * 137 with 4 KiB blocks and no dictionary, 94 like this).
+			 */
+			rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
+			rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
 		}
-		if (i == CF_INDEX) /* small entries, one per batch: a small memtable keeps RSS down */
+		if (i == OPT_INDEX) {
+			/* small entries, one per batch: a small memtable keeps RSS down */
 			rocksdb_options_set_write_buffer_size(cf, 16u << 20);
+			rocksdb_options_set_compression(cf, rocksdb_lz4_compression);
+			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
+		}
 		s->cf_opts[i] = cf;
 	}
 	s->wopts = rocksdb_writeoptions_create();
@@ -87,96 +114,254 @@ configure(st_store *s, const st_options *o)
 	s->ropts = rocksdb_readoptions_create();
 }
 
-static int
-open_secondary(st_store *s, const st_options *o, char *errbuf, size_t errlen)
+int
+st_lock_read(st_store *s)
 {
-	char *err = NULL;
-	const char *tmp = getenv("TMPDIR");
-	char templ[4096];
-	size_t n = 0;
-	char **names;
+	pthread_rwlock_rdlock(&s->lock);
+	if (s->db != NULL)
+		return CM_OK;
+	pthread_rwlock_unlock(&s->lock);
+	return CM_EIO;
+}
 
-	names = rocksdb_list_column_families(s->opts, o->data_dir, &n, &err);
-	if (err != NULL) {
-		snprintf(errbuf, errlen, "no weft store in %s yet (%s)", o->data_dir, err);
-		free(err);
-		rocksdb_list_column_families_destroy(names, n); /* allocated even on error */
-		return CM_ENOENT;
-	}
-	for (size_t i = 0; i < n; i++) {
-		bool known = false;
-		for (int j = 0; j < CF_COUNT; j++)
-			known |= strcmp(names[i], cf_names[j]) == 0;
-		if (!known) {
-			snprintf(errbuf, errlen, "%s has unknown column family %s", o->data_dir, names[i]);
-			rocksdb_list_column_families_destroy(names, n);
-			return CM_EIO;
-		}
-	}
-	rocksdb_list_column_families_destroy(names, n);
-	if (n != CF_COUNT) {
-		snprintf(errbuf, errlen, "%s is not complete yet (%zu column families)", o->data_dir, n);
-		return CM_ENOENT;
-	}
+/* Reads meta 'P' into out (empty when absent). Lock held. */
+static int
+read_partlist(st_store *s, cm_buf *out)
+{
+	char key = ST_META_PARTITIONS, *err = NULL, *v;
+	size_t len = 0;
 
-	snprintf(templ, sizeof templ, "%s/weft-secondary-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(templ) == NULL) {
-		snprintf(errbuf, errlen, "mkdtemp %s: %s", templ, strerror(errno));
-		return CM_EIO;
-	}
-	s->secondary_dir = cm_strndup(templ, strlen(templ));
-	if (s->secondary_dir == NULL)
+	out->len = 0;
+	v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], &key, 1, &len, &err);
+	if (err != NULL)
+		return st_rocks_error("read partitions", err);
+	if (v != NULL)
+		cm_buf_append(out, v, len);
+	free(v);
+	return out->failed ? CM_ENOMEM : CM_OK;
+}
+
+/*
+ * Takes the opened partition families: pairs them by bounds, sorted by
+ * start. A lone family (its partner's creation was interrupted) gets its
+ * partner on the primary and is left out on a secondary.
+ */
+static int
+adopt_partitions(st_store *s, const char *const *names, rocksdb_column_family_handle_t **h, size_t n)
+{
+	if (n > 0 && (s->parts = cm_calloc(n, sizeof *s->parts)) == NULL)
 		return CM_ENOMEM;
-	s->db = rocksdb_open_as_secondary_column_families(s->opts, o->data_dir, templ, CF_COUNT,
-	    cf_names, (const rocksdb_options_t *const *)s->cf_opts, s->cf, &err);
-	if (err != NULL) {
-		snprintf(errbuf, errlen, "open %s as secondary: %s", o->data_dir, err);
-		free(err);
-		return CM_EIO;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a, b;
+		int kind;
+		size_t j;
+		st_part_parse(names[i], &kind, &a, &b); /* checked when listed */
+		for (j = 0; j < s->nparts && (s->parts[j].start_s != a || s->parts[j].end_s != b); j++)
+			;
+		if (j == s->nparts) {
+			size_t at = 0;
+			while (at < s->nparts && s->parts[at].start_s < a)
+				at++;
+			memmove(s->parts + at + 1, s->parts + at, (s->nparts - at) * sizeof *s->parts);
+			s->parts[at] = (st_part){ .start_s = a, .end_s = b };
+			s->nparts++;
+			j = at;
+		}
+		*(kind == ST_PART_SPANS ? &s->parts[j].spans : &s->parts[j].index) = h[i];
+	}
+	for (size_t j = 0; j < s->nparts;) {
+		st_part *p = &s->parts[j];
+		int missing = p->spans == NULL ? ST_PART_SPANS : ST_PART_INDEX;
+		char name[64], *err = NULL;
+		if (p->spans != NULL && p->index != NULL) {
+			j++;
+			continue;
+		}
+		if (!s->secondary) {
+			st_part_name(name, sizeof name, missing, p->start_s, p->end_s);
+			*(missing == ST_PART_SPANS ? &p->spans : &p->index) = rocksdb_create_column_family(s->db,
+			    s->cf_opts[missing == ST_PART_SPANS ? OPT_SPANS : OPT_INDEX], name, &err);
+			if (err != NULL)
+				return st_rocks_error("complete partition", err);
+			j++;
+			continue;
+		}
+		rocksdb_column_family_handle_destroy(p->spans != NULL ? p->spans : p->index);
+		memmove(p, p + 1, (s->nparts - j - 1) * sizeof *p);
+		s->nparts--;
 	}
 	return CM_OK;
+}
+
+/* Opens s->db with every family on disk: the fixed ones and each partition's pair. */
+static int
+open_db(st_store *s, char *errbuf, size_t errlen)
+{
+	char *err = NULL;
+	size_t n = 0, total = CF_FIXED;
+	char **listed = rocksdb_list_column_families(s->opts, s->data_dir, &n, &err);
+	const char **names;
+	const rocksdb_options_t **opts;
+	rocksdb_column_family_handle_t **h;
+	bool have_meta = false;
+	int rv = CM_OK;
+
+	if (err != NULL) { /* no database yet */
+		free(err);
+		err = NULL;
+		rocksdb_list_column_families_destroy(listed, n); /* allocated even on error */
+		listed = NULL;
+		n = 0;
+	}
+	names = cm_calloc(n + CF_FIXED, sizeof *names);
+	opts = cm_calloc(n + CF_FIXED, sizeof *opts);
+	h = cm_calloc(n + CF_FIXED, sizeof *h);
+	if (names == NULL || opts == NULL || h == NULL) {
+		rv = CM_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < CF_FIXED; i++) {
+		names[i] = fixed_names[i];
+		opts[i] = s->cf_opts[i == CF_META ? OPT_META : OPT_DEFAULT];
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a, b;
+		int kind;
+		if (strcmp(listed[i], fixed_names[CF_DEFAULT]) == 0 || strcmp(listed[i], fixed_names[CF_META]) == 0) {
+			have_meta |= strcmp(listed[i], fixed_names[CF_META]) == 0;
+			continue;
+		}
+		if (!st_part_parse(listed[i], &kind, &a, &b)) {
+			snprintf(errbuf, errlen,
+			    "%s has column family \"%s\", which this weft does not know (a store of an earlier layout?"
+			    " start with an empty data directory)", s->data_dir, listed[i]);
+			rv = CM_EIO;
+			goto out;
+		}
+		names[total] = listed[i];
+		opts[total++] = s->cf_opts[kind == ST_PART_SPANS ? OPT_SPANS : OPT_INDEX];
+	}
+	if (s->secondary && !have_meta) {
+		snprintf(errbuf, errlen, "no weft store in %s yet", s->data_dir);
+		rv = CM_ENOENT;
+		goto out;
+	}
+	if (s->secondary)
+		s->db = rocksdb_open_as_secondary_column_families(s->opts, s->data_dir, s->secondary_dir,
+		    (int)total, names, opts, h, &err);
+	else
+		s->db = rocksdb_open_column_families(s->opts, s->data_dir, (int)total, names, opts, h, &err);
+	if (err != NULL) {
+		snprintf(errbuf, errlen, "open %s%s: %s", s->data_dir, s->secondary ? " as secondary" : "", err);
+		free(err);
+		s->db = NULL;
+		rv = CM_EIO;
+		goto out;
+	}
+	s->cf[CF_DEFAULT] = h[CF_DEFAULT];
+	s->cf[CF_META] = h[CF_META];
+	rv = adopt_partitions(s, names + CF_FIXED, h + CF_FIXED, total - CF_FIXED);
+	if (rv == CM_OK && s->secondary) {
+		rv = read_partlist(s, &s->partlist);
+		s->retention_ns = st_part_retention_of(&s->partlist);
+	} else if (rv == CM_OK) {
+		rv = st_part_publish(s);
+	}
+	if (rv != CM_OK)
+		snprintf(errbuf, errlen, "open %s: partitions: %s", s->data_dir, cm_strerror(rv));
+out:
+	rocksdb_list_column_families_destroy(listed, n);
+	cm_free(names);
+	cm_free(opts);
+	cm_free(h);
+	return rv;
+}
+
+static void
+close_db(st_store *s)
+{
+	for (size_t i = 0; i < s->nparts; i++) {
+		if (s->parts[i].spans != NULL)
+			rocksdb_column_family_handle_destroy(s->parts[i].spans);
+		if (s->parts[i].index != NULL)
+			rocksdb_column_family_handle_destroy(s->parts[i].index);
+	}
+	cm_free(s->parts);
+	s->parts = NULL;
+	s->nparts = 0;
+	for (int i = 0; i < CF_FIXED; i++) {
+		if (s->cf[i] != NULL)
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+		s->cf[i] = NULL;
+	}
+	if (s->db != NULL)
+		rocksdb_close(s->db);
+	s->db = NULL;
+}
+
+int
+st_store_reopen(st_store *s, char *errbuf, size_t errlen)
+{
+	int rv = CM_EIO;
+	close_db(s);
+	/*
+	 * A secondary may list families while its primary rewrites the
+	 * MANIFEST, or list one the primary drops before the open: try again.
+	 */
+	for (int attempt = 0; attempt < 5 && rv != CM_OK; attempt++) {
+		if (attempt > 0)
+			usleep(20000);
+		if ((rv = open_db(s, errbuf, errlen)) != CM_OK)
+			close_db(s);
+	}
+	return rv;
+}
+
+static uint64_t
+real_now_ns(void)
+{
+	return cm_now_ns();
 }
 
 int
 st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 {
 	st_store *s;
-	char *err = NULL;
-	int rv;
+	int rv = CM_OK;
 
 	if ((s = cm_calloc(1, sizeof *s)) == NULL)
 		return CM_ENOMEM;
+	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->seen.mu, NULL);
 	pthread_mutex_init(&s->deps_mu, NULL);
-	if (!o->secondary && (s->deps = st_deps_create()) == NULL) {
-		pthread_mutex_destroy(&s->seen.mu);
-		pthread_mutex_destroy(&s->deps_mu);
-		cm_free(s);
-		return CM_ENOMEM;
-	}
+	cm_buf_init(&s->partlist);
 	s->secondary = o->secondary;
-	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL) {
-		cm_free(s);
+	s->retention_ns = o->retention_ns;
+	s->width_s = st_part_width_s(o->retention_ns);
+	s->now_ns = o->now_ns ? o->now_ns : real_now_ns;
+	configure(s, o);
+	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL ||
+	    (!o->secondary && (s->deps = st_deps_create()) == NULL)) {
+		st_store_close(s);
 		return CM_ENOMEM;
 	}
-	configure(s, o);
 	if (o->secondary) {
-		rv = open_secondary(s, o, errbuf, errlen);
-	} else {
-		if (mkdir(o->data_dir, 0755) != 0 && errno != EEXIST) {
-			snprintf(errbuf, errlen, "mkdir %s: %s", o->data_dir, strerror(errno));
+		const char *tmp = getenv("TMPDIR");
+		char templ[4096];
+		snprintf(templ, sizeof templ, "%s/weft-secondary-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (mkdtemp(templ) == NULL) {
+			snprintf(errbuf, errlen, "mkdtemp %s: %s", templ, strerror(errno));
 			rv = CM_EIO;
-		} else {
-			s->db = rocksdb_open_column_families(s->opts, o->data_dir, CF_COUNT, cf_names,
-			    (const rocksdb_options_t *const *)s->cf_opts, s->cf, &err);
-			rv = CM_OK;
-			if (err != NULL) {
-				snprintf(errbuf, errlen, "open %s: %s", o->data_dir, err);
-				free(err);
-				rv = CM_EIO;
-			}
+		} else if ((s->secondary_dir = cm_strndup(templ, strlen(templ))) == NULL) {
+			rmdir(templ);
+			rv = CM_ENOMEM;
 		}
+	} else if (mkdir(o->data_dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "mkdir %s: %s", o->data_dir, strerror(errno));
+		rv = CM_EIO;
 	}
+	if (rv == CM_OK)
+		rv = open_db(s, errbuf, errlen);
 	if (rv != CM_OK) {
 		st_store_close(s);
 		return rv;
@@ -190,12 +375,8 @@ st_store_close(st_store *s)
 {
 	if (s == NULL)
 		return;
-	for (int i = 0; i < CF_COUNT; i++)
-		if (s->cf[i] != NULL)
-			rocksdb_column_family_handle_destroy(s->cf[i]);
-	if (s->db != NULL)
-		rocksdb_close(s->db);
-	for (int i = 0; i < CF_COUNT; i++)
+	close_db(s);
+	for (int i = 0; i < OPT_COUNT; i++)
 		if (s->cf_opts[i] != NULL)
 			rocksdb_options_destroy(s->cf_opts[i]);
 	rocksdb_options_destroy(s->opts);
@@ -204,14 +385,49 @@ st_store_close(st_store *s)
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
 	cm_free(s->data_dir);
+	cm_buf_fini(&s->partlist);
 	st_deps_destroy(s->deps);
 	pthread_mutex_destroy(&s->seen.mu);
 	pthread_mutex_destroy(&s->deps_mu);
+	pthread_rwlock_destroy(&s->lock);
 	if (s->secondary_dir != NULL) {
 		nftw(s->secondary_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 		cm_free(s->secondary_dir);
 	}
 	cm_free(s);
+}
+
+int
+st_store_compact(st_store *s)
+{
+	int rv;
+	if (s->secondary)
+		return CM_EINVAL;
+	if ((rv = st_lock_read(s)) != CM_OK)
+		return rv;
+	rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce: rewrite the last level too */);
+	rocksdb_compact_range_cf_opt(s->db, s->cf[CF_META], co, NULL, 0, NULL, 0);
+	for (size_t i = 0; i < s->nparts; i++) {
+		rocksdb_compact_range_cf_opt(s->db, s->parts[i].spans, co, NULL, 0, NULL, 0);
+		rocksdb_compact_range_cf_opt(s->db, s->parts[i].index, co, NULL, 0, NULL, 0);
+	}
+	rocksdb_compactoptions_destroy(co);
+	pthread_rwlock_unlock(&s->lock);
+	return CM_OK;
+}
+
+int
+st_store_expire(st_store *s, size_t *dropped)
+{
+	int rv;
+	*dropped = 0;
+	if (s->secondary)
+		return CM_EINVAL;
+	pthread_rwlock_wrlock(&s->lock);
+	rv = s->db == NULL ? CM_EIO : st_part_expire(s, dropped);
+	pthread_rwlock_unlock(&s->lock);
+	return rv;
 }
 
 uint64_t
@@ -273,12 +489,57 @@ st_seen_add(st_seen *s, const uint64_t *hs, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static bool
+same_bytes(const cm_buf *a, const cm_buf *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
 int
 st_store_catch_up(st_store *s)
 {
-	char *err = NULL;
+	char *err = NULL, errbuf[512];
+	bool changed = false;
+	cm_buf now;
+	int rv;
+
 	if (!s->secondary)
 		return CM_OK;
+	if ((rv = st_lock_read(s)) != CM_OK) { /* a reopen failed before: try again */
+		pthread_rwlock_wrlock(&s->lock);
+		rv = s->db != NULL ? CM_OK : st_store_reopen(s, errbuf, sizeof errbuf);
+		pthread_rwlock_unlock(&s->lock);
+		if (rv != CM_OK) {
+			cm_log(CM_LOG_ERROR, "ST-ROCKS", "%s", errbuf);
+			return rv;
+		}
+		return st_store_catch_up(s);
+	}
 	rocksdb_try_catch_up_with_primary(s->db, &err);
-	return err ? st_rocks_error("catch up with primary", err) : CM_OK;
+	cm_buf_init(&now);
+	if (err != NULL) {
+		/*
+		 * A restarted primary's new MANIFEST names every family, also
+		 * those made after this secondary opened, which catching up
+		 * cannot follow: reopen.
+		 */
+		cm_log(CM_LOG_INFO, "ST-ROCKS", "catching up failed (%s): reopening", err);
+		free(err);
+		changed = true;
+	} else if ((rv = read_partlist(s, &now)) == CM_OK) {
+		changed = !same_bytes(&now, &s->partlist);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (changed) {
+		pthread_rwlock_wrlock(&s->lock);
+		if (now.len > 0 && same_bytes(&now, &s->partlist)) /* another thread has reopened already */
+			changed = false;
+		else
+			rv = st_store_reopen(s, errbuf, sizeof errbuf);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	cm_buf_fini(&now);
+	if (changed && rv != CM_OK)
+		cm_log(CM_LOG_ERROR, "ST-ROCKS", "%s", errbuf);
+	return rv;
 }

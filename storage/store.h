@@ -3,9 +3,13 @@
  *
  * No RocksDB type leaves storage/. A data directory is one RocksDB database
  * with these column families (key layout in storage/keys.h):
- *   spans  one entry per span, keyed by trace id, start time and span id,
- *          so a whole trace is one prefix seek
- *   meta   resources and scopes by content hash, services, operations
+ *   meta            resources and scopes by content hash, services,
+ *                   operations, dependency totals, the partition set
+ *   spans.<time>    span blocks keyed by trace id, start time and span id,
+ *                   so a trace is one prefix seek per partition
+ *   index.<time>    search index entries
+ * The spans and index families come in pairs, one pair per time partition
+ * of arrival (storage/partition.h): retention drops partitions whole.
  *
  * A primary store (weft-collector) writes; any number of secondary stores
  * (weft-query) read the same directory and follow the primary with
@@ -31,6 +35,8 @@ typedef struct st_options {
 	bool secondary;            /* open read-only, following a primary */
 	bool sync;                 /* fsync the WAL on every write */
 	size_t block_cache_bytes;  /* 0: 64 MiB */
+	uint64_t retention_ns;     /* primary: keep data this long after arrival; 0: for ever */
+	uint64_t (*now_ns)(void);  /* the clock retention follows; NULL: the real time */
 } st_options;
 
 /*
@@ -56,10 +62,27 @@ int st_store_write(st_store *s, const cm_batch *b);
  */
 int st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n);
 
+/*
+ * Primary: drops the partitions that expired (and dependency totals of
+ * hours as old). The cost depends on the number of partitions, not on what
+ * they hold. OUT: *dropped, how many partitions went.
+ */
+int st_store_expire(st_store *s, size_t *dropped);
+
+/*
+ * Primary: compacts every family down to its last level, so that the files
+ * on disk are what the data settles to (make bench-store measures bytes
+ * per span after it). Takes as long as rewriting the store.
+ */
+int st_store_compact(st_store *s);
+
 /* Bytes of the store's files on disk (SST files, WAL, manifest). */
 uint64_t st_store_disk_bytes(st_store *s);
 
-/* Secondary only: sees what the primary has written up to now. */
+/*
+ * Secondary only: sees what the primary has written up to now, reopening
+ * when the primary created or dropped a partition.
+ */
 int st_store_catch_up(st_store *s);
 
 /*

@@ -7,9 +7,13 @@
 #include <pthread.h>
 #include <rocksdb/c.h>
 
+#include "buf.h"
 #include "store.h"
 
-enum { CF_DEFAULT, CF_SPANS, CF_META, CF_INDEX, CF_COUNT };
+/* The column families every store has; partitions come and go (partition.h). */
+enum { CF_DEFAULT, CF_META, CF_FIXED };
+/* Option templates: one per fixed family, one per partition family kind. */
+enum { OPT_DEFAULT, OPT_META, OPT_SPANS, OPT_INDEX, OPT_COUNT };
 
 /*
  * Hashes of meta entries (services, operations, resources, scopes) known to
@@ -23,11 +27,28 @@ typedef struct st_seen {
 	uint32_t used;
 } st_seen;
 
+/* One time partition: the spans and index written while it was current. */
+typedef struct st_part {
+	uint64_t start_s, end_s; /* [start, end) in Unix seconds, of arrival */
+	rocksdb_column_family_handle_t *spans, *index;
+} st_part;
+
 struct st_store {
+	/*
+	 * Held shared by every call that uses db, cf or parts; exclusively to
+	 * change them (a partition created or dropped, the database reopened).
+	 */
+	pthread_rwlock_t lock;
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
-	rocksdb_options_t *cf_opts[CF_COUNT];
-	rocksdb_column_family_handle_t *cf[CF_COUNT];
+	rocksdb_options_t *cf_opts[OPT_COUNT];
+	rocksdb_column_family_handle_t *cf[CF_FIXED];
+	st_part *parts; /* sorted by start */
+	size_t nparts;
+	cm_buf partlist; /* secondary: the 'P' value its partitions were opened from */
+	uint64_t retention_ns; /* 0: keep everything */
+	uint64_t width_s;      /* of new partitions */
+	uint64_t (*now_ns)(void);
 	rocksdb_block_based_table_options_t *table;
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
@@ -38,6 +59,8 @@ struct st_store {
 	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;
+	bool failed;            /* primary: a write failed; reopen before the next (under lock) */
+	uint64_t reopen_at_ns;  /* not before then */
 };
 
 /* True if hash h is in the seen-set. */
@@ -47,5 +70,14 @@ void st_seen_add(st_seen *s, const uint64_t *h, size_t n);
 
 /* Turns a RocksDB error string into CM_EIO and a log line; frees it. */
 int st_rocks_error(const char *what, char *err);
+
+/* Takes s->lock shared for a call; CM_EIO, not holding it, when the database is not open. */
+int st_lock_read(st_store *s);
+
+/* st_trace_get() with s->lock already held. */
+int st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out);
+
+/* Closes the database and reopens it with the families now on disk. Lock held exclusively. */
+int st_store_reopen(st_store *s, char *errbuf, size_t errlen);
 
 #endif

@@ -135,7 +135,8 @@ hx_stop_all(hx_daemon *const *ds, size_t n, const char *dir)
 			ok = false;
 	for (size_t i = 0; i < n && !ok; i++)
 		hx_dump_log(ds[i]);
-	hx_rmrf(dir);
+	if (dir != NULL)
+		hx_rmrf(dir);
 	return ok ? 0 : -1;
 }
 

@@ -33,7 +33,7 @@ bool hx_start(hx_daemon *d, const char *log, const char *const argv[]);
 int hx_stop(hx_daemon *d);
 /*
  * A teardown: hx_stop() on each daemon still running (pid > 0), their logs
- * printed if any did not exit 0, then dir removed. Returns 0 or -1.
+ * printed if any did not exit 0, then dir removed (unless NULL). Returns 0 or -1.
  */
 int hx_stop_all(hx_daemon *const *ds, size_t n, const char *dir);
 /* SIGKILL and reap. */

@@ -1,6 +1,7 @@
 /*
  * test_store.c - the RocksDB store: write, read a trace, idempotence,
- * services and operations, and a secondary following its primary.
+ * services and operations, a secondary following its primary, and
+ * retention by time partitions under a fake clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rocksdb/c.h>
 
 #include "err.h"
 #include "store.h"
@@ -224,6 +227,154 @@ secondary_without_primary_is_enoent(void **state)
 	assert_null(sec);
 }
 
+#define HOUR_NS 3600000000000ull
+
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static bool
+readable(st_store *s, uint8_t tid)
+{
+	cm_batch t;
+	cm_trace_id id;
+	int rv;
+	memset(id.b, tid, 16);
+	cm_batch_init(&t);
+	rv = st_trace_get(s, &id, &t);
+	cm_batch_fini(&t);
+	assert_true(rv == CM_OK || rv == CM_ENOENT);
+	return rv == CM_OK;
+}
+
+static size_t
+found_by_search(st_store *s)
+{
+	st_query q = { .service = "frontend", .limit = 100 };
+	st_traces r;
+	size_t n;
+	assert_int_equal(st_search(s, &q, &r), CM_OK);
+	n = r.n;
+	st_traces_fini(&r);
+	return n;
+}
+
+/* Column families whose name starts with "spans.": one per partition. */
+static size_t
+span_partitions_on_disk(const char *dir)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *err = NULL, **names;
+	size_t n = 0, parts = 0;
+	names = rocksdb_list_column_families(o, dir, &n, &err);
+	assert_null(err);
+	for (size_t i = 0; i < n; i++)
+		parts += strncmp(names[i], "spans.", 6) == 0;
+	rocksdb_list_column_families_destroy(names, n);
+	rocksdb_options_destroy(o);
+	return parts;
+}
+
+static void
+write_trace(st_store *s, uint8_t tid)
+{
+	sample smp;
+	make_sample(&smp, tid, 2);
+	assert_int_equal(st_store_write(s, &smp.b), CM_OK);
+}
+
+static void
+retention_drops_whole_partitions_and_readers_follow(void **state)
+{
+	fixture *f = *state;
+	st_options po = { .data_dir = f->dir, .retention_ns = 3 * HOUR_NS, .now_ns = fake_clock };
+	st_options so = { .data_dir = f->dir, .secondary = true, .now_ns = fake_clock };
+	st_store *pri, *sec;
+	size_t dropped;
+	char err[256];
+
+	st_store_close(f->store); /* the fixture's store keeps everything: reopen with retention */
+	f->store = NULL;
+	fake_now = 1000 * HOUR_NS + 600000000000ull;
+	assert_int_equal(st_store_open(&po, &pri, err, sizeof err), CM_OK);
+	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
+
+	write_trace(pri, 0x10); /* arrives in [1000 h, 1001 h) */
+	fake_now = 1002 * HOUR_NS + 600000000000ull;
+	write_trace(pri, 0x20); /* arrives in [1002 h, 1003 h) */
+	assert_int_equal(span_partitions_on_disk(f->dir), 2);
+	assert_int_equal(st_store_catch_up(sec), CM_OK); /* reopens: partitions were made after it opened */
+	assert_true(readable(sec, 0x10) && readable(sec, 0x20));
+	assert_int_equal(found_by_search(sec), 2);
+
+	/* 3 h after the first partition's end: expired, unread even before it is dropped */
+	fake_now = 1004 * HOUR_NS;
+	assert_false(readable(pri, 0x10));
+	assert_false(readable(sec, 0x10));
+	assert_true(readable(pri, 0x20));
+	assert_int_equal(found_by_search(sec), 1);
+	assert_int_equal(st_store_expire(pri, &dropped), CM_OK);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(span_partitions_on_disk(f->dir), 1);
+	assert_int_equal(st_store_catch_up(sec), CM_OK);
+	assert_false(readable(sec, 0x10));
+	assert_true(readable(sec, 0x20));
+	assert_int_equal(found_by_search(pri), 1);
+
+	/* everything expires; writing goes on in a new partition the secondary picks up */
+	fake_now = 1006 * HOUR_NS + 1;
+	assert_int_equal(st_store_expire(pri, &dropped), CM_OK);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(span_partitions_on_disk(f->dir), 0);
+	write_trace(pri, 0x30);
+	assert_int_equal(st_store_catch_up(sec), CM_OK);
+	assert_true(readable(sec, 0x30));
+	assert_false(readable(sec, 0x20));
+	assert_int_equal(st_store_expire(sec, &dropped), CM_EINVAL);
+	st_store_close(sec);
+	st_store_close(pri);
+
+	/* a store reopened without retention keeps what it has */
+	po.retention_ns = 0;
+	fake_now = 2000 * HOUR_NS;
+	assert_int_equal(st_store_open(&po, &f->store, err, sizeof err), CM_OK);
+	assert_int_equal(st_store_expire(f->store, &dropped), CM_OK);
+	assert_int_equal(dropped, 0);
+	assert_true(readable(f->store, 0x30));
+}
+
+static void
+a_batch_resent_into_the_next_partition_reads_once(void **state)
+{
+	fixture *f = *state;
+	st_options po = { .data_dir = f->dir, .retention_ns = 24 * HOUR_NS, .now_ns = fake_clock };
+	st_store *pri;
+	sample smp;
+	cm_batch t;
+	cm_trace_id id;
+	char err[256];
+
+	st_store_close(f->store);
+	fake_now = 500 * 24 * HOUR_NS - 1;
+	assert_int_equal(st_store_open(&po, &f->store, err, sizeof err), CM_OK);
+	pri = f->store;
+	make_sample(&smp, 0x40, 3);
+	assert_int_equal(st_store_write(pri, &smp.b), CM_OK);
+	fake_now += 2; /* the sender did not see the acknowledgement and resends later */
+	assert_int_equal(st_store_write(pri, &smp.b), CM_OK);
+	assert_int_equal(span_partitions_on_disk(f->dir), 2);
+	memset(id.b, 0x40, 16);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(pri, &id, &t), CM_OK);
+	assert_int_equal(t.nspans, 3);
+	cm_batch_fini(&t);
+	assert_int_equal(found_by_search(pri), 1);
+}
+
 int
 main(void)
 {
@@ -234,6 +385,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(secondary_sees_writes_after_catching_up, setup, teardown),
 		cmocka_unit_test(secondary_without_primary_is_enoent),
+		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_batch_resent_into_the_next_partition_reads_once, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
