@@ -6,7 +6,7 @@
 #   make SANITIZER=thread test
 #   make demo                 the quick start: daemons + demo shop + trace in the terminal
 #   make install PREFIX=/usr/local
-#   make bench-ingest | bench-sdk | bench-query | soak | fuzz
+#   make bench-ingest | bench-sdk | bench-query | bench-store | soak | fuzz
 #
 # Dependency rules (each folder gets only the -I paths it may use):
 #   common -> nothing; sdk -> common; storage -> common;
@@ -73,6 +73,7 @@ $(OBJ)/collector/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Icollector -I$(GEN)
 $(call obj,$(COLLECTOR_SRC) collector/collector_main.c): | $(GEN)/otlp_trace.pb-c.h
 $(OBJ)/query/%.o: CPPFLAGS_DIR := -Icommon -Istorage -Iquery
 $(OBJ)/tools/%.o: CPPFLAGS_DIR := -Isdk -I$(GEN)
+$(OBJ)/tools/bench/bench_store.o: CPPFLAGS_DIR := -Icommon -Istorage
 $(OBJ)/tools/loadgen/loadgen.o: | $(GEN)/otlp_trace.pb-c.h
 $(OBJ)/tests/%.o: CPPFLAGS_DIR := -Icommon -Isdk -Istorage -Icollector -Iquery -Itests/integration -I$(GEN)
 $(call obj,$(wildcard tests/*/*.c)): | $(GEN)/otlp_trace.pb-c.h
@@ -135,8 +136,11 @@ $(BIN)/weft-bench-sdk: $(OBJ)/tools/bench/bench_sdk.o $(LIB)/libweft.a
 $(BIN)/weft-bench-query: $(OBJ)/tools/bench/bench_query.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
+$(BIN)/weft-bench-store: $(OBJ)/tools/bench/bench_store.o $(A_STORAGE) $(A_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_STORE)
 
-PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft \
+PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-bench-store $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft \
 	$(BIN)/weft-demo-shop $(BIN)/weft-loadgen $(BIN)/weft-tracecontext-service
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 
@@ -179,7 +183,7 @@ $(TBIN)/test_%: $(OBJ)/tests/integration/test_%.o $(HARNESS_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 
-.PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query fuzz soak
+.PHONY: all deps test check demo install clean bench-ingest bench-sdk bench-query bench-store fuzz soak
 # Test objects are intermediates of pattern rules; keep them for incremental builds.
 .SECONDARY:
 all: $(PROGRAMS) $(LIBRARIES)
@@ -212,6 +216,9 @@ soak: all
 
 bench-query: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-query.sh
+
+bench-store: all
+	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-store.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

@@ -1,0 +1,228 @@
+/*
+ * bench_store.c - weft-bench-store: the store's own figures, through the
+ * storage API, on a filled data directory whose collector has stopped.
+ *
+ *   weft-bench-store --data-dir DIR --spans N --ids FILE [--queries Q]
+ *
+ * FILE holds "trace <id>" lines of traces to read (200 spans each). Compacts
+ * the store fully, then reports bytes per span on disk (every family and the
+ * WAL: indexes included), and p50/p99 over Q calls (default 500) of: a trace
+ * by id; a search by service+operation+minimum duration over the last hour;
+ * a search by service and a rare attribute (a value seen once in the store)
+ * and by a common one; a search with no service; dependencies over 24 h.
+ * Ends with "bench: NAME VALUE" lines (DESIGN.md section 11).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "err.h"
+#include "ids.h"
+#include "store.h"
+
+#define HOUR_NS 3600000000000ull
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+static double
+ms_since(uint64_t t0)
+{
+	return (double)(cm_mono_ns() - t0) / 1e6;
+}
+
+static void
+die(const char *what, int rv)
+{
+	fprintf(stderr, "weft-bench-store: %s: %s\n", what, cm_strerror(rv));
+	exit(1);
+}
+
+/* Times q searches; returns the p99 in ms and prints p50/p99 and the hits of the last. */
+static double
+time_search(st_store *s, const char *label, const st_query *q, size_t nq)
+{
+	double *ms = malloc(nq * sizeof *ms), p50, p99;
+	size_t hits = 0;
+	for (size_t i = 0; i < nq; i++) {
+		st_traces r;
+		uint64_t t0 = cm_mono_ns();
+		int rv = st_search(s, q, &r);
+		if (rv != CM_OK)
+			die(label, rv);
+		ms[i] = ms_since(t0);
+		hits = r.n;
+		st_traces_fini(&r);
+	}
+	p50 = pct(ms, nq, 0.5);
+	p99 = pct(ms, nq, 0.99);
+	printf("%-44s p50 %8.2f ms  p99 %8.2f ms  (%zu traces)\n", label, p50, p99, hits);
+	free(ms);
+	return p99;
+}
+
+/* An attribute of trace t with a value of the form "u-<n>" (rare), and one with a word (common). */
+static void
+pick_tags(const cm_batch *t, st_tag *rare, const char **rare_svc, st_tag *common)
+{
+	static char buf[4][256];
+	for (uint32_t i = 0; i < t->nspans; i++) {
+		const cm_span *sp = &t->spans[i];
+		for (uint32_t a = 0; a < sp->attrs.n; a++) {
+			const cm_attr *at = &sp->attrs.v[a];
+			if (at->val.type != CM_VAL_STR || at->key.len >= 255 || at->val.u.s.len >= 255)
+				continue;
+			bool is_rare = at->val.u.s.len > 2 && memcmp(at->val.u.s.p, "u-", 2) == 0;
+			st_tag *tag = is_rare ? rare : common;
+			int k = is_rare ? 0 : 2;
+			if (tag->key != NULL)
+				continue;
+			snprintf(buf[k], sizeof buf[k], "%.*s", (int)at->key.len, at->key.p);
+			snprintf(buf[k + 1], sizeof buf[k + 1], "%.*s", (int)at->val.u.s.len, at->val.u.s.p);
+			*tag = (st_tag){ buf[k], buf[k + 1] };
+			if (is_rare) {
+				static char svc[256];
+				const cm_str *n = &t->resources[sp->resource].service;
+				snprintf(svc, sizeof svc, "%.*s", (int)n->len, n->p);
+				*rare_svc = svc;
+			}
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = { { "data-dir", required_argument, NULL, 'd' },
+		{ "spans", required_argument, NULL, 's' }, { "ids", required_argument, NULL, 'i' },
+		{ "queries", required_argument, NULL, 'q' }, { NULL, 0, NULL, 0 } };
+	st_options o = { 0 };
+	const char *ids_path = NULL;
+	double spans = 0, *ms;
+	size_t nq = 500, nids = 0;
+	cm_trace_id *ids = NULL;
+	st_store *s;
+	char err[512], line[128], label[640];
+	int c, rv;
+	FILE *f;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.data_dir = optarg; break;
+		case 's': spans = atof(optarg); break;
+		case 'i': ids_path = optarg; break;
+		case 'q': nq = (size_t)atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: weft-bench-store --data-dir DIR --spans N --ids FILE [--queries Q]\n");
+			return 2;
+		}
+	}
+	if (o.data_dir == NULL || ids_path == NULL || spans <= 0 || nq < 10 || (f = fopen(ids_path, "r")) == NULL) {
+		fprintf(stderr, "weft-bench-store: need --data-dir, --spans, a readable --ids file and --queries >= 10\n");
+		return 2;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "trace ", 6) != 0)
+			continue;
+		ids = realloc(ids, (nids + 1) * sizeof *ids);
+		if (ids == NULL || cm_trace_id_parse(line + 6, 32, &ids[nids]) != CM_OK)
+			continue;
+		nids++;
+	}
+	fclose(f);
+	if (nids == 0) {
+		fprintf(stderr, "weft-bench-store: no trace ids in %s\n", ids_path);
+		return 2;
+	}
+	if ((rv = st_store_open(&o, &s, err, sizeof err)) != CM_OK) {
+		fprintf(stderr, "weft-bench-store: %s\n", err);
+		return 1;
+	}
+
+	uint64_t t0 = cm_mono_ns();
+	if ((rv = st_store_compact(s)) != CM_OK)
+		die("compact", rv);
+	double bytes = (double)st_store_disk_bytes(s);
+	printf("compacted in %.1f s: %.0f MiB on disk for %.0f spans: %.1f bytes per span\n",
+	    ms_since(t0) / 1e3, bytes / 1048576.0, spans, bytes / spans);
+
+	ms = malloc(nq * sizeof *ms);
+	cm_batch first;
+	cm_batch_init(&first);
+	for (size_t i = 0; i < nq; i++) {
+		cm_batch t;
+		cm_batch_init(&t);
+		t0 = cm_mono_ns();
+		if ((rv = st_trace_get(s, &ids[i % nids], &t)) != CM_OK)
+			die("trace by id", rv);
+		ms[i] = ms_since(t0);
+		if (i == 0)
+			first = t;
+		else
+			cm_batch_fini(&t);
+	}
+	double tid50 = pct(ms, nq, 0.5), tid99 = pct(ms, nq, 0.99);
+	printf("%-44s p50 %8.2f ms  p99 %8.2f ms  (%u spans)\n", "trace by id", tid50, tid99, first.nspans);
+
+	uint64_t now = cm_now_ns();
+	st_tag rare = { 0 }, common = { 0 };
+	const char *rare_svc = NULL;
+	pick_tags(&first, &rare, &rare_svc, &common);
+	if (rare.key == NULL || common.key == NULL) {
+		fprintf(stderr, "weft-bench-store: the first trace has no attributes to search by\n");
+		return 1;
+	}
+	st_query sod = { .service = "checkout", .operation = "SELECT products", .min_dur_ns = 50000,
+		.start_ns = now - HOUR_NS, .end_ns = now, .limit = 20 };
+	st_query attr = { .service = rare_svc, .tags = &rare, .ntags = 1, .start_ns = now - HOUR_NS,
+		.end_ns = now, .limit = 20 };
+	st_query attr_common = { .service = "payment", .tags = &common, .ntags = 1, .start_ns = now - HOUR_NS,
+		.end_ns = now, .limit = 20 };
+	st_query nosvc = { .start_ns = now - HOUR_NS, .end_ns = now, .limit = 20 };
+	size_t nsearch = nq / 5;
+	double sod99 = time_search(s, "search service+operation+duration, 1 h", &sod, nsearch);
+	snprintf(label, sizeof label, "search %s + %s=%s", rare_svc, rare.key, rare.value);
+	double attr99 = time_search(s, label, &attr, nsearch);
+	snprintf(label, sizeof label, "search payment + %s=%s", common.key, common.value);
+	time_search(s, label, &attr_common, nsearch);
+	double nosvc99 = time_search(s, "search with no service, 1 h", &nosvc, nsearch);
+
+	for (size_t i = 0; i < nsearch; i++) {
+		st_deplist d;
+		t0 = cm_mono_ns();
+		if ((rv = st_dependencies(s, now - 24 * HOUR_NS, now, &d)) != CM_OK)
+			die("dependencies", rv);
+		ms[i] = ms_since(t0);
+		st_deplist_fini(&d);
+	}
+	double deps = pct(ms, nsearch, 0.5);
+	printf("%-44s p50 %8.2f ms\n", "dependencies over 24 h", deps);
+
+	printf("\nbench: store_spans %.0f\n", spans);
+	printf("bench: store_bytes_per_span %.1f\n", bytes / spans);
+	printf("bench: trace_by_id_p50_ms %.3f\n", tid50);
+	printf("bench: trace_by_id_p99_ms %.3f\n", tid99);
+	printf("bench: search_service_op_dur_p99_ms %.2f\n", sod99);
+	printf("bench: search_attr_p99_ms %.2f\n", attr99);
+	printf("bench: search_no_service_p99_ms %.2f\n", nosvc99);
+	printf("bench: deps_24h_ms %.2f\n", deps);
+	cm_batch_fini(&first);
+	free(ms);
+	free(ids);
+	st_store_close(s);
+	return 0;
+}
