@@ -29,6 +29,7 @@ typedef struct cm_str {
 #define CM_STR(lit) ((cm_str){ (lit), (uint32_t)(sizeof(lit) - 1) })
 cm_str cm_str_from(const char *s);
 bool cm_str_eq(cm_str a, const char *s);
+bool cm_str_same(cm_str a, cm_str b);
 /* The length of p[0..len) cut to at most max bytes without splitting a UTF-8 sequence. */
 uint32_t cm_utf8_cut(const char *p, uint32_t len, uint32_t max);
 

@@ -2,8 +2,10 @@
  * keys.h - the storage key layout (see docs/architecture.md).
  *
  *   spans.<partition> CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
- *              -> value: 0x01, msgpack array of spans (common/spanpack.h)
- *                 whose resource_ref / scope_ref are content hashes
+ *              -> value: 0x02, summary length (4 bytes BE), the partial
+ *                 summary of the block's spans (summary.h), then the
+ *                 msgpack array of spans (common/spanpack.h) whose
+ *                 resource_ref / scope_ref are content hashes
  *              A block holds the spans of one trace that arrived in one
  *              batch, ordered by start; its key is that of its first span,
  *              so resending the same batch rewrites the same block.
@@ -18,6 +20,9 @@
  *   index.<partition> CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
  *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
  *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
+ *              'A' <bucket:1> <start_ns:8 BE> <batch:8>
+ *                 -> varints: (delta of low 32 hash bits, position in 'T') ...
+ *                 attribute postings of the batch's traces (tags.h)
  *              One 'S' entry per service and one 'T' entry per written batch;
  *              start is the batch's earliest span start, batch a hash of its
  *              first span's ids (so a resent batch rewrites the same entries).
@@ -35,7 +40,8 @@
 #include "span.h"
 
 #define ST_SPAN_KEY_SIZE 32
-#define ST_SPAN_VALUE_VERSION 1
+#define ST_SPAN_VALUE_VERSION 2
+#define ST_BLOCK_HEAD 5 /* version, summary length */
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'
 #define ST_META_SERVICE 's'
@@ -44,8 +50,15 @@
 #define ST_META_PARTITIONS 'P'
 #define ST_INDEX_SERVICE 'S'
 #define ST_INDEX_TIME 'T'
+#define ST_INDEX_TAG 'A'
 
 void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
+/*
+ * Checks the head of a span block value: *sum_len gets the summary's
+ * length (it starts at ST_BLOCK_HEAD), *spans_off (when not NULL) where
+ * the spans start. CM_EVERSION for another layout, CM_EPROTO if damaged.
+ */
+int st_block_split(const char *val, size_t len, size_t *sum_len, size_t *spans_off);
 void st_put_be64(uint8_t *p, uint64_t v);
 uint64_t st_get_be64(const uint8_t *p);
 /* 64-bit FNV-1a, the content hash of encoded resources and scopes. */

@@ -150,12 +150,11 @@ read_blocks(st_store *s, rocksdb_column_family_handle_t *cf, const cm_trace_id *
 
 		if (klen != ST_SPAN_KEY_SIZE || memcmp(key, id->b, 16) != 0)
 			break;
-		if (vlen < 1 || val[0] != ST_SPAN_VALUE_VERSION) {
-			rv = CM_EVERSION;
+		size_t hlen, off;
+		if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK)
 			break;
-		}
 		msgpack_unpacked_init(&up);
-		rv = unpack_copy(&out->arena, val + 1, vlen - 1, &up);
+		rv = unpack_copy(&out->arena, val + off, vlen - off, &up);
 		if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
 			rv = CM_EPROTO;
 		for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {

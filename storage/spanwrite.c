@@ -17,25 +17,23 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "clock.h"
 #include "deps.h"
 #include "err.h"
-#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "partition.h"
 #include "spanpack.h"
 #include "store_int.h"
-
-/* A span of one of the batches being written. */
-typedef struct span_ref {
-	const cm_span *sp;
-	uint32_t batch;
-} span_ref;
+#include "summary.h"
+#include "tags.h"
 
 typedef struct writer {
 	rocksdb_writebatch_t *wb;
 	st_store *s;
 	st_part *part; /* the partition written into */
+	const cm_batch *const *batches;
+	st_summary_scratch sum;
 	cm_buf buf;
 	msgpack_packer pk;
 	uint64_t **res_hash;   /* per batch, per resource */
@@ -130,12 +128,6 @@ typedef struct op_stat {
 	uint64_t min, max;
 } op_stat;
 
-static bool
-same(cm_str a, cm_str b)
-{
-	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
-}
-
 /*
  * The index entries of one batch (keys.h): refs[0..n) are its spans sorted
  * by trace. For each service, the batch's traces with the operations that
@@ -176,20 +168,24 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 	memcpy(key + 9, batch_key, 8);
 	rocksdb_writebatch_put_cf(w->wb, w->part->index, key, 17, w->buf.data, w->buf.len);
 
+	/* 'A': attribute postings, numbering traces as the 'T' entry lists them */
+	if (st_tag_postings_put(w->wb, w->part->index, b, refs, n, (const uint8_t *)key + 1) != CM_OK)
+		w->oom = true;
+
 	/* 'S': per service, its traces and operations */
 	for (uint32_t r = 0; r < b->nresources; r++) {
 		cm_str svc = b->resources[r].service;
 		bool dup = false;
 		size_t nt = 0;
 		for (uint32_t q = 0; q < r && !dup; q++) /* several resources may share a service */
-			dup = same(b->resources[q].service, svc);
+			dup = cm_str_same(b->resources[q].service, svc);
 		if (dup || svc.len > 1024)
 			continue;
 		/* count the traces with a span of this service */
 		for (size_t i = 0, j; i < n; i = j) {
 			bool has = false;
 			for (j = i; j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0; j++)
-				has |= same(b->resources[refs[j].sp->resource].service, svc);
+				has |= cm_str_same(b->resources[refs[j].sp->resource].service, svc);
 			nt += has;
 		}
 		if (nt == 0)
@@ -203,9 +199,9 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 				const cm_span *sp = refs[j].sp;
 				uint64_t d = sp->end_ns - sp->start_ns;
 				uint32_t k;
-				if (!same(b->resources[sp->resource].service, svc))
+				if (!cm_str_same(b->resources[sp->resource].service, svc))
 					continue;
-				for (k = 0; k < nops && !same(ops[k].op, sp->name); k++)
+				for (k = 0; k < nops && !cm_str_same(ops[k].op, sp->name); k++)
 					;
 				if (k == nops) {
 					if (nops == 32) { /* too many to list: a wildcard entry (see search.c) */
@@ -249,10 +245,19 @@ static void
 put_block(writer *w, const span_ref *refs, uint32_t n)
 {
 	uint8_t key[ST_SPAN_KEY_SIZE];
-	char version = ST_SPAN_VALUE_VERSION;
+	uint8_t head[1 + 4] = { ST_SPAN_VALUE_VERSION };
+	size_t sum_len;
 
 	w->buf.len = 0;
-	cm_buf_append(&w->buf, &version, 1);
+	cm_buf_append(&w->buf, head, sizeof head);
+	if (!st_summary_pack(&w->pk, w->batches[refs[0].batch], refs, n, &w->sum)) {
+		w->oom = true;
+		return;
+	}
+	sum_len = w->buf.len - sizeof head;
+	if (!w->buf.failed)
+		for (int i = 0; i < 4; i++)
+			w->buf.data[1 + i] = (char)(sum_len >> (24 - 8 * i));
 	msgpack_pack_array(&w->pk, n);
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i].sp;
@@ -342,7 +347,7 @@ lock_for_write(st_store *s, st_part **part)
 int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
-	writer w = { .s = s };
+	writer w = { .s = s, .batches = batches };
 	span_ref *refs = NULL;
 	size_t total = 0, k = 0;
 	char *err = NULL;
@@ -406,6 +411,7 @@ out:
 	}
 	cm_free(refs);
 	cm_free(w.fresh);
+	st_summary_scratch_fini(&w.sum);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);

@@ -95,10 +95,11 @@ int st_trace_get(st_store *s, const cm_trace_id *id, cm_batch *out);
  * A trace search, with Jaeger's semantics: a trace matches when one of its
  * spans has the service and operation (when given), a duration within
  * [min, max] (0: unbounded), starts within [start, end], and carries every
- * tag (as its own attribute, its resource's, or one of its events'; values
- * compared as text; also the tags Jaeger JSON derives from span fields:
- * error=true, span.kind, otel.status_code, otel.status_description,
- * otel.scope.name, otel.scope.version).
+ * tag (storage/tags.h: as its own attribute, one of its events' or links',
+ * its resource's or its scope's; values compared as text; also the tags
+ * Jaeger JSON derives from span fields: error=true, span.kind,
+ * otel.status_code, otel.status_description, otel.scope.name,
+ * otel.scope.version).
  */
 typedef struct st_tag {
 	const char *key;
@@ -131,6 +132,47 @@ typedef struct st_traces {
 } st_traces;
 int st_search(st_store *s, const st_query *q, st_traces *out);
 void st_traces_fini(st_traces *t);
+
+/*
+ * A trace's summary, from what the store holds of it: its root span's
+ * service and operation (NULL while the root has not arrived), start
+ * (earliest span) and duration (to the latest end), spans, spans with
+ * error status, and spans per service (by name).
+ */
+typedef struct st_service_spans {
+	char *service;
+	uint32_t spans;
+} st_service_spans;
+
+typedef struct st_summary {
+	cm_trace_id id;
+	char *root_service, *root_operation;
+	uint64_t start_ns, duration_ns;
+	uint32_t spans, errors;
+	st_service_spans *services;
+	size_t nservices;
+} st_summary;
+
+void st_summary_fini(st_summary *s);
+
+/* Reads the summary of a trace without reading its spans. CM_ENOENT when the store has none. */
+int st_trace_summary(st_store *s, const cm_trace_id *id, st_summary *out);
+
+typedef struct st_summaries {
+	st_summary *v;
+	size_t n;
+} st_summaries;
+void st_summaries_fini(st_summaries *l);
+
+/*
+ * Summaries of the traces st_search() would find, newest index entries
+ * first, with one difference: a trace is in the window when its summary's
+ * [start, start + duration] overlaps [start_ns, end_ns]. Queries the index
+ * decides (service and operation, at most one duration bound, no tags; or
+ * no operation, duration or tags at all) read no spans; the others read
+ * each candidate trace to check it.
+ */
+int st_search_summaries(st_store *s, const st_query *q, st_summaries *out);
 
 typedef struct st_dep {
 	char *parent;

@@ -2,6 +2,8 @@
  * test_search.c - model-based test of trace search: random traces written
  * in random batch groupings, random queries, and every answer compared with
  * an in-memory reference that applies Jaeger's search semantics directly.
+ * The store's clock advances as batches arrive, so the traces spread over
+ * several time partitions, some of them over two.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,10 +23,12 @@ enum { NTRACES = 150, MAXSPANS = 8, NQUERIES = 300 };
 static const char *const services[] = { "api", "auth", "cart", "db", "mail" };
 static const char *const ops[] = { "GET /", "POST /cart", "SELECT", "send", "login", "render" };
 static const char *const keys[] = { "region", "tier", "user" };
-static const char *const vals[] = { "eu", "us", "gold", "free", "u1", "u2" };
+static const char *const vals[] = { "eu", "us", "gold", "free", "u1", "u2", "42" }; /* "42": an integer */
+enum { NVALS = 7 };
 
 typedef struct mspan {
 	int service, op, kind, status, key, val; /* key -1: no attribute */
+	int where;                              /* the attribute is the span's (0), an event's (1), a link's (2) */
 	uint64_t start, dur;
 	cm_span_id id;
 } mspan;
@@ -37,6 +41,13 @@ typedef struct mtrace {
 
 static mtrace model[NTRACES];
 static uint64_t rng = 0x1234567;
+static uint64_t arrival_ns = 1800000000000000000u;
+
+static uint64_t
+arrival_clock(void)
+{
+	return arrival_ns;
+}
 
 static uint64_t
 rnd(uint64_t n)
@@ -62,6 +73,8 @@ write_spans(st_store *st, const mtrace *t, int from, int to)
 	cm_scope scope = { CM_STR("lib"), CM_STR("1"), { NULL, 0, 0 } };
 	cm_span spans[MAXSPANS];
 	cm_attr attrs[MAXSPANS];
+	cm_event events[MAXSPANS];
+	cm_link links[MAXSPANS];
 	cm_batch b = { .resources = res, .nresources = 5, .scopes = &scope, .nscopes = 1, .spans = spans };
 
 	for (int i = 0; i < 5; i++)
@@ -81,8 +94,24 @@ write_spans(st_store *st, const mtrace *t, int from, int to)
 		s->end_ns = m->start + m->dur;
 		s->resource = (uint32_t)m->service;
 		if (m->key >= 0) {
+			cm_attrs *on = m->where == 1 ? &events[i].attrs : m->where == 2 ? &links[i].attrs : &s->attrs;
 			attrs[i] = (cm_attr){ cm_str_from(keys[m->key]), { .type = CM_VAL_STR, .u.s = cm_str_from(vals[m->val]) } };
-			s->attrs = (cm_attrs){ &attrs[i], 1, 0 };
+			if (m->val == NVALS - 1)
+				attrs[i].val = (cm_value){ .type = CM_VAL_INT, .u.i = 42 };
+			memset(&events[i], 0, sizeof events[i]);
+			memset(&links[i], 0, sizeof links[i]);
+			*on = (cm_attrs){ &attrs[i], 1, 0 };
+			if (m->where == 1) {
+				events[i].time_ns = m->start;
+				events[i].name = CM_STR("retry");
+				s->events = &events[i];
+				s->nevents = 1;
+			} else if (m->where == 2) {
+				cm_trace_id_random(&links[i].trace_id);
+				cm_span_id_random(&links[i].span_id);
+				s->links = &links[i];
+				s->nlinks = 1;
+			}
 		}
 	}
 	assert_int_equal(st_store_write(st, &b), CM_OK);
@@ -121,6 +150,8 @@ search_agrees_with_the_model(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	o.data_dir = dir;
+	o.retention_ns = 12 * 3600000000000ull; /* partitions 2 h wide; nothing expires */
+	o.now_ns = arrival_clock;
 	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
 	for (int t = 0; t < NTRACES; t++) {
 		mtrace *m = &model[t];
@@ -134,15 +165,18 @@ search_agrees_with_the_model(void **state)
 			s->kind = 1 + (int)rnd(3);
 			s->status = (int)rnd(3);
 			s->key = (int)rnd(4) - 1;
-			s->val = (int)rnd(6);
+			s->val = (int)rnd(NVALS);
+			s->where = (int)rnd(3);
 			s->start = t0 + rnd(5000000000u); /* spans of a trace within 5 s */
 			s->dur = 1000 + rnd(2000000000u);
 			cm_span_id_random(&s->id);
 		}
-		/* some traces arrive in two batches */
+		/* some traces arrive in two batches; a batch arrives every 3 minutes */
+		arrival_ns += 180000000000u;
 		if (m->n > 2 && rnd(2)) {
 			int cut = 1 + (int)rnd((uint64_t)m->n - 1);
 			write_spans(st, m, cut, m->n);
+			arrival_ns += 180000000000u;
 			write_spans(st, m, 0, cut);
 		} else {
 			write_spans(st, m, 0, m->n);
@@ -163,7 +197,7 @@ search_agrees_with_the_model(void **state)
 			if (rnd(4) == 0)
 				tags[k] = (st_tag){ "error", "true" };
 			else
-				tags[k] = (st_tag){ keys[rnd(3)], vals[rnd(6)] };
+				tags[k] = (st_tag){ keys[rnd(3)], vals[rnd(NVALS)] };
 		}
 		q.tags = tags;
 		if (rnd(2))
@@ -208,11 +242,67 @@ search_agrees_with_the_model(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Resource and scope attributes, and the tags derived from span fields, are found like the span's own. */
+static void
+tags_match_resources_scopes_and_derived_fields(void **state)
+{
+	char dir[] = "/tmp/weft-search-XXXXXX", err[256];
+	st_options o = { 0 };
+	st_store *st;
+	cm_attr env = { CM_STR("deployment.environment"), { .type = CM_VAL_STR, .u.s = CM_STR("prod") } };
+	cm_attr sattr = { CM_STR("scope.attr"), { .type = CM_VAL_BOOL, .u.b = true } };
+	cm_resource res = { CM_STR("svc"), { &env, 1, 0 } };
+	cm_scope scope = { CM_STR("lib"), CM_STR("1.2"), { &sattr, 1, 0 } };
+	cm_span spans[2];
+	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = 2 };
+	static const struct {
+		const char *key, *value;
+		size_t want;
+	} cases[] = {
+		{ "deployment.environment", "prod", 1 }, { "deployment.environment", "dev", 0 },
+		{ "scope.attr", "true", 1 }, { "span.kind", "client", 1 }, { "span.kind", "server", 0 },
+		{ "otel.scope.name", "lib", 1 }, { "otel.scope.version", "1.2", 1 },
+		{ "otel.status_code", "ERROR", 1 }, { "otel.status_description", "boom", 1 }, { "error", "true", 1 },
+		{ "error", "false", 0 },
+	};
+	(void)state;
+
+	memset(spans, 0, sizeof spans);
+	cm_trace_id_random(&spans[0].trace_id);
+	spans[1].trace_id = spans[0].trace_id;
+	for (int i = 0; i < 2; i++) {
+		cm_span_id_random(&spans[i].span_id);
+		spans[i].name = CM_STR("op");
+		spans[i].start_ns = 1000 + (uint64_t)i;
+		spans[i].end_ns = 2000;
+	}
+	spans[0].kind = CM_KIND_INTERNAL;
+	spans[1].kind = CM_KIND_CLIENT;
+	spans[1].status = CM_STATUS_ERROR;
+	spans[1].status_message = CM_STR("boom");
+	assert_non_null(mkdtemp(dir));
+	o.data_dir = dir;
+	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
+	assert_int_equal(st_store_write(st, &b), CM_OK);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		st_tag tag = { cases[i].key, cases[i].value };
+		st_query q = { .tags = &tag, .ntags = 1 };
+		st_traces got;
+		assert_int_equal(st_search(st, &q, &got), CM_OK);
+		if (got.n != cases[i].want)
+			fail_msg("%s=%s: %zu traces, want %zu", tag.key, tag.value, got.n, cases[i].want);
+		st_traces_fini(&got);
+	}
+	st_store_close(st);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(search_agrees_with_the_model),
+		cmocka_unit_test(tags_match_resources_scopes_and_derived_fields),
 	};
 	return cmocka_run_group_tests_name("search", tests, NULL, NULL);
 }

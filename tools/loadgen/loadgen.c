@@ -35,6 +35,7 @@
 #include "weft.h"
 
 enum { NSERVICES = 12, MAX_SPANS = 1000, MAX_ATTRS = 15 };
+#define QUEUE_BYTES (32u << 20) /* per tracer; producers wait below half of it */
 
 static const char *const services[NSERVICES] = { "api-gateway", "auth", "catalog", "cart", "checkout",
 	"payment", "inventory", "shipping", "recommendation", "search", "notification", "user-profile" };
@@ -222,7 +223,7 @@ native_worker(void *arg)
 		for (int k = 0; k < NSERVICES; k++) {
 			weft_stats st;
 			weft_tracer_stats(tracers[k], &st);
-			while (st.queued > 12000 - (uint32_t)MAX_SPANS) {
+			while (st.queued > 12000 - (uint32_t)MAX_SPANS || st.queued_bytes > QUEUE_BYTES / 2) {
 				struct timespec ts = { 0, 200000 };
 				nanosleep(&ts, NULL);
 				weft_tracer_stats(tracers[k], &st);
@@ -245,7 +246,8 @@ run_native(void)
 
 	for (int i = 0; i < NSERVICES; i++) {
 		weft_tracer_config c = { .service_name = services[i], .endpoint = O.endpoint,
-			.max_queue_spans = 16384, .max_export_batch = (uint32_t)O.batch, .schedule_delay_ms = 100,
+			.max_queue_spans = 16384, .max_queue_bytes = QUEUE_BYTES, .max_export_batch = (uint32_t)O.batch,
+			.schedule_delay_ms = 100,
 			.shutdown_timeout_ms = 60000 };
 		if (weft_tracer_create(&c, &tracers[i]) != WEFT_OK) {
 			fprintf(stderr, "weft-loadgen: cannot create tracer for %s\n", O.endpoint);

@@ -1,0 +1,408 @@
+/*
+ * tags.c - tag text, tag matching and attribute postings (tags.h).
+ */
+#include "tags.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
+#include "keys.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325u
+#define FNV_PRIME 0x100000001b3u
+
+/* Decimal text of v into buf (at least 21 bytes); returns its length. snprintf costs ~10x at ingest. */
+static size_t
+int_text(int64_t v, char *buf)
+{
+	char tmp[24];
+	size_t n = 0, len = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+bool
+st_tag_text(const cm_value *v, char buf[ST_TAG_TEXT_MAX], cm_str *out)
+{
+	switch (v->type) {
+	case CM_VAL_STR:
+		*out = v->u.s;
+		return true;
+	case CM_VAL_BOOL:
+		*out = v->u.b ? CM_STR("true") : CM_STR("false");
+		return true;
+	case CM_VAL_INT:
+		*out = (cm_str){ buf, int_text(v->u.i, buf) };
+		return true;
+	case CM_VAL_DOUBLE:
+		for (int prec = 15; prec <= 17; prec++) { /* shortest text that reads back the same */
+			snprintf(buf, ST_TAG_TEXT_MAX, "%.*g", prec, v->u.d);
+			if (strtod(buf, NULL) == v->u.d)
+				break;
+		}
+		*out = cm_str_from(buf);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Mixes n bytes into h eight at a time (a multiply-xorshift per word): the
+ * hash is persisted in postings, so it must never change; byte-at-a-time
+ * FNV-1a cost 3% of ingest.
+ */
+static uint64_t
+mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n > 0) {
+		uint64_t w = 0;
+		size_t k = n < 8 ? n : 8;
+		for (size_t i = 0; i < k; i++) /* little-endian by construction, whatever the machine */
+			w |= (uint64_t)b[i] << (8 * i);
+		h = (h ^ w ^ (uint64_t)k << 56) * FNV_PRIME;
+		h ^= h >> 31;
+		b += k;
+		n -= k;
+	}
+	return h;
+}
+
+uint64_t
+st_tag_hash(cm_str key, cm_str text)
+{
+	uint64_t h = mix(FNV_OFFSET, key.p, key.len);
+	h = (h ^ key.len) * 0xbf58476d1ce4e5b9u; /* "a"+"bc" and "ab"+"c" differ */
+	h = mix(h, text.p, text.len);
+	h ^= h >> 29; /* the bucket comes from the high bits: finish mixing into them */
+	h *= 0xbf58476d1ce4e5b9u;
+	h ^= h >> 32;
+	return h;
+}
+
+static bool
+attrs_have(const cm_attrs *a, const char *key, const char *value)
+{
+	char buf[ST_TAG_TEXT_MAX];
+	for (uint32_t i = 0; i < a->n; i++) {
+		cm_str text;
+		if (cm_str_eq(a->v[i].key, key) && st_tag_text(&a->v[i].val, buf, &text) && cm_str_eq(text, value))
+			return true;
+	}
+	return false;
+}
+
+/* The tags Jaeger JSON derives from span fields; fn(arg, key, value) for each the span has. */
+static void
+derived_tags(const cm_batch *b, const cm_span *s, void (*fn)(void *arg, cm_str key, cm_str value), void *arg)
+{
+	const cm_scope *sc = s->scope < b->nscopes ? &b->scopes[s->scope] : NULL;
+	if (s->status == CM_STATUS_ERROR) {
+		fn(arg, CM_STR("error"), CM_STR("true"));
+		fn(arg, CM_STR("otel.status_code"), CM_STR("ERROR"));
+		fn(arg, CM_STR("otel.status_description"), s->status_message);
+	} else if (s->status == CM_STATUS_OK) {
+		fn(arg, CM_STR("otel.status_code"), CM_STR("OK"));
+	}
+	if (s->kind != CM_KIND_UNSPECIFIED && s->kind != CM_KIND_INTERNAL)
+		fn(arg, CM_STR("span.kind"), cm_str_from(cm_kind_name(s->kind)));
+	if (sc != NULL) {
+		fn(arg, CM_STR("otel.scope.name"), sc->name);
+		fn(arg, CM_STR("otel.scope.version"), sc->version);
+	}
+}
+
+typedef struct derived_match {
+	const char *key, *value;
+	bool found;
+} derived_match;
+
+static void
+match_derived(void *arg, cm_str key, cm_str value)
+{
+	derived_match *m = arg;
+	m->found |= cm_str_eq(key, m->key) && cm_str_eq(value, m->value);
+}
+
+bool
+st_tag_span_has(const cm_batch *b, const cm_span *s, const char *key, const char *value)
+{
+	derived_match m = { key, value, false };
+	if (attrs_have(&s->attrs, key, value))
+		return true;
+	if (s->resource < b->nresources && attrs_have(&b->resources[s->resource].attrs, key, value))
+		return true;
+	if (s->scope < b->nscopes && attrs_have(&b->scopes[s->scope].attrs, key, value))
+		return true;
+	for (uint32_t e = 0; e < s->nevents; e++)
+		if (attrs_have(&s->events[e].attrs, key, value))
+			return true;
+	for (uint32_t l = 0; l < s->nlinks; l++)
+		if (attrs_have(&s->links[l].attrs, key, value))
+			return true;
+	derived_tags(b, s, match_derived, &m);
+	return m.found;
+}
+
+/*
+ * One posting: a tag's hash in a trace of the batch, packed so that numeric
+ * order is (bucket, low hash bits, trace): bucket[6] lo[16] trace[26].
+ * 22 bits of hash keep postings at ~3 bytes; a tag's lookup meets a
+ * stranger with the same bits once in ~1,400 batches, a trace read that the
+ * exact check then turns down.
+ */
+#define TRACE_BITS 26
+#define MAX_TRACES (1u << TRACE_BITS) /* far above --max-batch-spans */
+
+typedef struct collector {
+	uint64_t *v;
+	size_t n, cap;
+	uint32_t trace;
+	bool oom;
+} collector;
+
+static void
+push(collector *c, uint64_t h)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		uint64_t *v = cm_realloc(c->v, cap * sizeof *v);
+		if (v == NULL) {
+			c->oom = true;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (uint64_t)st_tag_bucket(h) << (16 + TRACE_BITS) | (uint64_t)st_tag_low(h) << TRACE_BITS | c->trace;
+}
+
+static void
+add(void *arg, cm_str key, cm_str text)
+{
+	push(arg, st_tag_hash(key, text));
+}
+
+/*
+ * The tag hashes of a resource's or scope's attributes, made once per
+ * batch and added once per trace that has a span of it.
+ */
+typedef struct shared_tags {
+	uint64_t *h;     /* hashes of all, in one array */
+	uint32_t *first; /* [i]: where item i's start; [n]: the end */
+	uint32_t *mark;  /* [i]: 1 + the last trace it was added to */
+} shared_tags;
+
+static bool
+shared_init(shared_tags *t, const cm_attrs *(*attrs_of)(const cm_batch *, uint32_t), const cm_batch *b, uint32_t n)
+{
+	char buf[ST_TAG_TEXT_MAX];
+	size_t total = 0, k = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += attrs_of(b, i)->n;
+	t->h = cm_malloc((total + 1) * sizeof *t->h);
+	t->first = cm_malloc((n + 1) * sizeof *t->first);
+	t->mark = cm_calloc(n + 1, sizeof *t->mark);
+	if (t->h == NULL || t->first == NULL || t->mark == NULL)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		const cm_attrs *a = attrs_of(b, i);
+		t->first[i] = (uint32_t)k;
+		for (uint32_t j = 0; j < a->n; j++) {
+			cm_str text;
+			if (st_tag_text(&a->v[j].val, buf, &text))
+				t->h[k++] = st_tag_hash(a->v[j].key, text);
+		}
+	}
+	t->first[n] = (uint32_t)k;
+	return true;
+}
+
+static void
+shared_add(collector *c, shared_tags *t, uint32_t i)
+{
+	if (t->mark[i] == c->trace + 1)
+		return;
+	t->mark[i] = c->trace + 1;
+	for (uint32_t k = t->first[i]; k < t->first[i + 1]; k++)
+		push(c, t->h[k]);
+}
+
+static void
+shared_fini(shared_tags *t)
+{
+	cm_free(t->h);
+	cm_free(t->first);
+	cm_free(t->mark);
+}
+
+static const cm_attrs *
+resource_attrs(const cm_batch *b, uint32_t i)
+{
+	return &b->resources[i].attrs;
+}
+
+static const cm_attrs *
+scope_attrs(const cm_batch *b, uint32_t i)
+{
+	return &b->scopes[i].attrs;
+}
+
+static void
+add_attrs(collector *c, const cm_attrs *a)
+{
+	char buf[ST_TAG_TEXT_MAX];
+	for (uint32_t i = 0; i < a->n; i++) {
+		cm_str text;
+		if (st_tag_text(&a->v[i].val, buf, &text))
+			add(c, a->v[i].key, text);
+	}
+}
+
+/*
+ * Sorts v[0..n) using tmp (as large): LSD radix, 8 bits a pass. A batch has
+ * thousands of postings; qsort's comparator calls cost a fifth of ingest.
+ */
+static void
+radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	for (unsigned shift = 0; shift < 6 + 16 + TRACE_BITS; shift += 8) {
+		size_t count[257] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[((v[i] >> shift) & 0xff) + 1]++;
+		if (count[((v[0] >> shift) & 0xff) + 1] == n)
+			continue; /* every key has this byte: nothing moves */
+		for (int b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+		memcpy(v, tmp, n * sizeof *v);
+	}
+}
+
+/* Appends v as a LEB128 varint; b has 10 bytes reserved past its length. */
+static void
+put_varint(cm_buf *b, uint64_t v)
+{
+	uint8_t *out = (uint8_t *)b->data + b->len;
+	while (v >= 0x80) {
+		*out++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*out++ = (uint8_t)v;
+	b->len = (size_t)((char *)out - b->data);
+}
+
+static bool
+get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t byte = *(*p)++;
+		*v |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80))
+			return true;
+	}
+	return false;
+}
+
+int
+st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *index, const cm_batch *b,
+    const span_ref *refs, size_t n, const uint8_t suffix[16])
+{
+	collector c = { 0 };
+	shared_tags res = { 0 }, scopes = { 0 };
+	uint64_t *tmp;
+	cm_buf val;
+	int rv = CM_OK;
+
+	if (!shared_init(&res, resource_attrs, b, b->nresources) || !shared_init(&scopes, scope_attrs, b, b->nscopes))
+		c.oom = true;
+
+	for (size_t i = 0; i < n; i++) {
+		const cm_span *s = refs[i].sp;
+		if (i > 0 && memcmp(s->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0)
+			c.trace++;
+		if (c.oom)
+			break;
+		add_attrs(&c, &s->attrs);
+		if (s->resource < b->nresources)
+			shared_add(&c, &res, s->resource);
+		if (s->scope < b->nscopes)
+			shared_add(&c, &scopes, s->scope);
+		for (uint32_t e = 0; e < s->nevents; e++)
+			add_attrs(&c, &s->events[e].attrs);
+		for (uint32_t l = 0; l < s->nlinks; l++)
+			add_attrs(&c, &s->links[l].attrs);
+		derived_tags(b, s, add, &c);
+	}
+	shared_fini(&res);
+	shared_fini(&scopes);
+	if (c.n == 0 || c.trace >= MAX_TRACES) { /* (nothing to index, or an impossible batch) */
+		cm_free(c.v);
+		return c.oom ? CM_ENOMEM : CM_OK;
+	}
+	if (c.oom || (tmp = cm_malloc(c.n * sizeof *tmp)) == NULL) {
+		cm_free(c.v);
+		return CM_ENOMEM;
+	}
+	radix_sort(c.v, tmp, c.n);
+	cm_free(tmp);
+	cm_buf_init(&val);
+	for (size_t i = 0, j; i < c.n; i = j) {
+		unsigned bucket = (unsigned)(c.v[i] >> (16 + TRACE_BITS));
+		uint8_t key[2 + 16] = { ST_INDEX_TAG, (uint8_t)bucket };
+		uint32_t prev = 0;
+		val.len = 0;
+		for (j = i; j < c.n && (unsigned)(c.v[j] >> (16 + TRACE_BITS)) == bucket; j++) {
+			uint32_t lo = (uint16_t)(c.v[j] >> TRACE_BITS);
+			if (j > i && c.v[j] == c.v[j - 1])
+				continue; /* the same tag again in the same trace */
+			if (cm_buf_reserve(&val, 20) != CM_OK)
+				break;
+			put_varint(&val, lo - prev);
+			put_varint(&val, c.v[j] & (MAX_TRACES - 1));
+			prev = lo;
+		}
+		memcpy(key + 2, suffix, 16);
+		rocksdb_writebatch_put_cf(wb, index, (const char *)key, sizeof key, val.data, val.len);
+	}
+	if (val.failed)
+		rv = CM_ENOMEM;
+	cm_buf_fini(&val);
+	cm_free(c.v);
+	return rv;
+}
+
+int
+st_tag_postings_find(const char *val, size_t len, uint32_t lo, int (*fn)(void *arg, uint32_t i), void *arg)
+{
+	const uint8_t *p = (const uint8_t *)val, *end = p + len;
+	uint64_t acc = 0;
+	while (p < end) {
+		uint64_t delta, trace;
+		int rv;
+		if (!get_varint(&p, end, &delta) || !get_varint(&p, end, &trace) || trace > UINT32_MAX)
+			return CM_EPROTO;
+		acc += delta;
+		if (acc > lo)
+			break; /* sorted: no more */
+		if (acc == lo && (rv = fn(arg, (uint32_t)trace)) != 0)
+			return rv;
+	}
+	return CM_OK;
+}
