@@ -139,6 +139,50 @@ model_span_matches(const mspan *m, const st_query *q)
 	return true;
 }
 
+/* st_search_summaries' semantics: a span matches all but the window, and the trace overlaps the window. */
+static bool
+model_summary_matches(const mtrace *t, const st_query *q)
+{
+	st_query nowin = *q;
+	uint64_t first = UINT64_MAX, last = 0;
+	bool match = false;
+	nowin.start_ns = nowin.end_ns = 0;
+	for (int i = 0; i < t->n; i++) {
+		match |= model_span_matches(&t->s[i], &nowin);
+		first = t->s[i].start < first ? t->s[i].start : first;
+		last = t->s[i].start + t->s[i].dur > last ? t->s[i].start + t->s[i].dur : last;
+	}
+	return match && first <= (q->end_ns ? q->end_ns : UINT64_MAX) && last >= q->start_ns;
+}
+
+/* Every summary is of a trace the model says matches, once, and says what the model holds. */
+static void
+assert_summaries(const st_summaries *got, const st_query *q, size_t want, int qi)
+{
+	if (got->n != (want < q->limit ? want : q->limit))
+		fail_msg("summaries of query %d: got %zu, model %zu (limit %u)", qi, got->n, want, q->limit);
+	for (size_t r = 0; r < got->n; r++) {
+		const st_summary *sum = &got->v[r];
+		uint32_t errors = 0, spans = 0;
+		int t;
+		for (t = 0; t < NTRACES && memcmp(model[t].id.b, sum->id.b, 16) != 0; t++)
+			;
+		assert_true(t < NTRACES);
+		assert_true(model_summary_matches(&model[t], q));
+		for (int i = 0; i < model[t].n; i++)
+			errors += model[t].s[i].status == CM_STATUS_ERROR;
+		for (size_t k = 0; k < sum->nservices; k++)
+			spans += sum->services[k].spans;
+		assert_int_equal(sum->spans, model[t].n);
+		assert_int_equal(spans, model[t].n);
+		assert_int_equal(sum->errors, errors);
+		assert_string_equal(sum->root_service, services[model[t].s[0].service]);
+		assert_string_equal(sum->root_operation, ops[model[t].s[0].op]);
+		for (size_t r2 = 0; r2 < r; r2++)
+			assert_memory_not_equal(got->v[r2].id.b, sum->id.b, 16);
+	}
+}
+
 static void
 search_agrees_with_the_model(void **state)
 {
@@ -237,7 +281,79 @@ search_agrees_with_the_model(void **state)
 				assert_memory_not_equal(got.v[r2].spans[0].trace_id.b, got.v[r].spans[0].trace_id.b, 16);
 		}
 		st_traces_fini(&got);
+
+		st_summaries sums;
+		size_t want_sum = 0;
+		for (int t = 0; t < NTRACES; t++)
+			want_sum += model_summary_matches(&model[t], &q);
+		assert_int_equal(st_search_summaries(st, &q, &sums), CM_OK);
+		assert_summaries(&sums, &q, want_sum, qi);
+		st_summaries_fini(&sums);
 	}
+	st_store_close(st);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A summary tells what has arrived: no root until the root span does. */
+static void
+summary_before_and_after_the_root_arrives(void **state)
+{
+	char dir[] = "/tmp/weft-search-XXXXXX", err[256];
+	st_options o = { 0 };
+	st_store *st;
+	cm_resource res[2] = { { CM_STR("front"), { NULL, 0, 0 } }, { CM_STR("back"), { NULL, 0, 0 } } };
+	cm_scope scope = { CM_STR("lib"), CM_STR("1"), { NULL, 0, 0 } };
+	cm_span spans[3];
+	cm_batch child = { .resources = res, .nresources = 2, .scopes = &scope, .nscopes = 1, .spans = spans + 1,
+		.nspans = 2 };
+	cm_batch root = { .resources = res, .nresources = 2, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = 1 };
+	st_summary sum;
+	st_summaries found;
+	st_query q = { .service = "back", .limit = 10 };
+	(void)state;
+
+	memset(spans, 0, sizeof spans);
+	cm_trace_id_random(&spans[0].trace_id);
+	for (int i = 0; i < 3; i++) {
+		spans[i].trace_id = spans[0].trace_id;
+		cm_span_id_random(&spans[i].span_id);
+		if (i > 0)
+			spans[i].parent_span_id = spans[0].span_id;
+		spans[i].name = i ? CM_STR("SELECT") : CM_STR("GET /");
+		spans[i].start_ns = 1000 + 100 * (uint64_t)i;
+		spans[i].end_ns = spans[i].start_ns + 50;
+		spans[i].resource = i ? 1 : 0;
+	}
+	spans[0].end_ns = 2000;
+	spans[2].status = CM_STATUS_ERROR;
+	assert_non_null(mkdtemp(dir));
+	o.data_dir = dir;
+	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
+	assert_int_equal(st_trace_summary(st, &spans[0].trace_id, &sum), CM_ENOENT);
+
+	assert_int_equal(st_store_write(st, &child), CM_OK); /* children first, as services export */
+	assert_int_equal(st_trace_summary(st, &spans[0].trace_id, &sum), CM_OK);
+	assert_null(sum.root_service);
+	assert_int_equal(sum.spans, 2);
+	assert_int_equal(sum.errors, 1);
+	assert_int_equal(sum.start_ns, 1100);
+	assert_int_equal(sum.duration_ns, 150);
+	st_summary_fini(&sum);
+	assert_int_equal(st_search_summaries(st, &q, &found), CM_OK); /* found without its root */
+	assert_int_equal(found.n, 1);
+	st_summaries_fini(&found);
+
+	assert_int_equal(st_store_write(st, &root), CM_OK);
+	assert_int_equal(st_trace_summary(st, &spans[0].trace_id, &sum), CM_OK);
+	assert_string_equal(sum.root_service, "front");
+	assert_string_equal(sum.root_operation, "GET /");
+	assert_int_equal(sum.spans, 3);
+	assert_int_equal(sum.start_ns, 1000);
+	assert_int_equal(sum.duration_ns, 1000);
+	assert_int_equal(sum.nservices, 2);
+	for (size_t k = 0; k < 2; k++)
+		assert_int_equal(sum.services[k].spans, strcmp(sum.services[k].service, "back") == 0 ? 2 : 1);
+	st_summary_fini(&sum);
 	st_store_close(st);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -303,6 +419,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(search_agrees_with_the_model),
 		cmocka_unit_test(tags_match_resources_scopes_and_derived_fields),
+		cmocka_unit_test(summary_before_and_after_the_root_arrives),
 	};
 	return cmocka_run_group_tests_name("search", tests, NULL, NULL);
 }
