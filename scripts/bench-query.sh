@@ -11,24 +11,19 @@ BIN=${WEFT_BIN:-bin}
 RUNS=${BENCH_RUNS:-3}
 FILL=${BENCH_QUERY_FILL:-10000000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-XXXXXX")
-native=$(free_port 24319); admin=$(free_port 24269); http=$(free_port 26686)
+http=$(free_port 26686)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$BIN/weft-collector" --data-dir "$work/data" --native "tcp://127.0.0.1:$native" --otlp-http off \
-	--zipkin off --admin "127.0.0.1:$admin" 2>"$work/collector.log" &
-pids+=($!)
-wait_for busy "$admin"
-echo "weft bench-query: filling the store with $FILL spans"
-"$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --spans "$FILL" --threads 2 | tail -1
-"$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --spans 20000 --trace-spans 200 \
-	--threads 1 --print-trace-ids | grep '^trace ' >"$work/ids200"
-big=$("$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --spans 1000 --trace-spans 1000 \
-	--threads 1 --print-trace-ids | awk '/^trace /{print $2; exit}')
+echo "weft bench-query"
+fill_store "$work" "$FILL"
+pids+=("$collector_pid")
+big=$("$BIN/weft-loadgen" --protocol native --endpoint "$native_url" --spans 1000 --trace-spans 1000 \
+	--threads 1 --print-trace-ids | awk '/^trace /{print $2; exit}') || true
 # A filled store, not one being filled: stop the collector (a clean close)
 # so that its compactions do not share the two cores with the queries.
-kill "${pids[0]}"; wait "${pids[0]}" || true
+kill "$collector_pid"; wait "$collector_pid" || true
 echo "store: $(du -sh "$work/data" | cut -f1) on disk (collector stopped)"
 "$BIN/weft-query" --data-dir "$work/data" --http "127.0.0.1:$http" 2>"$work/query.log" &
 pids+=($!)

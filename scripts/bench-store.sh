@@ -12,32 +12,16 @@ BIN=${WEFT_BIN:-bin}
 RUNS=${BENCH_RUNS:-3}
 FILL=${BENCH_STORE_FILL:-10000000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-XXXXXX")
-native=$(free_port 24319); admin=$(free_port 24269); http=$(free_port 26686)
+http=$(free_port 26686)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$BIN/weft-collector" --data-dir "$work/data" --native "tcp://127.0.0.1:$native" --otlp-http off \
-	--zipkin off --admin "127.0.0.1:$admin" 2>"$work/collector.log" &
-pids+=($!)
-wait_for busy "$admin"
-echo "weft bench-store: filling the store with $FILL spans"
-# loadgen produces faster than libweft's queue drains and counts what it
-# dropped: run it until the collector has acknowledged FILL spans.
-spans=0
-while [ "$spans" -lt "$FILL" ]; do
-	# (it exits 1 when it dropped spans, which it will)
-	line=$("$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --spans $((FILL - spans)) \
-		--threads 2 | tail -1) || true
-	[[ $line == "loadgen: spans "* ]] || { echo "loadgen failed: $line" >&2; exit 1; }
-	spans=$((spans + $(awk '{print $3}' <<<"$line")))
-done
-echo "stored $spans loadgen spans"
-"$BIN/weft-loadgen" --protocol native --endpoint "tcp://127.0.0.1:$native" --spans 20000 --trace-spans 200 \
-	--threads 1 --rate 20000 --print-trace-ids >"$work/ids200.out" || true
-grep '^trace ' "$work/ids200.out" >"$work/ids200"
-spans=$((spans + $(awk '/^loadgen:/ {print $3}' "$work/ids200.out")))
-kill "${pids[0]}"; wait "${pids[0]}" || true
+echo "weft bench-store"
+fill_store "$work" "$FILL"
+pids+=("$collector_pid")
+spans=$stored
+kill "$collector_pid"; wait "$collector_pid" || true
 
 declare -A vals
 for i in $(seq "$RUNS"); do

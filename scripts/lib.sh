@@ -22,3 +22,31 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # median N...: the median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+# fill_store WORK SPANS: starts weft-collector on WORK/data and has
+# weft-loadgen get at least SPANS spans acknowledged through the native
+# protocol, then 100 traces of exactly 200 spans, whose ids go to WORK/ids200.
+# Leaves the collector running: its pid in collector_pid, its native URL in
+# native_url; the spans stored in stored. Needs BIN.
+fill_store() {
+	local work=$1 want=$2 admin line
+	native_url="tcp://127.0.0.1:$(free_port 24319)"; admin=$(free_port 24269)
+	"$BIN/weft-collector" --data-dir "$work/data" --native "$native_url" --otlp-http off \
+		--zipkin off --admin "127.0.0.1:$admin" 2>"$work/collector.log" &
+	collector_pid=$!
+	wait_for busy "$admin"
+	echo "filling the store with $want spans"
+	stored=0
+	while [ "$stored" -lt "$want" ]; do
+		# loadgen exits 1 when it dropped spans; its line counts what was acknowledged
+		line=$("$BIN/weft-loadgen" --protocol native --endpoint "$native_url" --spans $((want - stored)) \
+			--threads 2 | tail -1) || true
+		[[ $line == "loadgen: spans "* ]] || { echo "loadgen failed: $line" >&2; return 1; }
+		stored=$((stored + $(awk '{print $3}' <<<"$line")))
+	done
+	"$BIN/weft-loadgen" --protocol native --endpoint "$native_url" --spans 20000 --trace-spans 200 \
+		--threads 1 --rate 20000 --print-trace-ids >"$work/ids200.out" || true
+	grep '^trace ' "$work/ids200.out" >"$work/ids200"
+	stored=$((stored + $(awk '/^loadgen:/ {print $3}' "$work/ids200.out")))
+	echo "stored $stored loadgen spans"
+}
