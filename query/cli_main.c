@@ -583,47 +583,29 @@ cmd_import(const char *collector, const char *path, bool json)
 	return rv;
 }
 
-/* One result row of weft search, from a Jaeger trace. */
+/* One result row of weft search, from a summary of /api/summaries. */
 static void
-print_summary(json_t *trace)
+print_summary(json_t *sum)
 {
-	json_t *spans = json_object_get(trace, "spans"), *s, *root = NULL;
-	json_int_t t0 = INT64_MAX, t1 = 0;
-	size_t i;
-	int errors = 0, nservices = 0;
-	const char *services[64];
+	json_int_t t0 = json_integer_value(json_object_get(sum, "startTime"));
+	const char *root = json_string_value(json_object_get(sum, "rootServiceName"));
+	const char *op = json_string_value(json_object_get(sum, "rootTraceName"));
 	char when[32], label[256];
-	time_t secs;
+	time_t secs = (time_t)(t0 / 1000000);
 	struct tm tm;
 
-	json_array_foreach(spans, i, s) {
-		json_int_t st = json_integer_value(json_object_get(s, "startTime"));
-		json_int_t en = st + json_integer_value(json_object_get(s, "duration"));
-		const char *msg, *svc = service_of(trace, s);
-		bool seen = false;
-		if (st < t0)
-			t0 = st;
-		if (en > t1)
-			t1 = en;
-		if (json_array_size(json_object_get(s, "references")) == 0 &&
-		    (root == NULL || st < json_integer_value(json_object_get(root, "startTime"))))
-			root = s;
-		errors += span_failed(s, &msg);
-		for (int k = 0; k < nservices && !seen; k++)
-			seen = strcmp(services[k], svc) == 0;
-		if (!seen && nservices < 64)
-			services[nservices++] = svc;
-	}
-	if (root == NULL)
-		root = json_array_get(spans, 0);
-	secs = (time_t)(t0 / 1000000);
 	localtime_r(&secs, &tm);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(label, sizeof label, "%s %s", service_of(trace, root),
-	    json_string_value(json_object_get(root, "operationName")) ?: "");
-	printf("%s.%03d  %-32s  %-40.40s %10.3fms %5zu %5d %4d\n", when, (int)(t0 % 1000000 / 1000),
-	    json_string_value(json_object_get(trace, "traceID")), label, (double)(t1 - t0) / 1000.0,
-	    json_array_size(spans), errors, nservices);
+	if (root != NULL)
+		snprintf(label, sizeof label, "%s %s", root, op ? op : "");
+	else
+		snprintf(label, sizeof label, "(root span not arrived)");
+	printf("%s.%03d  %-32s  %-40.40s %10.3fms %5lld %5lld %4zu\n", when, (int)(t0 % 1000000 / 1000),
+	    json_string_value(json_object_get(sum, "traceID")), label,
+	    (double)json_integer_value(json_object_get(sum, "duration")) / 1000.0,
+	    (long long)json_integer_value(json_object_get(sum, "spanCount")),
+	    (long long)json_integer_value(json_object_get(sum, "errorCount")),
+	    json_array_size(json_object_get(sum, "services")));
 }
 
 static int
@@ -648,8 +630,9 @@ cmd_search(const char *url, int argc, char **argv, bool json)
 	uint64_t ns;
 	int ch, rv;
 
+	/* the table needs summaries only; --json prints whole traces, as Jaeger's API gives them */
 	cm_buf_init(&path);
-	cm_buf_puts(&path, "/api/traces?");
+	cm_buf_puts(&path, json ? "/api/traces?" : "/api/summaries?");
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		const char *param = NULL;

@@ -614,6 +614,82 @@ search(qry_server *s, struct MHD_Connection *c)
 	return ret;
 }
 
+/*
+ * GET /api/summaries (weft's own) with /api/traces' search parameters: one
+ * summary per trace, newest first, read from the index and the block
+ * heads without decoding whole traces (storage/store.h).
+ */
+static enum MHD_Result
+summaries(qry_server *s, struct MHD_Connection *c)
+{
+	search_params p;
+	st_summaries found = { NULL, 0 };
+	const char *bad = parse_search(c, &p);
+	bool empty;
+	st_store *st;
+	reply r;
+	enum MHD_Result ret;
+	char hex[33];
+	int rv;
+
+	if (bad != NULL) {
+		search_params_fini(&p);
+		return send_error(c, 400, bad);
+	}
+	st = store_get(s, &empty);
+	if (st == NULL && !empty) {
+		search_params_fini(&p);
+		return send_error(c, 500, "store unavailable");
+	}
+	rv = st != NULL ? st_search_summaries(st, &p.q, &found) : CM_OK;
+	search_params_fini(&p);
+	if (rv != CM_OK)
+		return send_error(c, 500, cm_strerror(rv));
+	reply_begin(&r);
+	cm_jsonw_arr(&r.w);
+	for (size_t i = 0; i < found.n; i++) {
+		const st_summary *sum = &found.v[i];
+		cm_hex_encode(sum->id.b, 16, hex);
+		cm_jsonw_obj(&r.w);
+		cm_jsonw_key(&r.w, "traceID");
+		cm_jsonw_str(&r.w, hex);
+		cm_jsonw_key(&r.w, "rootServiceName");
+		if (sum->root_service != NULL)
+			cm_jsonw_str(&r.w, sum->root_service);
+		else
+			cm_jsonw_null(&r.w); /* the root span has not arrived */
+		cm_jsonw_key(&r.w, "rootTraceName");
+		if (sum->root_operation != NULL)
+			cm_jsonw_str(&r.w, sum->root_operation);
+		else
+			cm_jsonw_null(&r.w);
+		cm_jsonw_key(&r.w, "startTime"); /* unix µs, as Jaeger's traces */
+		cm_jsonw_uint(&r.w, sum->start_ns / 1000);
+		cm_jsonw_key(&r.w, "duration");
+		cm_jsonw_uint(&r.w, sum->duration_ns / 1000);
+		cm_jsonw_key(&r.w, "spanCount");
+		cm_jsonw_uint(&r.w, sum->spans);
+		cm_jsonw_key(&r.w, "errorCount");
+		cm_jsonw_uint(&r.w, sum->errors);
+		cm_jsonw_key(&r.w, "services");
+		cm_jsonw_arr(&r.w);
+		for (size_t k = 0; k < sum->nservices; k++) {
+			cm_jsonw_obj(&r.w);
+			cm_jsonw_key(&r.w, "name");
+			cm_jsonw_str(&r.w, sum->services[k].service);
+			cm_jsonw_key(&r.w, "spanCount");
+			cm_jsonw_uint(&r.w, sum->services[k].spans);
+			cm_jsonw_obj_end(&r.w);
+		}
+		cm_jsonw_arr_end(&r.w);
+		cm_jsonw_obj_end(&r.w);
+	}
+	cm_jsonw_arr_end(&r.w);
+	ret = reply_send(c, &r, found.n);
+	st_summaries_fini(&found);
+	return ret;
+}
+
 static enum MHD_Result
 collect_trace_ids(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -781,6 +857,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		return traces(s, c);
 	if (len == 17 && strncmp(url, "/api/dependencies", 17) == 0)
 		return dependencies(s, c);
+	if (len == 14 && strncmp(url, "/api/summaries", 14) == 0)
+		return summaries(s, c);
 	if (len == 15 && strncmp(url, "/api/operations", 15) == 0) {
 		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
 		if (svc == NULL || *svc == '\0')

@@ -50,18 +50,26 @@ hx_rmrf(const char *path)
 int
 hx_free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	/* The kernel may hand out a port again once it is closed: a test's
+	 * daemons would then race for it. Never return one twice. */
+	static uint8_t given[65536 / 8];
+	for (;;) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof a;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-		perror("free port");
-		abort();
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+			perror("free port");
+			abort();
+		}
+		port = ntohs(a.sin_port);
+		close(fd);
+		if (!(given[port / 8] & (1u << (port % 8)))) {
+			given[port / 8] |= (uint8_t)(1u << (port % 8));
+			return port;
+		}
 	}
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 const char *

@@ -22,7 +22,7 @@ typedef struct hx_daemon {
 const char *hx_tmpdir(void);
 /* Removes the directory and everything below it. */
 void hx_rmrf(const char *path);
-/* A currently free TCP port on 127.0.0.1. */
+/* A currently free TCP port on 127.0.0.1, never the same twice in a process. */
 int hx_free_port(void);
 /* $WEFT_BIN/name, in static storage that the 33rd next call reuses. */
 const char *hx_bin(const char *name);

@@ -396,6 +396,27 @@ search_finds_the_failed_checkout_by_service_and_tag(void **state)
 	assert_true(json_array_size(json_object_get(doc, "data")) >= 1);
 	json_decref(doc);
 
+	/* the same search as summaries: what the whole trace says, without it */
+	snprintf(path, sizeof path, "/api/traces/%s", failed);
+	doc = get(path, 200);
+	size_t nspans = json_array_size(json_object_get(json_array_get(json_object_get(doc, "data"), 0), "spans"));
+	json_decref(doc);
+	doc = get("/api/summaries?service=payment&tag=error:true&limit=1000", 200);
+	saw_failed = false;
+	json_array_foreach(json_object_get(doc, "data"), i, t) {
+		assert_string_not_equal(json_string_value(json_object_get(t, "traceID")), ok);
+		if (strcmp(json_string_value(json_object_get(t, "traceID")), failed) != 0)
+			continue;
+		saw_failed = true;
+		assert_string_equal(json_string_value(json_object_get(t, "rootServiceName")), "api-gateway");
+		assert_int_equal(json_integer_value(json_object_get(t, "spanCount")), nspans);
+		assert_true(json_integer_value(json_object_get(t, "errorCount")) >= 1);
+		assert_int_equal(json_array_size(json_object_get(t, "services")), 4);
+		assert_true(json_integer_value(json_object_get(t, "duration")) > 0);
+	}
+	assert_true(saw_failed);
+	json_decref(doc);
+
 	snprintf(path, sizeof path, "/api/traces?service=inventory&operation=SELECT%%20stock&minDuration=1ms&tag=db.system:sqlite&limit=1");
 	doc = get(path, 200);
 	assert_int_equal(json_array_size(json_object_get(doc, "data")), 1);
