@@ -1,15 +1,19 @@
 /*
  * spanwrite.c - the write path: one cm_batch -> one RocksDB write batch.
  *
- * The spans of one trace in one batch are stored together as one span block
- * (keys.h), so a batch costs one memtable insert per trace instead of one
- * per span, and the block compresses as a unit. Several batches can be
- * written at once (one WAL write) but never share a block, so a block's
- * key depends only on its batch: a resent batch rewrites the same blocks. Resources and scopes are
- * stored once per distinct content (keyed by the hash of their encoding);
- * each span refers to them by that hash. Services and operations are
- * upserted so listing them needs no scan of spans. Meta entries already
- * known to be stored (the store's seen-set) are not written again.
+ * Everything goes into the time partition current at arrival
+ * (partition.h). The spans of one trace in one batch are stored together
+ * as one span block (keys.h), headed by their partial summary (summary.h),
+ * so a batch costs one memtable insert per trace instead of one per span,
+ * and the block compresses as a unit. Several batches can be written at
+ * once (one WAL write) but never share a block, so a block's key depends
+ * only on its batch: a resent batch rewrites the same blocks. Each batch
+ * also gets its index entries: by service, by time, and attribute postings
+ * (tags.h). Resources and scopes are stored once per distinct content
+ * (keyed by the hash of their encoding); each span refers to them by that
+ * hash. Services and operations are upserted so listing them needs no scan
+ * of spans. Meta entries already known to be stored (the store's seen-set)
+ * are not written again.
  */
 #include <msgpack.h>
 #include <stdlib.h>

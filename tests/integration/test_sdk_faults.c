@@ -49,7 +49,8 @@ start_collector(void)
 	const char *argv[] = { hx_bin("weft-collector"), "--data-dir", E.data, "--native", E.native,
 		"--admin", E.admin, "--otlp-http", "off", "--zipkin", "off", NULL };
 	snprintf(log, sizeof log, "%s/collector.log", E.dir);
-	return hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 10000);
+	/* a restart after SIGKILL replays the write-ahead log first: slow under ThreadSanitizer */
+	return hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 30000);
 }
 
 static bool
