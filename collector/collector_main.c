@@ -16,6 +16,7 @@
 #include "budget.h"
 #include "duration.h"
 #include "httpd.h"
+#include "env.h"
 #include "err.h"
 #include "log.h"
 #include "native.h"
@@ -103,13 +104,6 @@ parse_long(const char *s, long lo, long hi, long *out)
 	return true;
 }
 
-static const char *
-env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
-
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints a one-line reason; returns the exit code for bad usage. */
@@ -154,30 +148,30 @@ parse_args(int argc, char **argv, config *c)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *level = env_or("WEFT_LOG_LEVEL", "info");
-	const char *workers = env_or("WEFT_NATIVE_WORKERS", "4");
-	const char *threads = env_or("WEFT_HTTP_THREADS", "2");
-	const char *memory = env_or("WEFT_MEMORY_LIMIT_MIB", "64");
-	const char *request = env_or("WEFT_MAX_REQUEST_MIB", "16");
-	const char *value = env_or("WEFT_MAX_VALUE_BYTES", "65536");
-	const char *attrs = env_or("WEFT_MAX_ATTRIBUTES", "1024");
-	const char *spans = env_or("WEFT_MAX_BATCH_SPANS", "100000");
-	const char *depth = env_or("WEFT_MAX_JSON_DEPTH", "64");
-	const char *wmax = env_or("WEFT_WRITE_MAX_SPANS", "65536");
-	const char *linger = env_or("WEFT_WRITE_LINGER_US", "0");
-	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
-	const char *retention = env_or("WEFT_RETENTION", "7d");
+	const char *level = cm_env_or("WEFT_LOG_LEVEL", "info");
+	const char *workers = cm_env_or("WEFT_NATIVE_WORKERS", "4");
+	const char *threads = cm_env_or("WEFT_HTTP_THREADS", "2");
+	const char *memory = cm_env_or("WEFT_MEMORY_LIMIT_MIB", "64");
+	const char *request = cm_env_or("WEFT_MAX_REQUEST_MIB", "16");
+	const char *value = cm_env_or("WEFT_MAX_VALUE_BYTES", "65536");
+	const char *attrs = cm_env_or("WEFT_MAX_ATTRIBUTES", "1024");
+	const char *spans = cm_env_or("WEFT_MAX_BATCH_SPANS", "100000");
+	const char *depth = cm_env_or("WEFT_MAX_JSON_DEPTH", "64");
+	const char *wmax = cm_env_or("WEFT_WRITE_MAX_SPANS", "65536");
+	const char *linger = cm_env_or("WEFT_WRITE_LINGER_US", "0");
+	const char *cache = cm_env_or("WEFT_BLOCK_CACHE_MIB", "64");
+	const char *retention = cm_env_or("WEFT_RETENTION", "7d");
 	int ch;
 
-	c->data_dir = env_or("WEFT_DATA_DIR", NULL);
-	c->native = env_or("WEFT_NATIVE", "tcp://127.0.0.1:4319");
-	c->admin = env_or("WEFT_ADMIN", "127.0.0.1:14269");
-	c->otlp_http = env_or("WEFT_OTLP_HTTP", "127.0.0.1:4318");
-	c->zipkin = env_or("WEFT_ZIPKIN", "127.0.0.1:9411");
-	c->sync = strcmp(env_or("WEFT_SYNC", "0"), "1") == 0;
-	c->token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
-	c->tls_cert = env_or("WEFT_TLS_CERT", NULL);
-	c->tls_key = env_or("WEFT_TLS_KEY", NULL);
+	c->data_dir = cm_env_or("WEFT_DATA_DIR", NULL);
+	c->native = cm_env_or("WEFT_NATIVE", "tcp://127.0.0.1:4319");
+	c->admin = cm_env_or("WEFT_ADMIN", "127.0.0.1:14269");
+	c->otlp_http = cm_env_or("WEFT_OTLP_HTTP", "127.0.0.1:4318");
+	c->zipkin = cm_env_or("WEFT_ZIPKIN", "127.0.0.1:9411");
+	c->sync = strcmp(cm_env_or("WEFT_SYNC", "0"), "1") == 0;
+	c->token_file = cm_env_or("WEFT_AUTH_TOKEN_FILE", NULL);
+	c->tls_cert = cm_env_or("WEFT_TLS_CERT", NULL);
+	c->tls_key = cm_env_or("WEFT_TLS_KEY", NULL);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "duration.h"
+#include "env.h"
 #include "err.h"
 #include "log.h"
 #include "server.h"
@@ -49,13 +50,6 @@ fail(const char *fmt, ...)
 	return 2;
 }
 
-static const char *
-env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -72,15 +66,15 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	qry_server_config cfg = {
-		.data_dir = env_or("WEFT_DATA_DIR", NULL),
-		.http_addr = env_or("WEFT_QUERY_HTTP", "127.0.0.1:16686"),
+		.data_dir = cm_env_or("WEFT_DATA_DIR", NULL),
+		.http_addr = cm_env_or("WEFT_QUERY_HTTP", "127.0.0.1:16686"),
 		.threads = 4,
 	};
-	const char *level = env_or("WEFT_LOG_LEVEL", "info");
-	const char *skew = env_or("WEFT_MAX_CLOCK_SKEW", "1s");
-	const char *token_file = env_or("WEFT_AUTH_TOKEN_FILE", NULL);
-	const char *cache = env_or("WEFT_BLOCK_CACHE_MIB", "64");
-	const char *cert_file = env_or("WEFT_TLS_CERT", NULL), *key_file = env_or("WEFT_TLS_KEY", NULL);
+	const char *level = cm_env_or("WEFT_LOG_LEVEL", "info");
+	const char *skew = cm_env_or("WEFT_MAX_CLOCK_SKEW", "1s");
+	const char *token_file = cm_env_or("WEFT_AUTH_TOKEN_FILE", NULL);
+	const char *cache = cm_env_or("WEFT_BLOCK_CACHE_MIB", "64");
+	const char *cert_file = cm_env_or("WEFT_TLS_CERT", NULL), *key_file = cm_env_or("WEFT_TLS_KEY", NULL);
 	static cm_buf cert, key;
 	char *end;
 	long cache_mib;
