@@ -100,6 +100,12 @@ configure(st_store *s, const st_options *o)
 			 */
 			rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
 			rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
+			/*
+			 * Unbounded by default, RocksDB buffers a whole output file
+			 * (up to 64 MiB) per compaction to sample the dictionary
+			 * from: make soak saw the collector's RSS grow 26%.
+			 */
+			rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
 		}
 		if (i == OPT_INDEX) {
 			/* small entries, one per batch: a small memtable keeps RSS down */
