@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,19 +87,24 @@ hx_bin(const char *name)
 bool
 hx_start(hx_daemon *d, const char *log, const char *const argv[])
 {
+	/*
+	 * posix_spawn, not fork: tests start daemons while their own threads
+	 * run (libweft exporters, load), and a forked child of a process under
+	 * ThreadSanitizer can deadlock on a runtime lock another thread held
+	 * before it reaches exec (a restarted collector then never started).
+	 */
+	posix_spawn_file_actions_t fa;
+	int rv;
+
 	snprintf(d->log, sizeof d->log, "%s", log);
-	d->pid = fork();
-	if (d->pid < 0)
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	rv = posix_spawn(&d->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rv != 0) {
+		d->pid = 0;
 		return false;
-	if (d->pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
 	}
 	return true;
 }
