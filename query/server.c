@@ -579,27 +579,43 @@ parse_search(struct MHD_Connection *c, search_params *p)
 }
 
 /* GET /api/traces with search parameters: matching traces, newest first. */
+/*
+ * The search parameters of c and the store to ask (NULL: none yet, an
+ * empty answer). False when an error was sent instead, its result in *ret;
+ * else fini p after the search.
+ */
+static bool
+search_begin(qry_server *s, struct MHD_Connection *c, search_params *p, st_store **st, enum MHD_Result *ret)
+{
+	const char *bad = parse_search(c, p);
+	bool empty;
+
+	if (bad != NULL) {
+		search_params_fini(p);
+		*ret = send_error(c, 400, bad);
+		return false;
+	}
+	*st = store_get(s, &empty);
+	if (*st == NULL && !empty) {
+		search_params_fini(p);
+		*ret = send_error(c, 500, "store unavailable");
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result
 search(qry_server *s, struct MHD_Connection *c)
 {
 	search_params p;
 	st_traces found = { NULL, 0 };
-	const char *bad = parse_search(c, &p);
-	bool empty;
 	st_store *st;
 	reply r;
 	enum MHD_Result ret;
 	int rv;
 
-	if (bad != NULL) {
-		search_params_fini(&p);
-		return send_error(c, 400, bad);
-	}
-	st = store_get(s, &empty);
-	if (st == NULL && !empty) {
-		search_params_fini(&p);
-		return send_error(c, 500, "store unavailable");
-	}
+	if (!search_begin(s, c, &p, &st, &ret))
+		return ret;
 	rv = st != NULL ? st_search(st, &p.q, &found) : CM_OK;
 	search_params_fini(&p);
 	if (rv != CM_OK)
@@ -624,23 +640,14 @@ summaries(qry_server *s, struct MHD_Connection *c)
 {
 	search_params p;
 	st_summaries found = { NULL, 0 };
-	const char *bad = parse_search(c, &p);
-	bool empty;
 	st_store *st;
 	reply r;
 	enum MHD_Result ret;
 	char hex[33];
 	int rv;
 
-	if (bad != NULL) {
-		search_params_fini(&p);
-		return send_error(c, 400, bad);
-	}
-	st = store_get(s, &empty);
-	if (st == NULL && !empty) {
-		search_params_fini(&p);
-		return send_error(c, 500, "store unavailable");
-	}
+	if (!search_begin(s, c, &p, &st, &ret))
+		return ret;
 	rv = st != NULL ? st_search_summaries(st, &p.q, &found) : CM_OK;
 	search_params_fini(&p);
 	if (rv != CM_OK)
