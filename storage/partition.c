@@ -18,8 +18,9 @@
 
 static const char *const kind_prefix[] = { "spans.", "index." };
 
-uint64_t
-st_part_width_s(uint64_t retention_ns)
+/* Width of new partitions: the largest of 1..24 h dividing a day that is at most retention/6. */
+static uint64_t
+width_s(uint64_t retention_ns)
 {
 	static const uint64_t hours[] = { 24, 12, 8, 6, 4, 3, 2, 1 };
 	if (retention_ns == 0)
@@ -112,7 +113,7 @@ find(st_store *s, uint64_t t_s)
 static int
 create(st_store *s, uint64_t t_s)
 {
-	uint64_t start = t_s - t_s % s->width_s, end = start + s->width_s;
+	uint64_t width = width_s(s->retention_ns), start = t_s - t_s % width, end = start + width;
 	rocksdb_column_family_handle_t *h[2] = { NULL, NULL };
 	st_part *v;
 	size_t at = 0;

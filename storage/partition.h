@@ -4,8 +4,8 @@
  * Span blocks and index entries are written into the partition that is
  * current when they arrive: a pair of column families named
  * "spans.<start>.<end>" and "index.<start>.<end>" (Unix seconds, [start,
- * end)). The width of new partitions follows the retention
- * (st_part_width_s()); partitions made under another retention keep their
+ * end)). The width of new partitions follows the retention (a sixth of
+ * it, 1 to 24 hours); partitions made under another retention keep their
  * own bounds, and a new one is trimmed so that none overlap. A partition
  * expires whole when its end is older than the retention: dropping its two
  * families deletes their files, whatever they hold. Data therefore lives at
@@ -26,9 +26,6 @@
 #include "store_int.h"
 
 enum { ST_PART_SPANS, ST_PART_INDEX };
-
-/* Width of new partitions: the largest of 1..24 h dividing a day that is at most retention/6. */
-uint64_t st_part_width_s(uint64_t retention_ns);
 
 /* Writes the family name of kind for [start_s, end_s) into buf. */
 void st_part_name(char *buf, size_t cap, int kind, uint64_t start_s, uint64_t end_s);

@@ -127,68 +127,78 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 	return rv == CM_EPROTO ? CM_EIO : rv;
 }
 
-/* Appends the spans of every block of trace id in one partition's spans family. */
-static int
-read_blocks(st_store *s, rocksdb_column_family_handle_t *cf, const cm_trace_id *id, cm_batch *out,
-    uint32_t *cap, refs *res, refs *scopes)
+int
+st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id,
+    int (*fn)(void *arg, const char *val, size_t len), void *arg, const char *what)
 {
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it;
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->prefix_ropts, spans);
 	char *err = NULL;
 	int rv = CM_OK;
 
-	rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-	it = rocksdb_create_iterator_cf(s->db, ro, cf);
-	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it) && rv == CM_OK;
+	     rocksdb_iter_next(it)) {
 		size_t klen, vlen;
-		const char *key = rocksdb_iter_key(it, &klen);
-		const char *val = rocksdb_iter_value(it, &vlen);
-		uint64_t rref, sref;
-		const char *why;
-		msgpack_unpacked up;
-		cm_span *sp;
-
+		const char *key = rocksdb_iter_key(it, &klen), *val;
 		if (klen != ST_SPAN_KEY_SIZE || memcmp(key, id->b, 16) != 0)
 			break;
-		size_t hlen, off;
-		if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK)
-			break;
-		msgpack_unpacked_init(&up);
-		rv = unpack_copy(&out->arena, val + off, vlen - off, &up);
-		if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
-			rv = CM_EPROTO;
-		for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {
-			if (out->nspans == *cap) {
-				uint32_t ncap = *cap ? *cap * 2 : 64;
-				cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
-				if (v == NULL) {
-					rv = CM_ENOMEM;
-					break;
-				}
-				if (*cap)
-					memcpy(v, out->spans, *cap * sizeof *v);
-				out->spans = v;
-				*cap = ncap;
-			}
-			sp = &out->spans[out->nspans];
-			if ((rv = cm_unpack_span(&up.data.via.array.ptr[k], &out->arena, sp, &rref, &sref, &why)) != CM_OK)
-				break;
-			sp->resource = ref_index(res, rref);
-			sp->scope = ref_index(scopes, sref);
-			if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
-				rv = CM_ENOMEM;
-			else
-				out->nspans++;
-		}
-		msgpack_unpacked_destroy(&up);
-		if (rv != CM_OK)
-			break;
+		val = rocksdb_iter_value(it, &vlen);
+		rv = fn(arg, val, vlen);
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	if (err != NULL)
-		rv = st_rocks_error("read trace", err);
+	return err ? st_rocks_error(what, err) : rv;
+}
+
+/* The trace being read: spans appended to out, resource and scope hashes numbered. */
+typedef struct trace_read {
+	cm_batch *out;
+	uint32_t cap;
+	refs res, scopes;
+} trace_read;
+
+/* Appends the spans of one block (st_trace_blocks callback). */
+static int
+add_block(void *arg, const char *val, size_t vlen)
+{
+	trace_read *tr = arg;
+	cm_batch *out = tr->out;
+	msgpack_unpacked up;
+	size_t hlen, off;
+	int rv;
+
+	if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK)
+		return rv;
+	msgpack_unpacked_init(&up);
+	rv = unpack_copy(&out->arena, val + off, vlen - off, &up);
+	if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
+		rv = CM_EPROTO;
+	for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {
+		uint64_t rref, sref;
+		const char *why;
+		cm_span *sp;
+		if (out->nspans == tr->cap) {
+			uint32_t ncap = tr->cap ? tr->cap * 2 : 64;
+			cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
+			if (v == NULL) {
+				rv = CM_ENOMEM;
+				break;
+			}
+			if (tr->cap)
+				memcpy(v, out->spans, tr->cap * sizeof *v);
+			out->spans = v;
+			tr->cap = ncap;
+		}
+		sp = &out->spans[out->nspans];
+		if ((rv = cm_unpack_span(&up.data.via.array.ptr[k], &out->arena, sp, &rref, &sref, &why)) != CM_OK)
+			break;
+		sp->resource = ref_index(&tr->res, rref);
+		sp->scope = ref_index(&tr->scopes, sref);
+		if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
+			rv = CM_ENOMEM;
+		else
+			out->nspans++;
+	}
+	msgpack_unpacked_destroy(&up);
 	return rv;
 }
 
@@ -214,8 +224,8 @@ drop_repeats(cm_batch *out)
 int
 st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 {
-	refs res = { 0 }, scopes = { 0 };
-	uint32_t cap = 0, parts = 0;
+	trace_read tr = { .out = out };
+	uint32_t parts = 0;
 	uint64_t now = s->now_ns();
 	int rv = CM_OK;
 
@@ -223,7 +233,7 @@ st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 		uint32_t before = out->nspans;
 		if (!st_part_alive(s, &s->parts[i], now))
 			continue;
-		rv = read_blocks(s, s->parts[i].spans, id, out, &cap, &res, &scopes);
+		rv = st_trace_blocks(s, s->parts[i].spans, id, add_block, &tr, "read trace");
 		parts += out->nspans > before;
 	}
 	if (rv == CM_EPROTO)
@@ -235,9 +245,9 @@ st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 	if (rv == CM_OK && parts > 1)
 		drop_repeats(out);
 	if (rv == CM_OK)
-		rv = load_refs(s, out, &res, &scopes);
-	cm_free(res.v);
-	cm_free(scopes.v);
+		rv = load_refs(s, out, &tr.res, &tr.scopes);
+	cm_free(tr.res.v);
+	cm_free(tr.scopes.v);
 	return rv;
 }
 

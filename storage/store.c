@@ -118,6 +118,8 @@ configure(st_store *s, const st_options *o)
 	s->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wopts, o->sync);
 	s->ropts = rocksdb_readoptions_create();
+	s->prefix_ropts = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_prefix_same_as_start(s->prefix_ropts, 1);
 }
 
 int
@@ -323,12 +325,6 @@ st_store_reopen(st_store *s, char *errbuf, size_t errlen)
 	return rv;
 }
 
-static uint64_t
-real_now_ns(void)
-{
-	return cm_now_ns();
-}
-
 int
 st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 {
@@ -343,8 +339,7 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 	cm_buf_init(&s->partlist);
 	s->secondary = o->secondary;
 	s->retention_ns = o->retention_ns;
-	s->width_s = st_part_width_s(o->retention_ns);
-	s->now_ns = o->now_ns ? o->now_ns : real_now_ns;
+	s->now_ns = o->now_ns ? o->now_ns : cm_now_ns;
 	configure(s, o);
 	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL ||
 	    (!o->secondary && (s->deps = st_deps_create()) == NULL)) {
@@ -390,6 +385,7 @@ st_store_close(st_store *s)
 	rocksdb_cache_destroy(s->cache);
 	rocksdb_writeoptions_destroy(s->wopts);
 	rocksdb_readoptions_destroy(s->ropts);
+	rocksdb_readoptions_destroy(s->prefix_ropts);
 	cm_free(s->data_dir);
 	cm_buf_fini(&s->partlist);
 	st_deps_destroy(s->deps);

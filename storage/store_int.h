@@ -53,12 +53,12 @@ struct st_store {
 	size_t nparts;
 	cm_buf partlist; /* secondary: the 'P' value its partitions were opened from */
 	uint64_t retention_ns; /* 0: keep everything */
-	uint64_t width_s;      /* of new partitions */
 	uint64_t (*now_ns)(void);
 	rocksdb_block_based_table_options_t *table;
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
+	rocksdb_readoptions_t *prefix_ropts; /* iterators that stay within one trace id */
 	st_seen seen;
 	struct st_deps *deps;     /* primary only; guarded by deps_mu */
 	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
@@ -79,6 +79,14 @@ int st_rocks_error(const char *what, char *err);
 
 /* Takes s->lock shared for a call; CM_EIO, not holding it, when the database is not open. */
 int st_lock_read(st_store *s);
+
+/*
+ * Calls fn(arg, value, len) for each span block of trace id in one
+ * partition's spans family, in key order, until fn returns non-zero
+ * (returned). what names the read in an error. Lock held.
+ */
+int st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id,
+    int (*fn)(void *arg, const char *val, size_t len), void *arg, const char *what);
 
 /* st_trace_get() with s->lock already held. */
 int st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out);

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "err.h"
 #include "keys.h"
 #include "mpcheck.h"
@@ -150,41 +149,26 @@ merge_partial(const msgpack_object *p, st_summary *out)
 	return CM_OK;
 }
 
-/* Merges the partials at the head of the blocks of trace id in one partition's spans family. */
+/* Merges the partial at the head of one span block (st_trace_blocks callback). */
 static int
-read_partials(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id, st_summary *out)
+merge_block_head(void *arg, const char *val, size_t vlen)
 {
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it;
-	char *err = NULL;
-	int rv = CM_OK;
+	size_t off = 0, hlen;
+	const char *why;
+	msgpack_unpacked up;
+	int rv;
 
-	rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-	it = rocksdb_create_iterator_cf(s->db, ro, spans);
-	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it) && rv == CM_OK;
-	     rocksdb_iter_next(it)) {
-		size_t klen, vlen, off = 0, hlen;
-		const char *key = rocksdb_iter_key(it, &klen), *val = rocksdb_iter_value(it, &vlen), *why;
-		msgpack_unpacked up;
-		if (klen != ST_SPAN_KEY_SIZE || memcmp(key, id->b, 16) != 0)
-			break;
-		if ((rv = st_block_split(val, vlen, &hlen, NULL)) != CM_OK)
-			break;
-		if (cm_msgpack_check(val + ST_BLOCK_HEAD, hlen, 4, &why) != CM_OK) {
-			rv = CM_EPROTO;
-			break;
-		}
-		msgpack_unpacked_init(&up);
-		if (msgpack_unpack_next(&up, val + ST_BLOCK_HEAD, hlen, &off) != MSGPACK_UNPACK_SUCCESS)
-			rv = CM_EPROTO;
-		else
-			rv = merge_partial(&up.data, out);
-		msgpack_unpacked_destroy(&up);
-	}
-	rocksdb_iter_get_error(it, &err);
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return err ? st_rocks_error("read summary", err) : rv;
+	if ((rv = st_block_split(val, vlen, &hlen, NULL)) != CM_OK)
+		return rv;
+	if (cm_msgpack_check(val + ST_BLOCK_HEAD, hlen, 4, &why) != CM_OK)
+		return CM_EPROTO;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, val + ST_BLOCK_HEAD, hlen, &off) != MSGPACK_UNPACK_SUCCESS)
+		rv = CM_EPROTO;
+	else
+		rv = merge_partial(&up.data, arg);
+	msgpack_unpacked_destroy(&up);
+	return rv;
 }
 
 int
@@ -197,7 +181,7 @@ st_trace_summary_locked(st_store *s, const cm_trace_id *id, st_summary *out)
 	out->id = *id;
 	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++)
 		if (st_part_alive(s, &s->parts[i], now))
-			rv = read_partials(s, s->parts[i].spans, id, out);
+			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block_head, out, "read summary");
 	if (rv == CM_EPROTO)
 		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
 	if (rv == CM_OK && out->spans == 0)

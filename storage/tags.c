@@ -13,8 +13,8 @@
 #include "err.h"
 #include "keys.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325u
-#define FNV_PRIME 0x100000001b3u
+#define HASH_SEED 0xcbf29ce484222325u /* persisted in postings: never change */
+#define HASH_MUL 0x100000001b3u
 
 /* Decimal text of v into buf (at least 21 bytes); returns its length. snprintf costs ~10x at ingest. */
 static size_t
@@ -74,7 +74,7 @@ mix(uint64_t h, const void *p, size_t n)
 		size_t k = n < 8 ? n : 8;
 		for (size_t i = 0; i < k; i++) /* little-endian by construction, whatever the machine */
 			w |= (uint64_t)b[i] << (8 * i);
-		h = (h ^ w ^ (uint64_t)k << 56) * FNV_PRIME;
+		h = (h ^ w ^ (uint64_t)k << 56) * HASH_MUL;
 		h ^= h >> 31;
 		b += k;
 		n -= k;
@@ -85,7 +85,7 @@ mix(uint64_t h, const void *p, size_t n)
 uint64_t
 st_tag_hash(cm_str key, cm_str text)
 {
-	uint64_t h = mix(FNV_OFFSET, key.p, key.len);
+	uint64_t h = mix(HASH_SEED, key.p, key.len);
 	h = (h ^ key.len) * 0xbf58476d1ce4e5b9u; /* "a"+"bc" and "ab"+"c" differ */
 	h = mix(h, text.p, text.len);
 	h ^= h >> 29; /* the bucket comes from the high bits: finish mixing into them */
