@@ -2,10 +2,10 @@
  * keys.h - the storage key layout (see docs/architecture.md).
  *
  *   spans.<partition> CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
- *              -> value: 0x02, summary length (4 bytes BE), the partial
+ *              -> value: 0x03, summary length (4 bytes BE), the partial
  *                 summary of the block's spans (summary.h), then the
- *                 msgpack array of spans (common/spanpack.h) whose
- *                 resource_ref / scope_ref are content hashes
+ *                 spans (block.h), which refer to resources and scopes
+ *                 by content hash and to names and keys by symbol
  *              A block holds the spans of one trace that arrived in one
  *              batch, ordered by start; its key is that of its first span,
  *              so resending the same batch rewrites the same block.
@@ -17,11 +17,13 @@
  *                 (hours since the epoch of the child span's start; deps.h)
  *              'P'                                   -> the partition set, text:
  *                 "<retention_ns> <start_s>-<end_s> ..." (partition.h)
+ *              'y' <id:4 BE>                         -> a symbol's text (symbols.h)
+ *              'V'                                   -> the layout, text: ST_LAYOUT
  *   index.<partition> CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
  *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
  *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
  *              'A' <bucket:1> <start_ns:8 BE> <batch:8>
- *                 -> varints: (delta of low 32 hash bits, position in 'T') ...
+ *                 -> varints: (delta of low 16 hash bits, position in 'T') ...
  *                 attribute postings of the batch's traces (tags.h)
  *              One 'S' entry per service and one 'T' entry per written batch;
  *              start is the batch's earliest span start, batch a hash of its
@@ -40,7 +42,9 @@
 #include "span.h"
 
 #define ST_SPAN_KEY_SIZE 32
-#define ST_SPAN_VALUE_VERSION 2
+/* Written into a new store; a store with another (or none, but data) is refused. */
+#define ST_LAYOUT "weft-store-3"
+#define ST_SPAN_VALUE_VERSION 3
 #define ST_BLOCK_HEAD 5 /* version, summary length */
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'
@@ -48,6 +52,8 @@
 #define ST_META_OPERATION 'o'
 #define ST_META_DEPENDENCY 'd'
 #define ST_META_PARTITIONS 'P'
+#define ST_META_SYMBOL 'y'
+#define ST_META_LAYOUT 'V'
 #define ST_INDEX_SERVICE 'S'
 #define ST_INDEX_TIME 'T'
 #define ST_INDEX_TAG 'A'

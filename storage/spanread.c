@@ -3,7 +3,8 @@
  *
  * A trace is read with one prefix seek on its 16-byte id, block after block.
  * Every value is copied into the result batch's arena before it is
- * unpacked, so the span strings live exactly as long as the batch. Spans
+ * decoded, and symbols' texts too, so the span strings live exactly as
+ * long as the batch. Spans
  * come out ordered by start within each block and blocks by their first
  * start; the result is then sorted by start. Resources and scopes are
  * fetched once per distinct hash.
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "block.h"
 #include "err.h"
 #include "keys.h"
 #include "mpcheck.h"
@@ -151,10 +153,49 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 
 /* The trace being read: spans appended to out, resource and scope hashes numbered. */
 typedef struct trace_read {
+	st_store *s;
+	const cm_trace_id *id;
 	cm_batch *out;
 	uint32_t cap;
 	refs res, scopes;
 } trace_read;
+
+/* A symbol's text, copied into the batch's arena (st_block_syms). */
+static int
+symbol_text(void *arg, uint32_t id, cm_str *out)
+{
+	trace_read *tr = arg;
+	cm_str t;
+	char *copy;
+	int rv = st_sym_text(&tr->s->sym, id, tr->s->db, tr->s->ropts, tr->s->cf[CF_META], &t);
+	if (rv != CM_OK)
+		return rv;
+	if ((copy = cm_arena_strndup_fast(&tr->out->arena, t.p, t.len)) == NULL)
+		return CM_ENOMEM;
+	*out = (cm_str){ copy, t.len };
+	return CM_OK;
+}
+
+/* Makes room for n more spans in out. */
+static int
+grow(trace_read *tr, uint32_t n)
+{
+	cm_batch *out = tr->out;
+	uint32_t cap = tr->cap ? tr->cap : 64;
+	cm_span *v;
+
+	if (out->nspans + n <= tr->cap)
+		return CM_OK;
+	while (cap < out->nspans + n)
+		cap *= 2;
+	if ((v = cm_arena_alloc_uninit(&out->arena, (size_t)cap * sizeof *v)) == NULL)
+		return CM_ENOMEM;
+	if (out->nspans > 0)
+		memcpy(v, out->spans, out->nspans * sizeof *v);
+	out->spans = v;
+	tr->cap = cap;
+	return CM_OK;
+}
 
 /* Appends the spans of one block (st_trace_blocks callback). */
 static int
@@ -162,43 +203,32 @@ add_block(void *arg, const char *val, size_t vlen)
 {
 	trace_read *tr = arg;
 	cm_batch *out = tr->out;
-	msgpack_unpacked up;
+	const st_block_syms syms = { symbol_text, tr };
 	size_t hlen, off;
+	uint64_t *hashes;
+	uint32_t n;
+	char *copy;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK)
+	if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK ||
+	    (rv = st_block_count(val + off, vlen - off, &n)) != CM_OK || (rv = grow(tr, n)) != CM_OK)
 		return rv;
-	msgpack_unpacked_init(&up);
-	rv = unpack_copy(&out->arena, val + off, vlen - off, &up);
-	if (rv == CM_OK && up.data.type != MSGPACK_OBJECT_ARRAY)
-		rv = CM_EPROTO;
-	for (uint32_t k = 0; rv == CM_OK && k < up.data.via.array.size; k++) {
-		uint64_t rref, sref;
-		const char *why;
-		cm_span *sp;
-		if (out->nspans == tr->cap) {
-			uint32_t ncap = tr->cap ? tr->cap * 2 : 64;
-			cm_span *v = cm_arena_alloc(&out->arena, ncap * sizeof *v);
-			if (v == NULL) {
-				rv = CM_ENOMEM;
-				break;
-			}
-			if (tr->cap)
-				memcpy(v, out->spans, tr->cap * sizeof *v);
-			out->spans = v;
-			tr->cap = ncap;
-		}
-		sp = &out->spans[out->nspans];
-		if ((rv = cm_unpack_span(&up.data.via.array.ptr[k], &out->arena, sp, &rref, &sref, &why)) != CM_OK)
-			break;
-		sp->resource = ref_index(&tr->res, rref);
-		sp->scope = ref_index(&tr->scopes, sref);
+	/* the spans' inline strings point into the copy */
+	if ((copy = cm_arena_alloc_uninit(&out->arena, vlen - off + 1)) == NULL ||
+	    (hashes = cm_arena_alloc_uninit(&out->arena, 2 * (size_t)n * sizeof *hashes + 1)) == NULL)
+		return CM_ENOMEM;
+	memcpy(copy, val + off, vlen - off);
+	rv = st_block_decode(copy, vlen - off, tr->id, &syms, &out->arena, out->spans + out->nspans, hashes,
+	    hashes + n);
+	for (uint32_t k = 0; rv == CM_OK && k < n; k++) {
+		cm_span *sp = &out->spans[out->nspans + k];
+		sp->resource = ref_index(&tr->res, hashes[k]);
+		sp->scope = ref_index(&tr->scopes, hashes[n + k]);
 		if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
 			rv = CM_ENOMEM;
-		else
-			out->nspans++;
 	}
-	msgpack_unpacked_destroy(&up);
+	if (rv == CM_OK)
+		out->nspans += n;
 	return rv;
 }
 
@@ -224,7 +254,7 @@ drop_repeats(cm_batch *out)
 int
 st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 {
-	trace_read tr = { .out = out };
+	trace_read tr = { .s = s, .id = id, .out = out };
 	uint32_t parts = 0;
 	uint64_t now = s->now_ns();
 	int rv = CM_OK;

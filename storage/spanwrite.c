@@ -3,7 +3,7 @@
  *
  * Everything goes into the time partition current at arrival
  * (partition.h). The spans of one trace in one batch are stored together
- * as one span block (keys.h), headed by their partial summary (summary.h),
+ * as one span block (keys.h, block.h), headed by their partial summary (summary.h),
  * so a batch costs one memtable insert per trace instead of one per span,
  * and the block compresses as a unit. Several batches can be written at
  * once (one WAL write) but never share a block, so a block's key depends
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "block.h"
 #include "buf.h"
 #include "clock.h"
 #include "deps.h"
@@ -250,6 +251,7 @@ put_block(writer *w, const span_ref *refs, uint32_t n)
 {
 	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint8_t head[1 + 4] = { ST_SPAN_VALUE_VERSION };
+	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
 	size_t sum_len;
 
 	w->buf.len = 0;
@@ -262,12 +264,7 @@ put_block(writer *w, const span_ref *refs, uint32_t n)
 	if (!w->buf.failed)
 		for (int i = 0; i < 4; i++)
 			w->buf.data[1 + i] = (char)(sum_len >> (24 - 8 * i));
-	msgpack_pack_array(&w->pk, n);
-	for (uint32_t i = 0; i < n; i++) {
-		const cm_span *sp = refs[i].sp;
-		cm_pack_span(&w->pk, sp, w->res_hash[refs[i].batch][sp->resource],
-		    w->scope_hash[refs[i].batch][sp->scope]);
-	}
+	st_block_encode(&enc, &w->buf, refs, n, w->res_hash, w->scope_hash);
 	st_key_span(key, refs[0].sp);
 	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
@@ -389,6 +386,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 			j++;
 		put_batch_index(&w, batches[refs[i].batch], refs + i, j - i);
 	}
+	st_sym_write_begin(&s->sym);
 	for (size_t i = 0, j; i < total; i = j) {
 		for (j = i + 1; j < total; j++)
 			if (refs[i].batch != refs[j].batch ||
@@ -396,8 +394,10 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 				break;
 		put_block(&w, refs + i, (uint32_t)(j - i));
 	}
-	if (w.buf.failed || w.oom)
+	if (w.buf.failed || w.oom) {
+		st_sym_write_end(&s->sym, false);
 		goto out;
+	}
 	/* Dependencies: observed and their totals written with these spans, atomically. */
 	pthread_mutex_lock(&s->deps_mu);
 	for (size_t i = 0; i < total; i++)
@@ -406,6 +406,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
 	pthread_mutex_unlock(&s->deps_mu);
 	rv = err ? st_rocks_error("write batch", err) : CM_OK;
+	st_sym_write_end(&s->sym, rv == CM_OK);
 	if (rv == CM_OK)
 		st_seen_add(&s->seen, w.fresh, w.nfresh);
 out:

@@ -47,6 +47,27 @@ remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/*
+ * zstd with a dictionary trained per output file on 100x its size at the
+ * bottommost level, where data settles (bytes per span after compaction,
+ * spans on a 63k-span store: 137 with 4 KiB blocks and no dictionary, 94 like
+ * this; the index family, 1M spans: 44 with LZ4/zstd 4 KiB blocks, 39 like
+ * this).
+ */
+static void
+set_bottommost_zstd(rocksdb_options_t *cf)
+{
+	rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
+	rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
+	rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
+	/*
+	 * Unbounded by default, RocksDB buffers a whole output file (up to
+	 * 64 MiB) per compaction to sample the dictionary from: make soak saw
+	 * the collector's RSS grow 26%.
+	 */
+	rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
+}
+
 static void
 configure(st_store *s, const st_options *o)
 {
@@ -92,26 +113,14 @@ configure(st_store *s, const st_options *o)
 				rocksdb_lz4_compression, rocksdb_lz4_compression, rocksdb_lz4_compression,
 				rocksdb_lz4_compression, rocksdb_lz4_compression };
 			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
-			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
-			/*
-			 * A dictionary trained per output file on 100x its size
-			 * (bytes per span after compaction, make bench-store:
-			 * 137 with 4 KiB blocks and no dictionary, 94 like this).
-			 */
-			rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
-			rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
-			/*
-			 * Unbounded by default, RocksDB buffers a whole output file
-			 * (up to 64 MiB) per compaction to sample the dictionary
-			 * from: make soak saw the collector's RSS grow 26%.
-			 */
-			rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
+			set_bottommost_zstd(cf);
 		}
 		if (i == OPT_INDEX) {
 			/* small entries, one per batch: a small memtable keeps RSS down */
 			rocksdb_options_set_write_buffer_size(cf, 16u << 20);
 			rocksdb_options_set_compression(cf, rocksdb_lz4_compression);
-			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
+			rocksdb_options_set_block_based_table_factory(cf, s->table);
+			set_bottommost_zstd(cf);
 		}
 		s->cf_opts[i] = cf;
 	}
@@ -202,6 +211,38 @@ adopt_partitions(st_store *s, const char *const *names, rocksdb_column_family_ha
 }
 
 /* Opens s->db with every family on disk: the fixed ones and each partition's pair. */
+/*
+ * Refuses a store of another layout: one that says so in meta 'V', or has
+ * partitions but no 'V' (written before there was one). A new store's
+ * primary writes ST_LAYOUT.
+ */
+static int
+check_layout(st_store *s, char *errbuf, size_t errlen)
+{
+	char key = ST_META_LAYOUT, *err = NULL, *v;
+	size_t len;
+	int rv = CM_OK;
+
+	v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], &key, 1, &len, &err);
+	if (err != NULL) {
+		snprintf(errbuf, errlen, "open %s: read layout: %s", s->data_dir, err);
+		free(err);
+		return CM_EIO;
+	}
+	if (v != NULL ? len != strlen(ST_LAYOUT) || memcmp(v, ST_LAYOUT, len) != 0 : s->nparts > 0) {
+		snprintf(errbuf, errlen,
+		    "%s holds a store of another layout (%.*s; this weft writes %s): start with an empty data directory",
+		    s->data_dir, v != NULL ? (int)(len < 64 ? len : 64) : 7, v != NULL ? v : "earlier", ST_LAYOUT);
+		rv = CM_EVERSION;
+	} else if (v == NULL && !s->secondary) {
+		rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], &key, 1, ST_LAYOUT, strlen(ST_LAYOUT), &err);
+		if (err != NULL)
+			rv = st_rocks_error("write layout", err);
+	}
+	free(v);
+	return rv;
+}
+
 static int
 open_db(st_store *s, char *errbuf, size_t errlen)
 {
@@ -275,8 +316,13 @@ open_db(st_store *s, char *errbuf, size_t errlen)
 	} else if (rv == CM_OK) {
 		rv = st_part_publish(s);
 	}
-	if (rv != CM_OK)
+	if (rv != CM_OK) {
 		snprintf(errbuf, errlen, "open %s: partitions: %s", s->data_dir, cm_strerror(rv));
+		goto out;
+	}
+	if ((rv = check_layout(s, errbuf, errlen)) == CM_OK && !s->secondary &&
+	    (rv = st_sym_load(&s->sym, s->db, s->ropts, s->cf[CF_META])) != CM_OK)
+		snprintf(errbuf, errlen, "open %s: symbols: %s", s->data_dir, cm_strerror(rv));
 out:
 	rocksdb_list_column_families_destroy(listed, n);
 	cm_free(names);
@@ -336,12 +382,14 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->seen.mu, NULL);
 	pthread_mutex_init(&s->deps_mu, NULL);
+
 	cm_buf_init(&s->partlist);
 	s->secondary = o->secondary;
 	s->retention_ns = o->retention_ns;
 	s->now_ns = o->now_ns ? o->now_ns : cm_now_ns;
 	configure(s, o);
-	if ((s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL ||
+	/* st_sym_init first: st_store_close() finishes it, whatever failed */
+	if (st_sym_init(&s->sym) != CM_OK || (s->data_dir = cm_strndup(o->data_dir, strlen(o->data_dir))) == NULL ||
 	    (!o->secondary && (s->deps = st_deps_create()) == NULL)) {
 		st_store_close(s);
 		return CM_ENOMEM;
@@ -389,6 +437,7 @@ st_store_close(st_store *s)
 	cm_free(s->data_dir);
 	cm_buf_fini(&s->partlist);
 	st_deps_destroy(s->deps);
+	st_sym_fini(&s->sym);
 	pthread_mutex_destroy(&s->seen.mu);
 	pthread_mutex_destroy(&s->deps_mu);
 	pthread_rwlock_destroy(&s->lock);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "store.h"
+#include "symbols.h"
 
 /* The column families every store has; partitions come and go (partition.h). */
 enum { CF_DEFAULT, CF_META, CF_FIXED };
@@ -60,6 +61,7 @@ struct st_store {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_readoptions_t *prefix_ropts; /* iterators that stay within one trace id */
 	st_seen seen;
+	st_symbols sym;
 	struct st_deps *deps;     /* primary only; guarded by deps_mu */
 	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
 	char *data_dir;

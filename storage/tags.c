@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "err.h"
 #include "keys.h"
+#include "varint.h"
 
 #define HASH_SEED 0xcbf29ce484222325u /* persisted in postings: never change */
 #define HASH_MUL 0x100000001b3u
@@ -294,32 +295,6 @@ radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 	}
 }
 
-/* Appends v as a LEB128 varint; b has 10 bytes reserved past its length. */
-static void
-put_varint(cm_buf *b, uint64_t v)
-{
-	uint8_t *out = (uint8_t *)b->data + b->len;
-	while (v >= 0x80) {
-		*out++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*out++ = (uint8_t)v;
-	b->len = (size_t)((char *)out - b->data);
-}
-
-static bool
-get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t byte = *(*p)++;
-		*v |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			return true;
-	}
-	return false;
-}
-
 int
 st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *index, const cm_batch *b,
     const span_ref *refs, size_t n, const uint8_t suffix[16])
@@ -374,8 +349,8 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 				continue; /* the same tag again in the same trace */
 			if (cm_buf_reserve(&val, 20) != CM_OK)
 				break;
-			put_varint(&val, lo - prev);
-			put_varint(&val, c.v[j] & (MAX_TRACES - 1));
+			st_put_varint(&val, lo - prev);
+			st_put_varint(&val, c.v[j] & (MAX_TRACES - 1));
 			prev = lo;
 		}
 		memcpy(key + 2, suffix, 16);
@@ -396,7 +371,7 @@ st_tag_postings_find(const char *val, size_t len, uint32_t lo, int (*fn)(void *a
 	while (p < end) {
 		uint64_t delta, trace;
 		int rv;
-		if (!get_varint(&p, end, &delta) || !get_varint(&p, end, &trace) || trace > UINT32_MAX)
+		if (!st_get_varint(&p, end, &delta) || !st_get_varint(&p, end, &trace) || trace > UINT32_MAX)
 			return CM_EPROTO;
 		acc += delta;
 		if (acc > lo)

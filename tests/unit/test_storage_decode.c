@@ -1,7 +1,8 @@
 /*
  * test_storage_decode.c - the storage's own decoders meet damaged values:
- * span block heads (keys.h) and attribute postings (tags.h) are refused or
- * read up to the damage, never past the buffer; tag text is what Jaeger's
+ * span block heads (keys.h), span blocks (block.h) and attribute postings
+ * (tags.h) are refused or read up to the damage, never past the buffer;
+ * blocks give back every field they were given; tag text is what Jaeger's
  * tag search compares.
  */
 #include <setjmp.h>
@@ -9,8 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "err.h"
 #include "keys.h"
 #include "tags.h"
@@ -20,20 +23,247 @@ block_heads_are_checked(void **state)
 {
 	size_t sum_len, off;
 	(void)state;
-	/* version 2, a 3-byte summary, then spans */
-	static const char ok[] = { 2, 0, 0, 0, 3, 'a', 'b', 'c', (char)0x90 };
+	/* version 3, a 3-byte summary, then spans */
+	static const char ok[] = { 3, 0, 0, 0, 3, 'a', 'b', 'c', 0 };
 	assert_int_equal(st_block_split(ok, sizeof ok, &sum_len, &off), CM_OK);
 	assert_int_equal(sum_len, 3);
 	assert_int_equal(off, 8);
 
-	static const char v1[] = { 1, (char)0x90 };
-	assert_int_equal(st_block_split(v1, sizeof v1, &sum_len, NULL), CM_EVERSION);
+	static const char v2[] = { 2, 0, 0, 0, 0, (char)0x90 }; /* msgpack spans, before block.h */
+	assert_int_equal(st_block_split(v2, sizeof v2, &sum_len, NULL), CM_EVERSION);
 	assert_int_equal(st_block_split(ok, 0, &sum_len, NULL), CM_EVERSION);
 	assert_int_equal(st_block_split(ok, 4, &sum_len, NULL), CM_EPROTO); /* head cut short */
-	static const char too_long[] = { 2, 0, 0, 0, 9, 'a' };
+	static const char too_long[] = { 3, 0, 0, 0, 9, 'a' };
 	assert_int_equal(st_block_split(too_long, sizeof too_long, &sum_len, NULL), CM_EPROTO);
-	static const char huge[] = { 2, (char)0xff, (char)0xff, (char)0xff, (char)0xff };
+	static const char huge[] = { 3, (char)0xff, (char)0xff, (char)0xff, (char)0xff };
 	assert_int_equal(st_block_split(huge, sizeof huge, &sum_len, NULL), CM_EPROTO);
+}
+
+/* ---- span blocks ---- */
+
+static cm_value arr_items[2] = { { .type = CM_VAL_INT, .u.i = -7 }, { .type = CM_VAL_STR, .u.s = { "x", 1 } } };
+static cm_value nested = { .type = CM_VAL_ARRAY, .u.arr = { arr_items, 2 } };
+static cm_attr attrs[] = {
+	{ { "s", 1 }, { .type = CM_VAL_STR, .u.s = { "text", 4 } } },
+	{ { "b", 1 }, { .type = CM_VAL_BOOL, .u.b = true } },
+	{ { "i", 1 }, { .type = CM_VAL_INT, .u.i = -9223372036854775807 - 1 } },
+	{ { "d", 1 }, { .type = CM_VAL_DOUBLE, .u.d = -0.25 } },
+	{ { "y", 1 }, { .type = CM_VAL_BYTES, .u.s = { "\0\1", 2 } } },
+	{ { "a", 1 }, { .type = CM_VAL_ARRAY, .u.arr = { &nested, 1 } } },
+};
+
+/* Three spans of one trace: a root, a child whose parent comes later in the block, one with an outside parent. */
+static void
+make_spans(cm_span sp[3], cm_event *ev, cm_link *ln)
+{
+	memset(sp, 0, 3 * sizeof *sp);
+	for (int i = 0; i < 3; i++) {
+		memset(sp[i].trace_id.b, 0xab, 16);
+		memset(sp[i].span_id.b, 0x10 + i, 8);
+		sp[i].name = (cm_str){ "op", 2 };
+		sp[i].start_ns = 1700000000000000000ull + 1000u * (unsigned)i;
+		sp[i].end_ns = sp[i].start_ns + 999;
+		sp[i].resource = (uint32_t)i % 2;
+	}
+	sp[1].parent_span_id = sp[2].span_id; /* later in the block */
+	memset(sp[2].parent_span_id.b, 0x99, 8); /* not in the block */
+	sp[0].kind = CM_KIND_SERVER;
+	sp[0].status = CM_STATUS_ERROR;
+	sp[0].status_message = (cm_str){ "boom", 4 };
+	sp[0].trace_state = (cm_str){ "k=v", 3 };
+	sp[0].flags = 0x301;
+	sp[0].attrs = (cm_attrs){ attrs, 6, 2 };
+	*ev = (cm_event){ sp[0].start_ns - 5, { "before start", 12 }, { attrs, 2, 1 } };
+	sp[0].events = ev;
+	sp[0].nevents = 1;
+	sp[0].dropped_events = 3;
+	memset(ln->trace_id.b, 0xcd, 16);
+	memset(ln->span_id.b, 0xef, 8);
+	ln->trace_state = (cm_str){ "a=b", 3 };
+	ln->flags = 1;
+	ln->attrs = (cm_attrs){ attrs + 2, 1, 0 };
+	sp[0].links = ln;
+	sp[0].nlinks = 1;
+	sp[0].dropped_links = 4;
+	sp[1].end_ns = sp[1].start_ns - 1; /* end before start still comes back as it was */
+}
+
+static bool
+same_value(const cm_value *a, const cm_value *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case CM_VAL_STR:
+	case CM_VAL_BYTES:
+		return a->u.s.len == b->u.s.len && memcmp(a->u.s.p, b->u.s.p, a->u.s.len) == 0;
+	case CM_VAL_BOOL:
+		return a->u.b == b->u.b;
+	case CM_VAL_INT:
+		return a->u.i == b->u.i;
+	case CM_VAL_DOUBLE:
+		return a->u.d == b->u.d;
+	default:
+		if (a->u.arr.n != b->u.arr.n)
+			return false;
+		for (uint32_t i = 0; i < a->u.arr.n; i++)
+			if (!same_value(&a->u.arr.v[i], &b->u.arr.v[i]))
+				return false;
+		return true;
+	}
+}
+
+static void
+assert_same_attrs(const cm_attrs *a, const cm_attrs *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->dropped, b->dropped);
+	for (uint32_t i = 0; i < a->n; i++) {
+		assert_true(cm_str_same(a->v[i].key, b->v[i].key));
+		assert_true(same_value(&a->v[i].val, &b->v[i].val));
+	}
+}
+
+/* Symbol 5 is "op": the decoder's view of a store's table. */
+static int
+five_is_op(void *arg, uint32_t id, cm_str *out)
+{
+	(void)arg;
+	if (id != 5)
+		return CM_EPROTO;
+	*out = (cm_str){ "op", 2 };
+	return CM_OK;
+}
+
+static void
+encode(cm_buf *b, cm_span sp[3])
+{
+	static uint64_t res[2] = { 0x1111, 0x2222 }, scope[1] = { 0x3333 };
+	uint64_t *rh[1] = { res }, *sh[1] = { scope };
+	span_ref refs[3] = { { &sp[0], 0 }, { &sp[1], 0 }, { &sp[2], 0 } };
+	const st_block_enc inline_only = { NULL, NULL, NULL };
+	cm_buf_init(b);
+	st_block_encode(&inline_only, b, refs, 3, rh, sh);
+	assert_false(b->failed);
+}
+
+static void
+blocks_give_back_every_field(void **state)
+{
+	cm_span sp[3], out[3];
+	cm_event ev;
+	cm_link ln;
+	cm_buf b;
+	cm_arena a;
+	uint64_t res[3], scope[3];
+	uint32_t n;
+	const st_block_syms syms = { five_is_op, NULL };
+	(void)state;
+
+	make_spans(sp, &ev, &ln);
+	encode(&b, sp);
+	cm_arena_init(&a, 4096);
+	assert_int_equal(st_block_count(b.data, b.len, &n), CM_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(st_block_decode(b.data, b.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_memory_equal(out[i].trace_id.b, sp[i].trace_id.b, 16);
+		assert_memory_equal(out[i].span_id.b, sp[i].span_id.b, 8);
+		assert_memory_equal(out[i].parent_span_id.b, sp[i].parent_span_id.b, 8);
+		assert_true(cm_str_same(out[i].name, sp[i].name));
+		assert_true(cm_str_same(out[i].trace_state, sp[i].trace_state));
+		assert_true(cm_str_same(out[i].status_message, sp[i].status_message));
+		assert_int_equal(out[i].flags, sp[i].flags);
+		assert_int_equal(out[i].kind, sp[i].kind);
+		assert_int_equal(out[i].status, sp[i].status);
+		assert_int_equal(out[i].start_ns, sp[i].start_ns);
+		assert_int_equal(out[i].end_ns, sp[i].end_ns);
+		assert_same_attrs(&out[i].attrs, &sp[i].attrs);
+		assert_int_equal(out[i].nevents, sp[i].nevents);
+		assert_int_equal(out[i].dropped_events, sp[i].dropped_events);
+		assert_int_equal(out[i].nlinks, sp[i].nlinks);
+		assert_int_equal(out[i].dropped_links, sp[i].dropped_links);
+		assert_int_equal(res[i], i % 2 ? 0x2222 : 0x1111);
+		assert_int_equal(scope[i], 0x3333);
+	}
+	assert_int_equal(out[0].events[0].time_ns, ev.time_ns);
+	assert_true(cm_str_same(out[0].events[0].name, ev.name));
+	assert_same_attrs(&out[0].events[0].attrs, &ev.attrs);
+	assert_memory_equal(out[0].links[0].trace_id.b, ln.trace_id.b, 16);
+	assert_memory_equal(out[0].links[0].span_id.b, ln.span_id.b, 8);
+	assert_true(cm_str_same(out[0].links[0].trace_state, ln.trace_state));
+	assert_int_equal(out[0].links[0].flags, ln.flags);
+	assert_same_attrs(&out[0].links[0].attrs, &ln.attrs);
+
+	/* the first span's name as symbol 5, and as a symbol the store does not have */
+	char *p = memchr(b.data, 'o', b.len); /* "op": its length varint (4) is just before */
+	assert_non_null(p);
+	assert_int_equal(p[-1], 4);
+	cm_buf c;
+	cm_buf_init(&c);
+	cm_buf_append(&c, b.data, (size_t)(p - 1 - b.data));
+	cm_buf_append(&c, "\x0b", 1); /* 5 << 1 | 1 */
+	cm_buf_append(&c, p + 2, b.len - (size_t)(p + 2 - b.data));
+	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_OK);
+	assert_true(cm_str_eq(out[0].name, "op"));
+	c.data[p - 1 - b.data] = 0x0d; /* symbol 6 */
+	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, NULL, &a, out, res, scope), CM_EPROTO);
+	cm_buf_fini(&c);
+	cm_buf_fini(&b);
+	cm_arena_fini(&a);
+}
+
+static void
+damaged_blocks_are_refused(void **state)
+{
+	cm_span sp[3], out[3];
+	cm_event ev;
+	cm_link ln;
+	cm_buf b;
+	uint64_t res[3], scope[3];
+	uint32_t n;
+	const st_block_syms syms = { five_is_op, NULL };
+	(void)state;
+
+	make_spans(sp, &ev, &ln);
+	encode(&b, sp);
+	/* every cut: refused, never read past the end (ASan watches a copy of exactly that size) */
+	for (size_t len = 0; len < b.len; len++) {
+		cm_arena a;
+		char *cut = malloc(len + 1);
+		memcpy(cut, b.data, len);
+		cm_arena_init(&a, 4096);
+		if (st_block_count(cut, len, &n) == CM_OK && n <= 3)
+			assert_int_equal(st_block_decode(cut, len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
+		cm_arena_fini(&a);
+		free(cut);
+	}
+	/* every byte changed: decodes or is refused, never crashes */
+	for (size_t i = 0; i < b.len; i++)
+		for (int flip = 1; flip < 256; flip <<= 1) {
+			cm_arena a;
+			char *bad = malloc(b.len);
+			memcpy(bad, b.data, b.len);
+			bad[i] ^= (char)flip;
+			cm_arena_init(&a, 4096);
+			if (st_block_count(bad, b.len, &n) == CM_OK && n <= 3) {
+				int rv = st_block_decode(bad, b.len, &sp[0].trace_id, &syms, &a, out, res, scope);
+				assert_true(rv == CM_OK || rv == CM_EPROTO);
+			}
+			cm_arena_fini(&a);
+			free(bad);
+		}
+	/* counts larger than the bytes that follow */
+	static const char many[] = { (char)0xff, (char)0xff, 0x7f, 0, 0 };
+	assert_int_equal(st_block_count(many, sizeof many, &n), CM_EPROTO);
+	/* bytes after the last span */
+	cm_arena a;
+	cm_arena_init(&a, 4096);
+	cm_buf_append(&b, "", 1);
+	assert_int_equal(st_block_decode(b.data, b.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
+	cm_arena_fini(&a);
+	cm_buf_fini(&b);
 }
 
 typedef struct hits {
@@ -106,6 +336,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(block_heads_are_checked),
+		cmocka_unit_test(blocks_give_back_every_field),
+		cmocka_unit_test(damaged_blocks_are_refused),
 		cmocka_unit_test(postings_are_read_up_to_the_damage),
 		cmocka_unit_test(tag_text_is_what_jaeger_compares),
 	};

@@ -1,0 +1,434 @@
+/*
+ * block.c - encoding and decoding the spans of a span block (block.h).
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "block.h"
+#include "err.h"
+#include "keys.h"
+#include "varint.h"
+
+enum { MAX_VALUE_DEPTH = 4, MAX_REFS = 65536 };
+
+/* ---- encoding ---- */
+
+static void
+put_u(cm_buf *b, uint64_t v)
+{
+	if (cm_buf_reserve(b, ST_VARINT_MAX) == CM_OK)
+		st_put_varint(b, v);
+}
+
+static void
+put_text(cm_buf *b, cm_str s)
+{
+	put_u(b, (uint64_t)s.len << 1);
+	cm_buf_append(b, s.p, s.len);
+}
+
+/* A name or attribute key: a symbol when the table takes it. */
+static void
+put_name(const st_block_enc *e, cm_buf *b, cm_str s)
+{
+	uint32_t id = e->sym != NULL ? st_sym_intern(e->sym, s, e->wb, e->meta) : ST_SYM_NONE;
+	if (id == ST_SYM_NONE)
+		put_text(b, s);
+	else
+		put_u(b, (uint64_t)id << 1 | 1);
+}
+
+static void
+put_value(cm_buf *b, const cm_value *v)
+{
+	uint8_t type = v->type;
+	cm_buf_append(b, &type, 1);
+	switch (v->type) {
+	case CM_VAL_STR:
+		put_text(b, v->u.s);
+		break;
+	case CM_VAL_BOOL:
+		type = v->u.b;
+		cm_buf_append(b, &type, 1);
+		break;
+	case CM_VAL_INT:
+		put_u(b, st_zigzag(v->u.i));
+		break;
+	case CM_VAL_DOUBLE: {
+		uint64_t bits;
+		uint8_t le[8];
+		memcpy(&bits, &v->u.d, 8);
+		for (int i = 0; i < 8; i++)
+			le[i] = (uint8_t)(bits >> (8 * i));
+		cm_buf_append(b, le, 8);
+		break;
+	}
+	case CM_VAL_BYTES:
+		put_u(b, v->u.s.len);
+		cm_buf_append(b, v->u.s.p, v->u.s.len);
+		break;
+	case CM_VAL_ARRAY:
+		put_u(b, v->u.arr.n);
+		for (uint32_t i = 0; i < v->u.arr.n; i++)
+			put_value(b, &v->u.arr.v[i]);
+		break;
+	}
+}
+
+static void
+put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
+{
+	put_u(b, a->n);
+	put_u(b, a->dropped);
+	for (uint32_t i = 0; i < a->n; i++) {
+		put_name(e, b, a->v[i].key);
+		put_value(b, &a->v[i].val);
+	}
+}
+
+static void
+put_parent(cm_buf *b, const span_ref *refs, uint32_t n, const cm_span *sp)
+{
+	if (cm_span_id_is_zero(&sp->parent_span_id)) {
+		put_u(b, 0);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (memcmp(refs[i].sp->span_id.b, sp->parent_span_id.b, 8) == 0) {
+			put_u(b, 2 + (uint64_t)i);
+			return;
+		}
+	put_u(b, 1);
+	cm_buf_append(b, sp->parent_span_id.b, 8);
+}
+
+/* Where (r, s) is in pairs[0..n), or n. A block has one pair, or a few. */
+static uint32_t
+ref_index(const uint64_t (*pairs)[2], uint32_t n, uint64_t r, uint64_t s)
+{
+	uint32_t k = 0;
+	while (k < n && (pairs[k][0] != r || pairs[k][1] != s))
+		k++;
+	return k;
+}
+
+void
+st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32_t n,
+    uint64_t *const *res_hash, uint64_t *const *scope_hash)
+{
+	uint64_t base = UINT64_MAX;
+	uint32_t nrefs = 0;
+	uint8_t hash[16];
+	/* the distinct (resource, scope) pairs, in order of first use */
+	uint64_t(*pairs)[2] = cm_malloc((size_t)n * sizeof *pairs + 1);
+
+	if (pairs == NULL) {
+		out->failed = true;
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (refs[i].sp->start_ns < base)
+			base = refs[i].sp->start_ns;
+	for (uint32_t i = 0; i < n; i++) {
+		const cm_span *sp = refs[i].sp;
+		uint64_t r = res_hash[refs[i].batch][sp->resource], s = scope_hash[refs[i].batch][sp->scope];
+		if (ref_index(pairs, nrefs, r, s) == nrefs) {
+			pairs[nrefs][0] = r;
+			pairs[nrefs++][1] = s;
+		}
+	}
+	put_u(out, n);
+	put_u(out, n ? base : 0);
+	put_u(out, nrefs);
+	for (uint32_t k = 0; k < nrefs; k++) {
+		st_put_be64(hash, pairs[k][0]);
+		st_put_be64(hash + 8, pairs[k][1]);
+		cm_buf_append(out, hash, 16);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const cm_span *sp = refs[i].sp;
+		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
+		cm_buf_append(out, sp->span_id.b, 8);
+		put_parent(out, refs, n, sp);
+		put_text(out, sp->trace_state);
+		put_u(out, sp->flags);
+		put_name(e, out, sp->name);
+		cm_buf_append(out, &ks, 1);
+		put_text(out, sp->status_message);
+		put_u(out, sp->start_ns - base);
+		put_u(out, sp->end_ns - sp->start_ns); /* wraps if end < start; decoding wraps back */
+		put_attrs(e, out, &sp->attrs);
+		put_u(out, sp->nevents);
+		put_u(out, sp->dropped_events);
+		for (uint32_t k = 0; k < sp->nevents; k++) {
+			const cm_event *ev = &sp->events[k];
+			put_u(out, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
+			put_name(e, out, ev->name);
+			put_attrs(e, out, &ev->attrs);
+		}
+		put_u(out, sp->nlinks);
+		put_u(out, sp->dropped_links);
+		for (uint32_t k = 0; k < sp->nlinks; k++) {
+			const cm_link *l = &sp->links[k];
+			cm_buf_append(out, l->trace_id.b, 16);
+			cm_buf_append(out, l->span_id.b, 8);
+			put_text(out, l->trace_state);
+			put_u(out, l->flags);
+			put_attrs(e, out, &l->attrs);
+		}
+		put_u(out, ref_index(pairs, nrefs, res_hash[refs[i].batch][sp->resource], scope_hash[refs[i].batch][sp->scope]));
+	}
+	cm_free(pairs);
+}
+
+/* ---- decoding ---- */
+
+typedef struct reader {
+	const uint8_t *p, *end;
+	const st_block_syms *syms;
+	cm_arena *a;
+	int err; /* the first error: CM_EPROTO unless syms->text or memory said otherwise */
+} reader;
+
+static bool
+fail(reader *r, int err)
+{
+	if (r->err == CM_OK)
+		r->err = err;
+	r->p = r->end;
+	return false;
+}
+
+static bool
+get_u(reader *r, uint64_t *v)
+{
+	return st_get_varint(&r->p, r->end, v) || fail(r, CM_EPROTO);
+}
+
+/* A count of things that take at least one byte each: no more than the bytes left. */
+static bool
+get_count(reader *r, uint32_t *n)
+{
+	uint64_t v;
+	if (!get_u(r, &v))
+		return false;
+	if (v > (uint64_t)(r->end - r->p))
+		return fail(r, CM_EPROTO);
+	*n = (uint32_t)v;
+	return true;
+}
+
+static bool
+get_u32(reader *r, uint32_t *out)
+{
+	uint64_t v;
+	if (!get_u(r, &v))
+		return false;
+	if (v > UINT32_MAX)
+		return fail(r, CM_EPROTO);
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+get_bytes(reader *r, void *dst, size_t n)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return fail(r, CM_EPROTO);
+	memcpy(dst, r->p, n);
+	r->p += n;
+	return true;
+}
+
+static bool
+get_inline(reader *r, uint64_t len, cm_str *s)
+{
+	if (len > (uint64_t)(r->end - r->p))
+		return fail(r, CM_EPROTO);
+	*s = (cm_str){ (const char *)r->p, (uint32_t)len };
+	r->p += len;
+	return true;
+}
+
+static bool
+get_str(reader *r, cm_str *s)
+{
+	uint64_t v;
+	int rv;
+	if (!get_u(r, &v))
+		return false;
+	if (!(v & 1))
+		return get_inline(r, v >> 1, s);
+	if (r->syms == NULL || v >> 1 >= ST_SYM_MAX)
+		return fail(r, CM_EPROTO);
+	if ((rv = r->syms->text(r->syms->arg, (uint32_t)(v >> 1), s)) != CM_OK)
+		return fail(r, rv);
+	return true;
+}
+
+static void *
+alloc(reader *r, size_t n)
+{
+	void *p = cm_arena_alloc(r->a, n ? n : 1);
+	if (p == NULL)
+		fail(r, CM_ENOMEM);
+	return p;
+}
+
+static bool
+get_value(reader *r, cm_value *v, int depth)
+{
+	uint8_t type;
+	uint64_t u;
+	if (!get_bytes(r, &type, 1))
+		return false;
+	v->type = type;
+	switch (type) {
+	case CM_VAL_STR:
+		return get_u(r, &u) && !(u & 1) ? get_inline(r, u >> 1, &v->u.s) : fail(r, CM_EPROTO);
+	case CM_VAL_BOOL:
+		if (!get_bytes(r, &type, 1))
+			return false;
+		if (type > 1)
+			return fail(r, CM_EPROTO);
+		v->u.b = type;
+		return true;
+	case CM_VAL_INT:
+		if (!get_u(r, &u))
+			return false;
+		v->u.i = st_unzigzag(u);
+		return true;
+	case CM_VAL_DOUBLE: {
+		uint8_t le[8];
+		uint64_t bits = 0;
+		if (!get_bytes(r, le, 8))
+			return false;
+		for (int i = 0; i < 8; i++)
+			bits |= (uint64_t)le[i] << (8 * i);
+		memcpy(&v->u.d, &bits, 8);
+		return true;
+	}
+	case CM_VAL_BYTES:
+		return get_u(r, &u) && get_inline(r, u, &v->u.s);
+	case CM_VAL_ARRAY:
+		if (depth >= MAX_VALUE_DEPTH || !get_count(r, &v->u.arr.n))
+			return fail(r, CM_EPROTO);
+		if ((v->u.arr.v = alloc(r, (size_t)v->u.arr.n * sizeof *v->u.arr.v)) == NULL)
+			return false;
+		for (uint32_t i = 0; i < v->u.arr.n; i++)
+			if (!get_value(r, &v->u.arr.v[i], depth + 1))
+				return false;
+		return true;
+	default:
+		return fail(r, CM_EPROTO);
+	}
+}
+
+static bool
+get_attrs(reader *r, cm_attrs *a)
+{
+	if (!get_count(r, &a->n) || !get_u32(r, &a->dropped))
+		return false;
+	if ((a->v = alloc(r, (size_t)a->n * sizeof *a->v)) == NULL)
+		return false;
+	for (uint32_t i = 0; i < a->n; i++)
+		if (!get_str(r, &a->v[i].key) || !get_value(r, &a->v[i].val, 0))
+			return false;
+	return true;
+}
+
+int
+st_block_count(const char *p, size_t len, uint32_t *n)
+{
+	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, NULL, NULL, CM_OK };
+	return get_count(&r, n) ? CM_OK : CM_EPROTO;
+}
+
+/* Decodes one span; *parent gets the block index of its parent, or UINT32_MAX. */
+static bool
+get_span(reader *r, cm_span *sp, uint32_t n, uint64_t base, uint32_t *parent)
+{
+	uint64_t code, start, dur;
+	uint8_t ks;
+
+	*parent = UINT32_MAX;
+	if (!get_bytes(r, sp->span_id.b, 8) || !get_u(r, &code))
+		return false;
+	if (code == 1 && !get_bytes(r, sp->parent_span_id.b, 8))
+		return false;
+	if (code >= 2) {
+		if (code - 2 >= n)
+			return fail(r, CM_EPROTO);
+		*parent = (uint32_t)(code - 2);
+	}
+	if (!get_str(r, &sp->trace_state) || !get_u32(r, &sp->flags) || !get_str(r, &sp->name) ||
+	    !get_bytes(r, &ks, 1))
+		return false;
+	sp->kind = ks & 0xf;
+	sp->status = ks >> 4;
+	if (sp->kind > CM_KIND_CONSUMER || sp->status > CM_STATUS_ERROR)
+		return fail(r, CM_EPROTO);
+	if (!get_str(r, &sp->status_message) || !get_u(r, &start) || !get_u(r, &dur) || !get_attrs(r, &sp->attrs))
+		return false;
+	sp->start_ns = base + start;
+	sp->end_ns = sp->start_ns + dur;
+	if (!get_count(r, &sp->nevents) || !get_u32(r, &sp->dropped_events))
+		return false;
+	if ((sp->events = alloc(r, (size_t)sp->nevents * sizeof *sp->events)) == NULL)
+		return false;
+	for (uint32_t k = 0; k < sp->nevents; k++) {
+		cm_event *ev = &sp->events[k];
+		uint64_t t;
+		if (!get_u(r, &t) || !get_str(r, &ev->name) || !get_attrs(r, &ev->attrs))
+			return false;
+		ev->time_ns = sp->start_ns + (uint64_t)st_unzigzag(t);
+	}
+	if (!get_count(r, &sp->nlinks) || !get_u32(r, &sp->dropped_links))
+		return false;
+	if ((sp->links = alloc(r, (size_t)sp->nlinks * sizeof *sp->links)) == NULL)
+		return false;
+	for (uint32_t k = 0; k < sp->nlinks; k++) {
+		cm_link *l = &sp->links[k];
+		if (!get_bytes(r, l->trace_id.b, 16) || !get_bytes(r, l->span_id.b, 8) || !get_str(r, &l->trace_state) ||
+		    !get_u32(r, &l->flags) || !get_attrs(r, &l->attrs))
+			return false;
+	}
+	return true;
+}
+
+int
+st_block_decode(const char *p, size_t len, const cm_trace_id *tid, const st_block_syms *syms, cm_arena *a,
+    cm_span *spans, uint64_t *res, uint64_t *scope)
+{
+	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, CM_OK };
+	uint32_t n, nrefs, *parent;
+	uint64_t base;
+	const uint8_t *refs;
+
+	if (!get_count(&r, &n) || !get_u(&r, &base) || !get_count(&r, &nrefs))
+		return r.err;
+	if (nrefs > MAX_REFS || (uint64_t)nrefs * 16 > (uint64_t)(r.end - r.p))
+		return CM_EPROTO;
+	refs = r.p;
+	r.p += (size_t)nrefs * 16;
+	if ((parent = alloc(&r, (size_t)n * sizeof *parent)) == NULL)
+		return r.err;
+	for (uint32_t i = 0; i < n; i++) {
+		cm_span *sp = &spans[i];
+		uint32_t ref;
+		memset(sp, 0, sizeof *sp);
+		sp->trace_id = *tid;
+		if (!get_span(&r, sp, n, base, &parent[i]) || !get_u32(&r, &ref))
+			return r.err;
+		if (ref >= nrefs)
+			return CM_EPROTO;
+		res[i] = st_get_be64(refs + 16 * (size_t)ref);
+		scope[i] = st_get_be64(refs + 16 * (size_t)ref + 8);
+	}
+	if (r.p != r.end)
+		return CM_EPROTO;
+	for (uint32_t i = 0; i < n; i++) /* parents by index, also those later in the block */
+		if (parent[i] != UINT32_MAX)
+			spans[i].parent_span_id = spans[parent[i]].span_id;
+	return CM_OK;
+}

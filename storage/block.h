@@ -1,0 +1,69 @@
+/*
+ * block.h - the spans of a span block (keys.h), after its summary.
+ *
+ * Varints (LEB128), strings as varint v then, when v is even, v / 2 bytes
+ * of text, else symbol number v / 2 (symbols.h):
+ *
+ *   spans   = count, base (the earliest start), refs, span...
+ *   refs    = count, (resource hash[8 BE], scope hash[8 BE])...
+ *   span    = span_id[8], parent, trace_state, flags, name, kind | status << 4,
+ *             status_message, start - base, end - start, attrs,
+ *             events: count, dropped, (zigzag(time - start), name, attrs)...,
+ *             links: count, dropped, (trace_id[16], span_id[8], trace_state, flags, attrs)...,
+ *             the index of its (resource, scope) in refs
+ *   parent  = 0: none; 1: span_id[8] follows; 2 + i: the i-th span of this block
+ *   attrs   = count, dropped, (key, value)...
+ *   value   = type byte (cm_value_type), then: str: text inline; bool: byte;
+ *             int: zigzag; double: 8 bytes LE; bytes: length, bytes;
+ *             array: count, values (nested at most 4 deep)
+ *
+ * The trace id is the key's; names and attribute keys are symbols when the
+ * table takes them. Compared with the msgpack spans this replaced (trace id,
+ * absolute times and both content hashes in every span, names and keys as
+ * text), blocks of a 1M-span loadgen store took 80 bytes per span after
+ * zstd and now take XX.
+ */
+#ifndef WEFT_STORAGE_BLOCK_H
+#define WEFT_STORAGE_BLOCK_H
+
+#include <rocksdb/c.h>
+
+#include "buf.h"
+#include "span.h"
+#include "store_int.h"
+#include "symbols.h"
+
+/* Where an encoder's strings go: symbols (NULL: all inline) and new symbols' entries. */
+typedef struct st_block_enc {
+	st_symbols *sym; /* in a write (st_sym_write_begin) */
+	rocksdb_writebatch_t *wb;
+	rocksdb_column_family_handle_t *meta;
+} st_block_enc;
+
+/*
+ * Appends the spans refs[0..n) of one trace to out; res_hash[b][r] and
+ * scope_hash[b][s] are the content hashes of batch b's resource r and
+ * scope s. Out of memory shows in out->failed.
+ */
+void st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32_t n,
+    uint64_t *const *res_hash, uint64_t *const *scope_hash);
+
+/* How a decoder turns a symbol number into text that outlives the span. */
+typedef struct st_block_syms {
+	int (*text)(void *arg, uint32_t id, cm_str *out);
+	void *arg;
+} st_block_syms;
+
+/* The number of spans in p[0..len); CM_EPROTO if damaged. */
+int st_block_count(const char *p, size_t len, uint32_t *n);
+
+/*
+ * Decodes p[0..len), spans of trace tid, into spans[0..n) (n from
+ * st_block_count) and their resource and scope hashes into res[], scope[].
+ * Inline strings point into p, which must outlive the spans; arrays come
+ * from a. CM_EPROTO (damaged), CM_ENOMEM, or an error of syms->text.
+ */
+int st_block_decode(const char *p, size_t len, const cm_trace_id *tid, const st_block_syms *syms, cm_arena *a,
+    cm_span *spans, uint64_t *res, uint64_t *scope);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * symbols.c - the store's string table (symbols.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "keys.h"
+#include "store_int.h"
+#include "symbols.h"
+
+#define SLOTS (2 * ST_SYM_MAX) /* at most half full */
+
+int
+st_sym_init(st_symbols *y)
+{
+	memset(y, 0, sizeof *y);
+	pthread_mutex_init(&y->mu, NULL);
+	cm_arena_init(&y->arena, 64u << 10);
+	y->text = cm_calloc(ST_SYM_MAX, sizeof *y->text);
+	return y->text == NULL ? CM_ENOMEM : CM_OK;
+}
+
+void
+st_sym_fini(st_symbols *y)
+{
+	cm_free((void *)y->text);
+	cm_free(y->slot);
+	cm_free(y->stored);
+	cm_free(y->putgen);
+	cm_free(y->put);
+	cm_arena_fini(&y->arena);
+	pthread_mutex_destroy(&y->mu);
+}
+
+static void
+sym_key(char key[5], uint32_t id)
+{
+	key[0] = ST_META_SYMBOL;
+	for (int i = 0; i < 4; i++)
+		key[1 + i] = (char)(id >> (24 - 8 * i));
+}
+
+/* Publishes text p[0..len) as symbol id; NULL when out of memory. mu held. */
+static const st_sym_entry *
+publish(st_symbols *y, uint32_t id, const char *p, size_t len)
+{
+	st_sym_entry *t = cm_arena_alloc_uninit(&y->arena, sizeof *t + len + 1);
+	if (t == NULL)
+		return NULL;
+	t->len = (uint32_t)len;
+	memcpy(t->p, p, len);
+	t->p[len] = '\0';
+	atomic_store_explicit(&y->text[id], t, memory_order_release);
+	return t;
+}
+
+/* The slot of text s: where it is, or the empty one where it would go. mu held. */
+static uint32_t *
+find_slot(st_symbols *y, const char *p, uint32_t len)
+{
+	for (uint32_t i = (uint32_t)st_hash64(p, len) % SLOTS;; i = (i + 1) % SLOTS) {
+		uint32_t v = y->slot[i];
+		if (v == 0)
+			return &y->slot[i];
+		const st_sym_entry *t = atomic_load_explicit(&y->text[v - 1], memory_order_relaxed);
+		if (t->len == len && memcmp(t->p, p, len) == 0)
+			return &y->slot[i];
+	}
+}
+
+/* Primary: the lookup structures, made on first use. mu held. */
+static bool
+writer_tables(st_symbols *y)
+{
+	if (y->slot == NULL)
+		y->slot = cm_calloc(SLOTS, sizeof *y->slot);
+	if (y->stored == NULL)
+		y->stored = cm_calloc(ST_SYM_MAX, 1);
+	if (y->putgen == NULL)
+		y->putgen = cm_calloc(ST_SYM_MAX, sizeof *y->putgen);
+	return y->slot != NULL && y->stored != NULL && y->putgen != NULL;
+}
+
+int
+st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb_column_family_handle_t *meta)
+{
+	rocksdb_iterator_t *it;
+	char from = ST_META_SYMBOL, *err = NULL;
+	int rv = CM_OK;
+
+	pthread_mutex_lock(&y->mu);
+	if (y->loaded) {
+		pthread_mutex_unlock(&y->mu);
+		return CM_OK;
+	}
+	if (!writer_tables(y)) {
+		pthread_mutex_unlock(&y->mu);
+		return CM_ENOMEM;
+	}
+	it = rocksdb_create_iterator_cf(db, ro, meta);
+	for (rocksdb_iter_seek(it, &from, 1); rocksdb_iter_valid(it) && rv == CM_OK; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen == 0 || k[0] != ST_META_SYMBOL)
+			break;
+		uint32_t id = klen == 5 ? (uint32_t)k[1] << 24 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 8 | k[4] : ST_SYM_MAX;
+		if (id >= ST_SYM_MAX || vlen > ST_SYM_LEN_MAX || atomic_load_explicit(&y->text[id], memory_order_relaxed) != NULL) {
+			rv = CM_EIO; /* not an entry this weft writes */
+			break;
+		}
+		uint32_t *slot = find_slot(y, v, (uint32_t)vlen);
+		if (publish(y, id, v, vlen) == NULL) {
+			rv = CM_ENOMEM;
+			break;
+		}
+		if (*slot == 0)
+			*slot = id + 1;
+		y->stored[id] = 1;
+		if (id >= y->next)
+			y->next = id + 1;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err != NULL)
+		rv = st_rocks_error("read symbols", err);
+	y->loaded = rv == CM_OK;
+	pthread_mutex_unlock(&y->mu);
+	return rv;
+}
+
+void
+st_sym_write_begin(st_symbols *y)
+{
+	pthread_mutex_lock(&y->mu);
+	y->gen++;
+	y->nput = 0;
+}
+
+/* Puts the entry of symbol id into wb, once per write. mu held. */
+static bool
+put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	const st_sym_entry *t = atomic_load_explicit(&y->text[id], memory_order_relaxed);
+	char key[5];
+
+	if (y->stored[id] || y->putgen[id] == y->gen)
+		return true;
+	if (y->nput == y->capput) {
+		uint32_t cap = y->capput ? y->capput * 2 : 64;
+		uint32_t *v = cm_realloc(y->put, cap * sizeof *v);
+		if (v == NULL)
+			return false;
+		y->put = v;
+		y->capput = cap;
+	}
+	y->put[y->nput++] = id;
+	y->putgen[id] = y->gen;
+	sym_key(key, id);
+	rocksdb_writebatch_put_cf(wb, meta, key, sizeof key, t->p, t->len);
+	return true;
+}
+
+uint32_t
+st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	uint32_t *slot, id;
+
+	if (s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+		return ST_SYM_NONE;
+	slot = find_slot(y, s.p, s.len);
+	if (*slot != 0) {
+		id = *slot - 1;
+	} else {
+		if (y->next >= ST_SYM_MAX || publish(y, y->next, s.p, s.len) == NULL)
+			return ST_SYM_NONE;
+		id = y->next++;
+		*slot = id + 1;
+	}
+	return put_entry(y, id, wb, meta) ? id : ST_SYM_NONE;
+}
+
+void
+st_sym_write_end(st_symbols *y, bool written)
+{
+	for (uint32_t i = 0; written && i < y->nput; i++)
+		y->stored[y->put[i]] = 1;
+	y->nput = 0;
+	pthread_mutex_unlock(&y->mu);
+}
+
+int
+st_sym_text(st_symbols *y, uint32_t id, rocksdb_t *db, rocksdb_readoptions_t *ro,
+    rocksdb_column_family_handle_t *meta, cm_str *out)
+{
+	const st_sym_entry *t;
+	char key[5], *err = NULL, *v;
+	size_t vlen;
+	int rv = CM_OK;
+
+	if (id >= ST_SYM_MAX)
+		return CM_EPROTO;
+	if ((t = atomic_load_explicit(&y->text[id], memory_order_acquire)) != NULL) {
+		*out = (cm_str){ t->p, t->len };
+		return CM_OK;
+	}
+	sym_key(key, id);
+	v = rocksdb_get_cf(db, ro, meta, key, sizeof key, &vlen, &err);
+	if (err != NULL)
+		return st_rocks_error("read symbol", err);
+	if (v == NULL || vlen > ST_SYM_LEN_MAX) {
+		free(v);
+		return CM_EPROTO;
+	}
+	pthread_mutex_lock(&y->mu);
+	if ((t = atomic_load_explicit(&y->text[id], memory_order_relaxed)) == NULL &&
+	    (t = publish(y, id, v, vlen)) == NULL)
+		rv = CM_ENOMEM;
+	pthread_mutex_unlock(&y->mu);
+	free(v);
+	if (rv == CM_OK)
+		*out = (cm_str){ t->p, t->len };
+	return rv;
+}

@@ -1,0 +1,85 @@
+/*
+ * symbols.h - the store's string table: attribute keys and span and event
+ * names stored once, referred to by number from span blocks (block.h).
+ *
+ * A loadgen span has ~10 attribute keys and a name, all from small
+ * vocabularies; written as text in every block they cost ~13 of the 70
+ * bytes a span took on disk after zstd (a 1M-span store), as numbers ~1.
+ *
+ * Symbols are numbered from 0 in the order the primary first writes them,
+ * never renumbered nor reused: meta 'y' <id:4 BE> -> the text. A symbol's
+ * entry goes into the same atomic write as the first block that uses it,
+ * and into every later write until one of them succeeded, so a block never
+ * refers to a symbol that is not stored. The primary loads every entry at
+ * open; readers fetch an entry the first time they meet its number.
+ *
+ * At most ST_SYM_MAX symbols of at most ST_SYM_LEN_MAX bytes (8 MiB at
+ * most): past that strings are written inline, so a client that sends a
+ * new span name with every request fills the table once and costs bytes
+ * on disk, not memory.
+ *
+ * Threads: lookups of known numbers take no lock (entries are published
+ * once with release stores and never change); everything else takes mu.
+ */
+#ifndef WEFT_STORAGE_SYMBOLS_H
+#define WEFT_STORAGE_SYMBOLS_H
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "span.h"
+
+#define ST_SYM_MAX 65536u
+#define ST_SYM_LEN_MAX 128u
+#define ST_SYM_NONE UINT32_MAX
+
+typedef struct st_sym_entry {
+	uint32_t len;
+	char p[];
+} st_sym_entry;
+
+typedef struct st_symbols {
+	pthread_mutex_t mu;
+	_Atomic(const st_sym_entry *) *text; /* [ST_SYM_MAX], by number */
+	/* primary only: */
+	uint32_t *slot;   /* text -> number + 1, open addressing */
+	uint8_t *stored;  /* [id]: the entry is known to be on disk */
+	uint32_t *putgen; /* [id]: the write that last put the entry */
+	uint32_t gen;     /* the write in progress */
+	uint32_t *put;    /* numbers put by the write in progress */
+	uint32_t nput, capput;
+	uint32_t next;    /* the next number to hand out */
+	bool loaded;      /* every stored entry read */
+	cm_arena arena;   /* the texts */
+} st_symbols;
+
+int st_sym_init(st_symbols *y);
+void st_sym_fini(st_symbols *y);
+
+/* Primary: reads every stored entry (once; later calls return at once). */
+int st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb_column_family_handle_t *meta);
+
+/*
+ * A write (primary): st_sym_write_begin takes y->mu; st_sym_intern gives
+ * the number of s, handed out now if s is new, and puts its entry into wb
+ * unless it is known to be stored or this write put it already; ST_SYM_NONE
+ * when s is not to be a symbol (too long, table full, out of memory).
+ * st_sym_write_end(written) records the entries put as stored when the
+ * write succeeded, and releases y->mu.
+ */
+void st_sym_write_begin(st_symbols *y);
+uint32_t st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
+void st_sym_write_end(st_symbols *y, bool written);
+
+/*
+ * The text of symbol id, read from meta the first time. CM_EPROTO if the
+ * store has no such symbol (a damaged block), CM_EIO if reading failed.
+ */
+int st_sym_text(st_symbols *y, uint32_t id, rocksdb_t *db, rocksdb_readoptions_t *ro,
+    rocksdb_column_family_handle_t *meta, cm_str *out);
+
+#endif
