@@ -1,7 +1,8 @@
 /*
  * test_store.c - the RocksDB store: write, read a trace, idempotence,
- * services and operations, a secondary following its primary, and
- * retention by time partitions under a fake clock.
+ * services and operations, a secondary following its primary, names kept
+ * as symbols across restarts and past a full table, another layout
+ * refused, and retention by time partitions under a fake clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "err.h"
 #include "store.h"
+#include "store_int.h"
 
 typedef struct fixture {
 	char dir[256];
@@ -227,6 +229,116 @@ secondary_without_primary_is_enoent(void **state)
 	assert_null(sec);
 }
 
+/* A batch of one trace whose n spans are named "op-<first + i>". */
+static void
+write_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+{
+	static cm_span spans[1000];
+	static char names[1000][16];
+	cm_resource res = { CM_STR("svc"), { 0 } };
+	cm_scope scope = { CM_STR("lib"), CM_STR(""), { 0 } };
+	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = n };
+	memset(spans, 0, sizeof spans);
+	for (uint32_t i = 0; i < n; i++) {
+		memset(spans[i].trace_id.b, tid, 16);
+		spans[i].trace_id.b[0] = (uint8_t)(first >> 16);
+		spans[i].trace_id.b[1] = (uint8_t)(first >> 8);
+		memcpy(spans[i].span_id.b, &i, 4);
+		spans[i].span_id.b[7] = 1;
+		spans[i].start_ns = 1000 + i;
+		spans[i].end_ns = 2000 + i;
+		snprintf(names[i], sizeof names[i], "op-%u", first + i);
+		spans[i].name = cm_str_from(names[i]);
+	}
+	assert_int_equal(st_store_write(s, &b), CM_OK);
+}
+
+/* The names of write_named(tid, first, n) read back from s. */
+static void
+assert_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+{
+	cm_trace_id id;
+	cm_batch t;
+	char want[16];
+	memset(id.b, tid, 16);
+	id.b[0] = (uint8_t)(first >> 16);
+	id.b[1] = (uint8_t)(first >> 8);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
+	assert_int_equal(t.nspans, n);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(want, sizeof want, "op-%u", first + i);
+		assert_true(cm_str_eq(t.spans[i].name, want));
+	}
+	cm_batch_fini(&t);
+}
+
+static void
+names_survive_restarts_and_a_full_symbol_table(void **state)
+{
+	fixture *f = *state;
+	st_options o = { .data_dir = f->dir }, so = { .data_dir = f->dir, .secondary = true };
+	st_store *sec;
+	char err[256];
+	uint32_t total = ST_SYM_MAX + 4000;
+
+	/* more distinct names than the table holds: the rest are written inline */
+	for (uint32_t first = 0; first < total; first += 1000)
+		write_named(f->store, 0x31, first, 1000);
+	assert_int_equal(f->store->sym.next, ST_SYM_MAX);
+	st_store_close(f->store);
+	assert_int_equal(st_store_open(&o, &f->store, err, sizeof err), CM_OK);
+	/* reopened: the same names keep their numbers, a new one is inline */
+	write_named(f->store, 0x32, 0, 1000);
+	write_named(f->store, 0x32, total, 1000);
+	assert_int_equal(f->store->sym.next, ST_SYM_MAX);
+	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
+	for (uint32_t first = 0; first < total; first += 7000) {
+		assert_named(f->store, 0x31, first, 1000);
+		assert_named(sec, 0x31, first, 1000);
+	}
+	assert_named(sec, 0x32, 0, 1000);
+	assert_named(sec, 0x32, total, 1000);
+	st_store_close(sec);
+}
+
+static void
+a_store_of_another_layout_is_refused(void **state)
+{
+	fixture *f = *state;
+	st_options o = { .data_dir = f->dir };
+	rocksdb_options_t *ro = rocksdb_options_create();
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_column_family_handle_t *h[8];
+	const rocksdb_options_t *opts[8];
+	char *e = NULL, err[256], **names;
+	size_t n;
+	rocksdb_t *db;
+
+	st_store_close(f->store);
+	f->store = NULL;
+	names = rocksdb_list_column_families(ro, f->dir, &n, &e);
+	assert_null(e);
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++)
+		opts[i] = ro;
+	db = rocksdb_open_column_families(ro, f->dir, (int)n, (const char *const *)names, opts, h, &e);
+	assert_null(e);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], "meta") == 0)
+			rocksdb_put_cf(db, wo, h[i], "V", 1, "weft-store-2", 12, &e);
+	assert_null(e);
+	for (size_t i = 0; i < n; i++)
+		rocksdb_column_family_handle_destroy(h[i]);
+	rocksdb_close(db);
+	rocksdb_list_column_families_destroy(names, n);
+	rocksdb_writeoptions_destroy(wo);
+	rocksdb_options_destroy(ro);
+	assert_int_equal(st_store_open(&o, &f->store, err, sizeof err), CM_EVERSION);
+	assert_non_null(strstr(err, "weft-store-2"));
+	f->store = NULL;
+}
+
 #define HOUR_NS 3600000000000ull
 
 static uint64_t fake_now;
@@ -385,6 +497,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(secondary_sees_writes_after_catching_up, setup, teardown),
 		cmocka_unit_test(secondary_without_primary_is_enoent),
+		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_store_of_another_layout_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_resent_into_the_next_partition_reads_once, setup, teardown),
 	};
