@@ -27,9 +27,8 @@ put_text(cm_buf *b, cm_str s)
 	cm_buf_append(b, s.p, s.len);
 }
 
-/* A name or attribute key: a symbol when the table takes it. */
-static void
-put_name(const st_block_enc *e, cm_buf *b, cm_str s)
+void
+st_block_put_name(const st_block_enc *e, cm_buf *b, cm_str s)
 {
 	uint32_t id = e->sym != NULL ? st_sym_intern(e->sym, s, e->wb, e->meta) : ST_SYM_NONE;
 	if (id == ST_SYM_NONE)
@@ -81,7 +80,7 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
 	put_u(b, a->n);
 	put_u(b, a->dropped);
 	for (uint32_t i = 0; i < a->n; i++) {
-		put_name(e, b, a->v[i].key);
+		st_block_put_name(e, b, a->v[i].key);
 		put_value(b, &a->v[i].val);
 	}
 }
@@ -152,7 +151,7 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		put_parent(out, refs, n, sp);
 		put_text(out, sp->trace_state);
 		put_u(out, sp->flags);
-		put_name(e, out, sp->name);
+		st_block_put_name(e, out, sp->name);
 		cm_buf_append(out, &ks, 1);
 		put_text(out, sp->status_message);
 		put_u(out, sp->start_ns - base);
@@ -163,7 +162,7 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		for (uint32_t k = 0; k < sp->nevents; k++) {
 			const cm_event *ev = &sp->events[k];
 			put_u(out, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
-			put_name(e, out, ev->name);
+			st_block_put_name(e, out, ev->name);
 			put_attrs(e, out, &ev->attrs);
 		}
 		put_u(out, sp->nlinks);
@@ -264,6 +263,15 @@ get_str(reader *r, cm_str *s)
 	if ((rv = r->syms->text(r->syms->arg, (uint32_t)(v >> 1), s)) != CM_OK)
 		return fail(r, rv);
 	return true;
+}
+
+bool
+st_block_get_name(const uint8_t **p, const uint8_t *end, const st_block_syms *syms, cm_str *out)
+{
+	reader r = { *p, end, syms, NULL, CM_OK };
+	bool ok = get_str(&r, out);
+	*p = r.p;
+	return ok;
 }
 
 static void *

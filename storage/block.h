@@ -54,6 +54,11 @@ typedef struct st_block_syms {
 	void *arg;
 } st_block_syms;
 
+/* Appends a name or attribute key as blocks have it: a symbol when the table takes it, else inline. */
+void st_block_put_name(const st_block_enc *e, cm_buf *out, cm_str s);
+/* Reads one at *p (advanced); false if damaged or syms (NULL: none) cannot resolve it. */
+bool st_block_get_name(const uint8_t **p, const uint8_t *end, const st_block_syms *syms, cm_str *out);
+
 /* The number of spans in p[0..len); CM_EPROTO if damaged. */
 int st_block_count(const char *p, size_t len, uint32_t *n);
 

@@ -19,9 +19,14 @@
  *                 "<retention_ns> <start_s>-<end_s> ..." (partition.h)
  *              'y' <id:4 BE>                         -> a symbol's text (symbols.h)
  *              'V'                                   -> the layout, text: ST_LAYOUT
- *   index.<partition> CF:  'S' <service> 0x00 <start_ns:8 BE> <batch:8>
- *                 -> msgpack [[trace_id bin16, [[operation, min_ns, max_ns], ...]], ...]
- *              'T' <start_ns:8 BE> <batch:8> -> msgpack [trace_id bin16, ...]
+ *   index.<partition> CF:  'T' <start_ns:8 BE> <batch:8> -> the batch's trace ids, 16 bytes each
+ *              'S' <service> 0x00 <start_ns:8 BE> <batch:8>
+ *                 -> for each trace of the batch with spans of the service:
+ *                    varints: its position in 'T' minus the position after
+ *                    the trace listed before it, the number of operations
+ *                    (0: too many to list, any), then per operation its
+ *                    name (as block.h writes names), shortest duration,
+ *                    longest minus shortest
  *              'A' <bucket:1> <start_ns:8 BE> <batch:8>
  *                 -> varints: (delta of low 16 hash bits, position in 'T') ...
  *                 attribute postings of the batch's traces (tags.h)

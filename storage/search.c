@@ -11,19 +11,19 @@
  * superset. At most ST_SEARCH_MAX_CANDIDATES traces are read per search.
  */
 #include <inttypes.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "block.h"
 #include "err.h"
 #include "keys.h"
-#include "mpcheck.h"
 #include "partition.h"
 #include "summary.h"
 #include "tags.h"
 #include "store_int.h"
+#include "varint.h"
 
 enum { SEEN_SLOTS = 16384 }; /* > 2 * ST_SEARCH_MAX_CANDIDATES */
 
@@ -65,37 +65,42 @@ span_matches(const cm_batch *t, const cm_span *s, const st_query *q, uint64_t en
 	return true;
 }
 
+/* The text of a symbol, for reading index entries (st_block_syms); the lock is held. */
+static int
+symbol_text(void *arg, uint32_t id, cm_str *out)
+{
+	st_store *s = arg;
+	return st_sym_text(&s->sym, id, s->db, s->ropts, s->cf[CF_META], out);
+}
+
 /*
- * Can a trace with these [[op, min, max], ...] of the service hold a
- * matching span? *sure is set false when the answer is a guess (a
- * wildcard entry, a damaged one) rather than a fact.
+ * Can a trace whose operations in the service are listed at *p (nops of
+ * them, each: name, shortest, longest - shortest; keys.h) hold a matching
+ * span? Leaves *p past the list; false in *ok when it is damaged. *sure is
+ * false when the answer is a guess (no operations listed: too many to list).
  */
 static bool
-ops_may_match(const msgpack_object *ops, const st_query *q, bool *sure)
+ops_may_match(const uint8_t **p, const uint8_t *end, uint64_t nops, const st_query *q, const st_block_syms *syms,
+    bool *sure, bool *ok)
 {
-	*sure = true;
-	if ((!q->operation || !*q->operation) && q->min_dur_ns == 0 && q->max_dur_ns == 0)
-		return true;
-	*sure = false;
-	if (ops->type != MSGPACK_OBJECT_ARRAY)
-		return true; /* when in doubt, read the trace */
-	for (uint32_t i = 0; i < ops->via.array.size; i++) {
-		const msgpack_object *e = &ops->via.array.ptr[i];
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 || e->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
-			return true;
-		const msgpack_object_str *op = &e->via.array.ptr[0].via.str;
-		uint64_t mn = e->via.array.ptr[1].via.u64, mx = e->via.array.ptr[2].via.u64;
-		bool wildcard = op->size == 1 && op->ptr[0] == '*';
-		if (!wildcard && q->operation && *q->operation &&
-		    (op->size != strlen(q->operation) || memcmp(op->ptr, q->operation, op->size) != 0))
-			continue;
-		if (mx >= q->min_dur_ns && (q->max_dur_ns == 0 || mn <= q->max_dur_ns)) {
-			*sure = !wildcard;
-			return true;
+	bool may = nops == 0, any_op = !q->operation || !*q->operation;
+	size_t oplen = any_op ? 0 : strlen(q->operation);
+
+	*sure = nops > 0 || (any_op && q->min_dur_ns == 0 && q->max_dur_ns == 0);
+	*ok = true;
+	for (uint64_t i = 0; i < nops; i++) {
+		cm_str op;
+		uint64_t mn, range;
+		if (!st_block_get_name(p, end, syms, &op) || !st_get_varint(p, end, &mn) || !st_get_varint(p, end, &range)) {
+			*ok = false;
+			return false;
 		}
+		if (!any_op && (op.len != oplen || memcmp(op.p, q->operation, oplen) != 0))
+			continue;
+		if (mn + range >= q->min_dur_ns && (q->max_dur_ns == 0 || mn <= q->max_dur_ns))
+			may = true;
 	}
-	*sure = true;
-	return false;
+	return may;
 }
 
 typedef struct scan {
@@ -174,45 +179,78 @@ consider(scan *sc, const uint8_t *tid, bool index_decides)
 	return match ? keep_summary(sc, &id) : CM_OK;
 }
 
-/* The candidates of one index entry (keys.h), in order. */
+/*
+ * The trace ids of one batch: its 'T' entry (keys.h), read by the suffix
+ * <start_ns BE><batch> that its other entries' keys end with. *ids is NULL
+ * when the entry is missing or damaged (the batch is skipped rather than
+ * the search failed); CM_EIO when reading failed.
+ */
 static int
-consider_entry(scan *sc, const char *val, size_t vlen, bool by_service)
+batch_traces(scan *sc, rocksdb_column_family_handle_t *index, const char *suffix, char **ids, size_t *n)
+{
+	char key[17], *err = NULL;
+	size_t len = 0;
+
+	key[0] = ST_INDEX_TIME;
+	memcpy(key + 1, suffix, 16);
+	*ids = rocksdb_get_cf(sc->store->db, sc->store->ropts, index, key, sizeof key, &len, &err);
+	if (err != NULL)
+		return st_rocks_error("read index", err);
+	if (*ids != NULL && len % 16 != 0) {
+		free(*ids);
+		*ids = NULL;
+	}
+	*n = len / 16;
+	return CM_OK;
+}
+
+/* The candidates of a 'T' entry: every trace of its batch, in order. */
+static int
+consider_times(scan *sc, const char *ids, size_t len)
 {
 	const st_query *q = sc->q;
-	bool any_op = !q->operation || !*q->operation;
-	/*
-	 * Service entries list each trace's operations in that service with
-	 * their shortest and longest span: they decide an operation and one
-	 * duration bound. Time entries decide only a window.
-	 */
-	bool decides = q->ntags == 0 &&
-	    (by_service ? !(q->min_dur_ns && q->max_dur_ns) : any_op && !q->min_dur_ns && !q->max_dur_ns);
-	msgpack_unpacked up;
-	const char *why;
-	size_t off = 0;
+	/* time entries decide only a window */
+	bool decides = q->ntags == 0 && (!q->operation || !*q->operation) && !q->min_dur_ns && !q->max_dur_ns;
 	int rv = CM_OK;
 
-	if (cm_msgpack_check(val, vlen, 6, &why) != CM_OK)
+	if (len % 16 != 0)
 		return CM_OK; /* a damaged entry: skip it rather than fail the search */
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, val, vlen, &off) == MSGPACK_UNPACK_SUCCESS && up.data.type == MSGPACK_OBJECT_ARRAY) {
-		for (uint32_t i = 0; i < up.data.via.array.size && rv == CM_OK; i++) {
-			const msgpack_object *e = &up.data.via.array.ptr[i], *tid = e;
-			bool sure = true;
-			if (scan_done(sc))
-				break;
-			if (by_service) {
-				if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2)
-					continue;
-				tid = &e->via.array.ptr[0];
-				if (!ops_may_match(&e->via.array.ptr[1], sc->q, &sure))
-					continue;
-			}
-			if (tid->type == MSGPACK_OBJECT_BIN && tid->via.bin.size == 16)
-				rv = consider(sc, (const uint8_t *)tid->via.bin.ptr, decides && sure);
-		}
+	for (size_t i = 0; i < len / 16 && rv == CM_OK && !scan_done(sc); i++)
+		rv = consider(sc, (const uint8_t *)ids + 16 * i, decides);
+	return rv;
+}
+
+/*
+ * The candidates of an 'S' entry: the traces of its batch that its service
+ * has spans in, skipping those whose operations there cannot match.
+ */
+static int
+consider_service(scan *sc, rocksdb_column_family_handle_t *index, const char *suffix, const char *val, size_t vlen)
+{
+	const st_query *q = sc->q;
+	/* service entries decide an operation and one duration bound */
+	bool decides = q->ntags == 0 && !(q->min_dur_ns && q->max_dur_ns);
+	const st_block_syms syms = { symbol_text, sc->store };
+	const uint8_t *p = (const uint8_t *)val, *end = p + vlen;
+	uint64_t pos = 0, gap, nops;
+	char *ids;
+	size_t n;
+	int rv = batch_traces(sc, index, suffix, &ids, &n);
+
+	while (rv == CM_OK && ids != NULL && p < end && !scan_done(sc)) {
+		bool sure, ok, may;
+		if (!st_get_varint(&p, end, &gap) || !st_get_varint(&p, end, &nops) || gap >= n - pos)
+			break; /* damaged: skip the rest of the entry */
+		pos += gap;
+		may = ops_may_match(&p, end, nops, q, &syms, &sure, &ok);
+		if (!ok)
+			break;
+		if (may)
+			rv = consider(sc, (const uint8_t *)ids + 16 * pos, decides && sure);
+		if (++pos == n)
+			break;
 	}
-	msgpack_unpacked_destroy(&up);
+	free(ids);
 	return rv;
 }
 
@@ -221,9 +259,8 @@ typedef struct tag_hits {
 	scan *sc;
 	rocksdb_column_family_handle_t *index;
 	const char *suffix; /* <start_ns BE><batch> of the batch */
-	char *tval;         /* its 'T' entry, read on the first hit */
-	size_t tlen;
-	msgpack_unpacked up;
+	char *ids;          /* its 'T' entry, read on the first hit */
+	size_t n;
 	bool loaded;
 	int rv;
 } tag_hits;
@@ -232,30 +269,16 @@ static int
 on_tag_hit(void *arg, uint32_t i)
 {
 	tag_hits *h = arg;
-	const msgpack_object *tid;
 
 	if (!h->loaded) {
-		char key[17], *err = NULL;
-		const char *why;
-		size_t off = 0;
-		key[0] = ST_INDEX_TIME;
-		memcpy(key + 1, h->suffix, 16);
 		h->loaded = true;
-		h->tval = rocksdb_get_cf(h->sc->store->db, h->sc->store->ropts, h->index, key, sizeof key, &h->tlen, &err);
-		if (err != NULL) {
-			h->rv = st_rocks_error("read index", err);
+		if ((h->rv = batch_traces(h->sc, h->index, h->suffix, &h->ids, &h->n)) != CM_OK)
 			return 1;
-		}
-		if (h->tval == NULL || cm_msgpack_check(h->tval, h->tlen, 2, &why) != CM_OK ||
-		    msgpack_unpack_next(&h->up, h->tval, h->tlen, &off) != MSGPACK_UNPACK_SUCCESS ||
-		    h->up.data.type != MSGPACK_OBJECT_ARRAY)
-			return 1; /* a damaged or missing entry: skip the batch rather than fail the search */
 	}
-	if (h->up.data.type != MSGPACK_OBJECT_ARRAY || i >= h->up.data.via.array.size)
-		return 0;
-	tid = &h->up.data.via.array.ptr[i];
-	if (tid->type == MSGPACK_OBJECT_BIN && tid->via.bin.size == 16)
-		h->rv = consider(h->sc, (const uint8_t *)tid->via.bin.ptr, false);
+	if (h->ids == NULL)
+		return 1;
+	if (i < h->n)
+		h->rv = consider(h->sc, (const uint8_t *)h->ids + 16 * (size_t)i, false);
 	return h->rv != CM_OK || scan_done(h->sc);
 }
 
@@ -265,10 +288,8 @@ consider_postings(scan *sc, rocksdb_column_family_handle_t *index, const char *k
     uint32_t lo)
 {
 	tag_hits h = { .sc = sc, .index = index, .suffix = key + 2 };
-	msgpack_unpacked_init(&h.up);
 	st_tag_postings_find(val, vlen, lo, on_tag_hit, &h); /* a damaged entry ends early: skip the rest */
-	msgpack_unpacked_destroy(&h.up);
-	free(h.tval);
+	free(h.ids);
 	return h.rv;
 }
 
@@ -365,8 +386,10 @@ run(st_store *s, const st_query *q, scan sc)
 		val = rocksdb_iter_value(it[at], &vlen);
 		if (q->ntags > 0)
 			rv = consider_postings(&sc, s->parts[part_of[at]].index, key, val, vlen, st_tag_low(tag_hash));
+		else if (slen > 0)
+			rv = consider_service(&sc, s->parts[part_of[at]].index, key + plen, val, vlen);
 		else
-			rv = consider_entry(&sc, val, vlen, slen > 0);
+			rv = consider_times(&sc, val, vlen);
 		rocksdb_iter_prev(it[at]);
 	}
 	for (size_t i = 0; i < nit; i++) {

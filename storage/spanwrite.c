@@ -32,6 +32,7 @@
 #include "store_int.h"
 #include "summary.h"
 #include "tags.h"
+#include "varint.h"
 
 typedef struct writer {
 	rocksdb_writebatch_t *wb;
@@ -133,41 +134,92 @@ typedef struct op_stat {
 	uint64_t min, max;
 } op_stat;
 
+/* True if refs[i] starts another trace than refs[i - 1]. */
+static inline bool
+new_trace(const span_ref *refs, size_t i)
+{
+	return i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0;
+}
+
+/*
+ * Appends, for the traces of refs[0..n) with spans of service svc, their
+ * position in the batch's 'T' entry and the operations svc ran in them
+ * with their shortest and longest span (keys.h). Returns the traces listed.
+ */
+static size_t
+put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n, cm_str svc)
+{
+	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
+	size_t listed = 0;
+	uint64_t pos = 0, next = 0; /* the trace's position; the one after the last listed */
+
+	for (size_t i = 0, j; i < n; i = j, pos++) {
+		op_stat ops[32];
+		uint32_t nops = 0;
+		bool wildcard = false;
+		for (j = i; j < n && (j == i || !new_trace(refs, j)); j++) {
+			const cm_span *sp = refs[j].sp;
+			uint64_t d = sp->end_ns - sp->start_ns;
+			uint32_t k;
+			if (wildcard || !cm_str_same(b->resources[sp->resource].service, svc))
+				continue;
+			for (k = 0; k < nops && !cm_str_same(ops[k].op, sp->name); k++)
+				;
+			if (k == nops) {
+				if (nops == 32) { /* too many to list: no operations means any (see search.c) */
+					wildcard = true;
+					continue;
+				}
+				ops[nops++] = (op_stat){ sp->name, d, d };
+			}
+			ops[k].min = d < ops[k].min ? d : ops[k].min;
+			ops[k].max = d > ops[k].max ? d : ops[k].max;
+		}
+		if (nops == 0)
+			continue;
+		if (cm_buf_reserve(&w->buf, 2 * ST_VARINT_MAX) != CM_OK)
+			return listed;
+		st_put_varint(&w->buf, pos - next);
+		st_put_varint(&w->buf, wildcard ? 0 : nops);
+		for (uint32_t k = 0; k < nops && !wildcard; k++) {
+			st_block_put_name(&enc, &w->buf, ops[k].op);
+			if (cm_buf_reserve(&w->buf, 2 * ST_VARINT_MAX) == CM_OK) {
+				st_put_varint(&w->buf, ops[k].min);
+				st_put_varint(&w->buf, ops[k].max - ops[k].min);
+			}
+		}
+		next = pos + 1;
+		listed++;
+	}
+	return listed;
+}
+
 /*
  * The index entries of one batch (keys.h): refs[0..n) are its spans sorted
- * by trace. For each service, the batch's traces with the operations that
- * service ran in them and their shortest and longest spans; and the list of
- * all its traces by time.
+ * by trace. The list of all its traces by time, their attribute postings,
+ * and for each service the traces it has spans in, with operations.
  */
 static void
 put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 {
 	char key[1 + 1024 + 1 + 16];
-	uint8_t batch_key[8];
-	uint64_t start = UINT64_MAX, h;
-	size_t ntraces = 0, klen;
+	uint8_t batch_key[8], ids[24];
+	uint64_t start = UINT64_MAX;
+	size_t klen;
 
 	if (n == 0)
 		return;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		start = refs[i].sp->start_ns < start ? refs[i].sp->start_ns : start;
-		ntraces += i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0;
-	}
-	{
-		uint8_t ids[24];
-		memcpy(ids, refs[0].sp->trace_id.b, 16);
-		memcpy(ids + 16, refs[0].sp->span_id.b, 8);
-		h = st_hash64(ids, sizeof ids);
-		st_put_be64(batch_key, h);
-	}
+	memcpy(ids, refs[0].sp->trace_id.b, 16);
+	memcpy(ids + 16, refs[0].sp->span_id.b, 8);
+	st_put_be64(batch_key, st_hash64(ids, sizeof ids));
+
 	/* 'T': every trace of the batch */
 	w->buf.len = 0;
-	msgpack_pack_array(&w->pk, ntraces);
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0) {
-			msgpack_pack_bin(&w->pk, 16);
-			msgpack_pack_bin_body(&w->pk, refs[i].sp->trace_id.b, 16);
-		}
+		if (new_trace(refs, i))
+			cm_buf_append(&w->buf, refs[i].sp->trace_id.b, 16);
 	key[0] = ST_INDEX_TIME;
 	st_put_be64((uint8_t *)key + 1, start);
 	memcpy(key + 9, batch_key, 8);
@@ -181,59 +233,13 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 	for (uint32_t r = 0; r < b->nresources; r++) {
 		cm_str svc = b->resources[r].service;
 		bool dup = false;
-		size_t nt = 0;
 		for (uint32_t q = 0; q < r && !dup; q++) /* several resources may share a service */
 			dup = cm_str_same(b->resources[q].service, svc);
 		if (dup || svc.len > 1024)
 			continue;
-		/* count the traces with a span of this service */
-		for (size_t i = 0, j; i < n; i = j) {
-			bool has = false;
-			for (j = i; j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0; j++)
-				has |= cm_str_same(b->resources[refs[j].sp->resource].service, svc);
-			nt += has;
-		}
-		if (nt == 0)
-			continue;
 		w->buf.len = 0;
-		msgpack_pack_array(&w->pk, nt);
-		for (size_t i = 0, j; i < n; i = j) {
-			op_stat ops[32];
-			uint32_t nops = 0;
-			for (j = i; j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0; j++) {
-				const cm_span *sp = refs[j].sp;
-				uint64_t d = sp->end_ns - sp->start_ns;
-				uint32_t k;
-				if (!cm_str_same(b->resources[sp->resource].service, svc))
-					continue;
-				for (k = 0; k < nops && !cm_str_same(ops[k].op, sp->name); k++)
-					;
-				if (k == nops) {
-					if (nops == 32) { /* too many to list: a wildcard entry (see search.c) */
-						ops[0] = (op_stat){ CM_STR("*"), 0, UINT64_MAX };
-						nops = 1;
-						break;
-					}
-					ops[nops++] = (op_stat){ sp->name, d, d };
-				}
-				ops[k].min = d < ops[k].min ? d : ops[k].min;
-				ops[k].max = d > ops[k].max ? d : ops[k].max;
-			}
-			while (j < n && memcmp(refs[j].sp->trace_id.b, refs[i].sp->trace_id.b, 16) == 0)
-				j++;
-			if (nops == 0)
-				continue;
-			msgpack_pack_array(&w->pk, 2);
-			msgpack_pack_bin(&w->pk, 16);
-			msgpack_pack_bin_body(&w->pk, refs[i].sp->trace_id.b, 16);
-			msgpack_pack_array(&w->pk, nops);
-			for (uint32_t k = 0; k < nops; k++) {
-				msgpack_pack_array(&w->pk, 3);
-				cm_pack_str(&w->pk, ops[k].op);
-				msgpack_pack_uint64(&w->pk, ops[k].min);
-				msgpack_pack_uint64(&w->pk, ops[k].max);
-			}
-		}
+		if (put_service_traces(w, b, refs, n, svc) == 0)
+			continue;
 		key[0] = ST_INDEX_SERVICE;
 		if (svc.len)
 			memcpy(key + 1, svc.p, svc.len);
@@ -381,12 +387,12 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 			refs[k++] = (span_ref){ &batches[i]->spans[j], (uint32_t)i };
 	}
 	qsort(refs, total, sizeof *refs, by_trace_start);
+	st_sym_write_begin(&s->sym);
 	for (size_t i = 0, j = 0; i < total; i = j) { /* refs are grouped by batch: index each */
 		while (j < total && refs[j].batch == refs[i].batch)
 			j++;
 		put_batch_index(&w, batches[refs[i].batch], refs + i, j - i);
 	}
-	st_sym_write_begin(&s->sym);
 	for (size_t i = 0, j; i < total; i = j) {
 		for (j = i + 1; j < total; j++)
 			if (refs[i].batch != refs[j].batch ||

@@ -2,7 +2,7 @@
  * test_store.c - the RocksDB store: write, read a trace, idempotence,
  * services and operations, a secondary following its primary, names kept
  * as symbols across restarts and past a full table, another layout
- * refused, and retention by time partitions under a fake clock.
+ * refused, damaged index entries skipped by search, and retention by time partitions under a fake clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -339,6 +339,78 @@ a_store_of_another_layout_is_refused(void **state)
 	f->store = NULL;
 }
 
+/* Overwrites every index entry of the store's first partition with what damage(i, value) makes of it. */
+static void
+damage_index(st_store *s, void (*damage)(size_t i, cm_buf *v))
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->parts[0].index);
+	char *e = NULL;
+	size_t i = 0;
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it), i++) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen), *v = rocksdb_iter_value(it, &vlen);
+		cm_buf b;
+		cm_buf_init(&b);
+		cm_buf_append(&b, v, vlen);
+		damage(i, &b);
+		rocksdb_put_cf(s->db, wo, s->parts[0].index, k, klen, b.data ? b.data : "", b.len, &e);
+		assert_null(e);
+		cm_buf_fini(&b);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_writeoptions_destroy(wo);
+}
+
+static void
+cut_in_half(size_t i, cm_buf *v)
+{
+	(void)i;
+	v->len /= 2;
+}
+
+static void
+scribble(size_t i, cm_buf *v)
+{
+	for (size_t k = 0; k < v->len; k++)
+		v->data[k] = (char)(0x80 | (k * 37 + i));
+}
+
+/* Searches by service, operation and duration, by time, and by tag: whatever they find, they return. */
+static void
+search_all_ways(st_store *s)
+{
+	st_tag tag = { "k", "v" };
+	st_query qs[] = { { .service = "frontend", .operation = "GET /", .min_dur_ns = 1 }, { .service = "backend" },
+		{ .limit = 5 }, { .tags = &tag, .ntags = 1 } };
+	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+		st_traces t;
+		st_summaries sum;
+		assert_int_equal(st_search(s, &qs[i], &t), CM_OK);
+		st_traces_fini(&t);
+		assert_int_equal(st_search_summaries(s, &qs[i], &sum), CM_OK);
+		st_summaries_fini(&sum);
+	}
+}
+
+static void
+damaged_index_entries_are_skipped(void **state)
+{
+	fixture *f = *state;
+	sample s;
+	for (uint8_t tid = 1; tid <= 20; tid++) {
+		make_sample(&s, tid, 1 + tid % 5);
+		assert_int_equal(st_store_write(f->store, &s.b), CM_OK);
+	}
+	search_all_ways(f->store);
+	damage_index(f->store, cut_in_half);
+	search_all_ways(f->store);
+	damage_index(f->store, scribble);
+	search_all_ways(f->store);
+}
+
 #define HOUR_NS 3600000000000ull
 
 static uint64_t fake_now;
@@ -499,6 +571,7 @@ main(void)
 		cmocka_unit_test(secondary_without_primary_is_enoent),
 		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_store_of_another_layout_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_index_entries_are_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_resent_into_the_next_partition_reads_once, setup, teardown),
 	};
