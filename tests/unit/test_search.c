@@ -65,23 +65,23 @@ rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
-/* Writes the spans [from, to) of trace t as one batch. */
-static void
-write_spans(st_store *st, const mtrace *t, int from, int to)
-{
-	cm_resource res[5];
-	cm_scope scope = { CM_STR("lib"), CM_STR("1"), { NULL, 0, 0 } };
-	cm_span spans[MAXSPANS];
-	cm_attr attrs[MAXSPANS];
-	cm_event events[MAXSPANS];
-	cm_link links[MAXSPANS];
-	cm_batch b = { .resources = res, .nresources = 5, .scopes = &scope, .nscopes = 1, .spans = spans };
+/* The batch being put together: spans of several traces, as a collector receives them. */
+enum { MAXBATCH = 16 * MAXSPANS };
+static cm_span pend[MAXBATCH];
+static cm_attr pend_attrs[MAXBATCH];
+static cm_event pend_events[MAXBATCH];
+static cm_link pend_links[MAXBATCH];
+static uint32_t npend;
 
-	for (int i = 0; i < 5; i++)
-		res[i] = (cm_resource){ cm_str_from(services[i]), { NULL, 0, 0 } };
+/* Adds the spans [from, to) of trace t to the batch being put together. */
+static void
+add_spans(const mtrace *t, int from, int to)
+{
 	for (int i = from; i < to; i++) {
 		const mspan *m = &t->s[i];
-		cm_span *s = &spans[b.nspans++];
+		uint32_t k = npend++;
+		cm_span *s = &pend[k];
+		assert_true(npend <= MAXBATCH);
 		memset(s, 0, sizeof *s);
 		s->trace_id = t->id;
 		s->span_id = m->id;
@@ -94,27 +94,42 @@ write_spans(st_store *st, const mtrace *t, int from, int to)
 		s->end_ns = m->start + m->dur;
 		s->resource = (uint32_t)m->service;
 		if (m->key >= 0) {
-			cm_attrs *on = m->where == 1 ? &events[i].attrs : m->where == 2 ? &links[i].attrs : &s->attrs;
-			attrs[i] = (cm_attr){ cm_str_from(keys[m->key]), { .type = CM_VAL_STR, .u.s = cm_str_from(vals[m->val]) } };
+			cm_attrs *on = m->where == 1 ? &pend_events[k].attrs : m->where == 2 ? &pend_links[k].attrs : &s->attrs;
+			pend_attrs[k] = (cm_attr){ cm_str_from(keys[m->key]), { .type = CM_VAL_STR, .u.s = cm_str_from(vals[m->val]) } };
 			if (m->val == NVALS - 1)
-				attrs[i].val = (cm_value){ .type = CM_VAL_INT, .u.i = 42 };
-			memset(&events[i], 0, sizeof events[i]);
-			memset(&links[i], 0, sizeof links[i]);
-			*on = (cm_attrs){ &attrs[i], 1, 0 };
+				pend_attrs[k].val = (cm_value){ .type = CM_VAL_INT, .u.i = 42 };
+			memset(&pend_events[k], 0, sizeof pend_events[k]);
+			memset(&pend_links[k], 0, sizeof pend_links[k]);
+			*on = (cm_attrs){ &pend_attrs[k], 1, 0 };
 			if (m->where == 1) {
-				events[i].time_ns = m->start;
-				events[i].name = CM_STR("retry");
-				s->events = &events[i];
+				pend_events[k].time_ns = m->start;
+				pend_events[k].name = CM_STR("retry");
+				s->events = &pend_events[k];
 				s->nevents = 1;
 			} else if (m->where == 2) {
-				cm_trace_id_random(&links[i].trace_id);
-				cm_span_id_random(&links[i].span_id);
-				s->links = &links[i];
+				cm_trace_id_random(&pend_links[k].trace_id);
+				cm_span_id_random(&pend_links[k].span_id);
+				s->links = &pend_links[k];
 				s->nlinks = 1;
 			}
 		}
 	}
+}
+
+/* Writes the batch put together, if any. */
+static void
+flush(st_store *st)
+{
+	cm_resource res[5];
+	cm_scope scope = { CM_STR("lib"), CM_STR("1"), { NULL, 0, 0 } };
+	cm_batch b = { .resources = res, .nresources = 5, .scopes = &scope, .nscopes = 1, .spans = pend, .nspans = npend };
+
+	if (npend == 0)
+		return;
+	for (int i = 0; i < 5; i++)
+		res[i] = (cm_resource){ cm_str_from(services[i]), { NULL, 0, 0 } };
 	assert_int_equal(st_store_write(st, &b), CM_OK);
+	npend = 0;
 }
 
 static bool
@@ -197,9 +212,19 @@ search_agrees_with_the_model(void **state)
 	o.retention_ns = 12 * 3600000000000ull; /* partitions 2 h wide; nothing expires */
 	o.now_ns = arrival_clock;
 	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
+	/*
+	 * Batches of 1-12 traces whose starts lie within a minute of each
+	 * other, the batches walking through an hour (a batch is dated by its
+	 * earliest span: see ST_SEARCH_SLACK_NS). A trace cut in two sends its
+	 * second part with the next batch. The store's clock advances 20
+	 * minutes per batch: partitions are 2 h wide.
+	 */
+	uint64_t group_t0 = base;
+	int left = 1 + (int)rnd(12), later_from = 0, later_to = 0;
+	const mtrace *later = NULL;
 	for (int t = 0; t < NTRACES; t++) {
 		mtrace *m = &model[t];
-		uint64_t t0 = base + rnd(3600) * 1000000000u; /* within an hour */
+		uint64_t t0 = group_t0 + rnd(60) * 1000000000u;
 		cm_trace_id_random(&m->id);
 		m->n = 1 + (int)rnd(MAXSPANS);
 		for (int i = 0; i < m->n; i++) {
@@ -215,17 +240,30 @@ search_agrees_with_the_model(void **state)
 			s->dur = 1000 + rnd(2000000000u);
 			cm_span_id_random(&s->id);
 		}
-		/* some traces arrive in two batches; a batch arrives every 3 minutes */
-		arrival_ns += 180000000000u;
-		if (m->n > 2 && rnd(2)) {
+		if (m->n > 2 && later == NULL && rnd(2)) {
 			int cut = 1 + (int)rnd((uint64_t)m->n - 1);
-			write_spans(st, m, cut, m->n);
-			arrival_ns += 180000000000u;
-			write_spans(st, m, 0, cut);
+			add_spans(m, cut, m->n);
+			later = m;
+			later_from = 0;
+			later_to = cut;
 		} else {
-			write_spans(st, m, 0, m->n);
+			add_spans(m, 0, m->n);
+		}
+		if (--left == 0 || t == NTRACES - 1) {
+			arrival_ns += 1200000000000u;
+			flush(st);
+			left = 1 + (int)rnd(12);
+			group_t0 += rnd(300) * 1000000000u;
+			if (later != NULL) {
+				add_spans(later, later_from, later_to);
+				later = NULL;
+			}
 		}
 	}
+	if (later != NULL)
+		add_spans(later, later_from, later_to);
+	arrival_ns += 1200000000000u;
+	flush(st);
 
 	for (int qi = 0; qi < NQUERIES; qi++) {
 		st_tag tags[2];
