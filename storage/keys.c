@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "varint.h"
 
 void
 st_put_be64(uint8_t *p, uint64_t v)
@@ -34,20 +35,18 @@ st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s)
 }
 
 int
-st_block_split(const char *val, size_t len, size_t *sum_len, size_t *spans_off)
+st_block_split(const char *val, size_t len, size_t *sum_off, size_t *sum_len, size_t *spans_off)
 {
-	uint32_t n = 0;
+	const uint8_t *p = (const uint8_t *)val + 1, *end = (const uint8_t *)val + len;
+	uint64_t n;
+
 	if (len < 1 || val[0] != ST_SPAN_VALUE_VERSION)
 		return CM_EVERSION;
-	if (len < ST_BLOCK_HEAD)
+	if (!st_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
 		return CM_EPROTO;
-	for (int i = 1; i < ST_BLOCK_HEAD; i++)
-		n = n << 8 | (uint8_t)val[i];
-	if (n > len - ST_BLOCK_HEAD)
-		return CM_EPROTO;
-	*sum_len = n;
-	if (spans_off != NULL)
-		*spans_off = ST_BLOCK_HEAD + n;
+	*sum_off = (size_t)(p - (const uint8_t *)val);
+	*sum_len = (size_t)n;
+	*spans_off = *sum_off + (size_t)n;
 	return CM_OK;
 }
 

@@ -2,7 +2,7 @@
  * keys.h - the storage key layout (see docs/architecture.md).
  *
  *   spans.<partition> CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
- *              -> value: 0x03, summary length (4 bytes BE), the partial
+ *              -> value: 0x03, summary length (varint), the partial
  *                 summary of the block's spans (summary.h), then the
  *                 spans (block.h), which refer to resources and scopes
  *                 by content hash and to names and keys by symbol
@@ -50,7 +50,6 @@
 /* Written into a new store; a store with another (or none, but data) is refused. */
 #define ST_LAYOUT "weft-store-3"
 #define ST_SPAN_VALUE_VERSION 3
-#define ST_BLOCK_HEAD 5 /* version, summary length */
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'
 #define ST_META_SERVICE 's'
@@ -65,11 +64,12 @@
 
 void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
 /*
- * Checks the head of a span block value: *sum_len gets the summary's
- * length (it starts at ST_BLOCK_HEAD), *spans_off (when not NULL) where
- * the spans start. CM_EVERSION for another layout, CM_EPROTO if damaged.
+ * Splits a span block value: version byte, varint summary length, the
+ * summary (summary.h), the spans (block.h). *sum_off and *sum_len locate
+ * the summary, *spans_off the spans. CM_EVERSION for another layout,
+ * CM_EPROTO if damaged.
  */
-int st_block_split(const char *val, size_t len, size_t *sum_len, size_t *spans_off);
+int st_block_split(const char *val, size_t len, size_t *sum_off, size_t *sum_len, size_t *spans_off);
 void st_put_be64(uint8_t *p, uint64_t v);
 uint64_t st_get_be64(const uint8_t *p);
 /* 64-bit FNV-1a, the content hash of encoded resources and scopes. */

@@ -204,13 +204,13 @@ add_block(void *arg, const char *val, size_t vlen)
 	trace_read *tr = arg;
 	cm_batch *out = tr->out;
 	const st_block_syms syms = { symbol_text, tr };
-	size_t hlen, off;
+	size_t sum_off, sum_len, off;
 	uint64_t *hashes;
 	uint32_t n;
 	char *copy;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &hlen, &off)) != CM_OK ||
+	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &off)) != CM_OK ||
 	    (rv = st_block_count(val + off, vlen - off, &n)) != CM_OK || (rv = grow(tr, n)) != CM_OK)
 		return rv;
 	/* the spans' inline strings point into the copy */
@@ -266,8 +266,8 @@ st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 		rv = st_trace_blocks(s, s->parts[i].spans, id, add_block, &tr, "read trace");
 		parts += out->nspans > before;
 	}
-	if (rv == CM_EPROTO)
-		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
+	if (rv == CM_EPROTO || rv == CM_EVERSION)
+		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
 	if (rv == CM_OK && out->nspans == 0)
 		rv = CM_ENOENT;
 	if (rv == CM_OK)

@@ -40,6 +40,7 @@ typedef struct writer {
 	st_part *part; /* the partition written into */
 	const cm_batch *const *batches;
 	st_summary_scratch sum;
+	cm_buf head; /* a block's summary */
 	cm_buf buf;
 	msgpack_packer pk;
 	uint64_t **res_hash;   /* per batch, per resource */
@@ -251,25 +252,23 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 	}
 }
 
-/* Adds one block: the spans refs[0..n) of one trace. */
+/* Adds one block (keys.h): the spans refs[0..n) of one trace, headed by their summary. */
 static void
 put_block(writer *w, const span_ref *refs, uint32_t n)
 {
-	uint8_t key[ST_SPAN_KEY_SIZE];
-	uint8_t head[1 + 4] = { ST_SPAN_VALUE_VERSION };
+	uint8_t key[ST_SPAN_KEY_SIZE], version = ST_SPAN_VALUE_VERSION;
 	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
-	size_t sum_len;
 
-	w->buf.len = 0;
-	cm_buf_append(&w->buf, head, sizeof head);
-	if (!st_summary_pack(&w->pk, w->batches[refs[0].batch], refs, n, &w->sum)) {
+	w->head.len = 0;
+	if (!st_summary_put(&w->head, &enc, w->batches[refs[0].batch], refs, n, &w->sum)) {
 		w->oom = true;
 		return;
 	}
-	sum_len = w->buf.len - sizeof head;
-	if (!w->buf.failed)
-		for (int i = 0; i < 4; i++)
-			w->buf.data[1 + i] = (char)(sum_len >> (24 - 8 * i));
+	w->buf.len = 0;
+	cm_buf_append(&w->buf, &version, 1);
+	if (cm_buf_reserve(&w->buf, ST_VARINT_MAX) == CM_OK)
+		st_put_varint(&w->buf, w->head.len);
+	cm_buf_append(&w->buf, w->head.data, w->head.len);
 	st_block_encode(&enc, &w->buf, refs, n, w->res_hash, w->scope_hash);
 	st_key_span(key, refs[0].sp);
 	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
@@ -372,6 +371,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	rocksdb_set_perf_level(rocksdb_disable);
 	w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
+	cm_buf_init(&w.head);
 	msgpack_packer_init(&w.pk, &w.buf, cm_pack_to_buf);
 	for (size_t i = 0; i < n; i++)
 		total += batches[i]->nspans;
@@ -400,7 +400,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 				break;
 		put_block(&w, refs + i, (uint32_t)(j - i));
 	}
-	if (w.buf.failed || w.oom) {
+	if (w.buf.failed || w.head.failed || w.oom) {
 		st_sym_write_end(&s->sym, false);
 		goto out;
 	}
@@ -426,6 +426,7 @@ out:
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);
+	cm_buf_fini(&w.head);
 	rocksdb_writebatch_destroy(w.wb);
 	pthread_rwlock_unlock(&s->lock);
 	if (rv == CM_EIO)

@@ -1,22 +1,16 @@
 /*
  * summary.c - partial trace summaries in span block heads, merged on read (summary.h).
- *
- * A partial is msgpack [min_start, max_end, spans, errors, root, services]
- * where root is nil or [service, operation] and services is
- * [[service, spans], ...].
  */
 #include "summary.h"
 
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "err.h"
 #include "keys.h"
-#include "mpcheck.h"
 #include "partition.h"
-#include "spanpack.h"
+#include "varint.h"
 
 struct svc_count {
 	cm_str service;
@@ -32,7 +26,8 @@ st_summary_scratch_fini(st_summary_scratch *s)
 }
 
 bool
-st_summary_pack(msgpack_packer *pk, const cm_batch *b, const span_ref *refs, size_t n, st_summary_scratch *scratch)
+st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const span_ref *refs, size_t n,
+    st_summary_scratch *scratch)
 {
 	uint64_t start = UINT64_MAX, end = 0;
 	uint32_t errors = 0;
@@ -63,89 +58,57 @@ st_summary_pack(msgpack_packer *pk, const cm_batch *b, const span_ref *refs, siz
 		}
 		scratch->svcs[k].spans++;
 	}
-	msgpack_pack_array(pk, 6);
-	msgpack_pack_uint64(pk, start);
-	msgpack_pack_uint64(pk, end);
-	msgpack_pack_uint32(pk, (uint32_t)n);
-	msgpack_pack_uint32(pk, errors);
+	if (cm_buf_reserve(out, 4 * ST_VARINT_MAX) != CM_OK)
+		return false;
+	st_put_varint(out, n > 0 && end > start ? end - start : 0);
+	st_put_varint(out, errors);
+	st_put_varint(out, root != NULL);
 	if (root != NULL) {
-		msgpack_pack_array(pk, 2);
-		cm_pack_str(pk, b->resources[root->resource].service);
-		cm_pack_str(pk, root->name);
-	} else {
-		msgpack_pack_nil(pk);
+		st_block_put_name(enc, out, b->resources[root->resource].service);
+		st_block_put_name(enc, out, root->name);
 	}
-	msgpack_pack_array(pk, nsvcs);
+	if (cm_buf_reserve(out, ST_VARINT_MAX) == CM_OK)
+		st_put_varint(out, nsvcs);
 	for (size_t k = 0; k < nsvcs; k++) {
-		msgpack_pack_array(pk, 2);
-		cm_pack_str(pk, scratch->svcs[k].service);
-		msgpack_pack_uint32(pk, scratch->svcs[k].spans);
+		st_block_put_name(enc, out, scratch->svcs[k].service);
+		if (cm_buf_reserve(out, ST_VARINT_MAX) == CM_OK)
+			st_put_varint(out, scratch->svcs[k].spans);
 	}
-	return true;
+	return !out->failed;
 }
 
-static char *
-dup_str(const msgpack_object *o)
-{
-	return o->type == MSGPACK_OBJECT_STR ? cm_strndup(o->via.str.ptr, o->via.str.size) : cm_strndup("", 0);
-}
+/* A summary being merged from a trace's blocks. */
+typedef struct merging {
+	st_store *s;
+	st_summary *out;
+} merging;
 
-/* Adds one partial (an unpacked, checked value) to out. */
 static int
-merge_partial(const msgpack_object *p, st_summary *out)
+symbol_text(void *arg, uint32_t id, cm_str *out)
 {
-	const msgpack_object *f;
-	uint64_t start, end;
+	st_store *s = arg;
+	return st_sym_text(&s->sym, id, s->db, s->ropts, s->cf[CF_META], out);
+}
 
-	if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 6)
-		return CM_EPROTO;
-	f = p->via.array.ptr;
-	for (int i = 0; i < 4; i++)
-		if (f[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-			return CM_EPROTO;
-	if (f[5].type != MSGPACK_OBJECT_ARRAY)
-		return CM_EPROTO;
-	start = f[0].via.u64;
-	end = f[1].via.u64 > start ? f[1].via.u64 : start;
-	if (out->spans == 0) {
-		out->start_ns = start;
-		out->duration_ns = end - start;
-	} else {
-		uint64_t oend = out->start_ns + out->duration_ns;
-		out->start_ns = start < out->start_ns ? start : out->start_ns;
-		out->duration_ns = (end > oend ? end : oend) - out->start_ns;
-	}
-	out->spans += (uint32_t)f[2].via.u64;
-	out->errors += (uint32_t)f[3].via.u64;
-	if (out->root_service == NULL && f[4].type == MSGPACK_OBJECT_ARRAY && f[4].via.array.size == 2) {
-		out->root_service = dup_str(&f[4].via.array.ptr[0]);
-		out->root_operation = dup_str(&f[4].via.array.ptr[1]);
-		if (out->root_service == NULL || out->root_operation == NULL)
+/* Spans per service: adds n to service name's count. */
+static int
+add_service(st_summary *out, cm_str name, uint64_t n)
+{
+	size_t k;
+	for (k = 0; k < out->nservices; k++)
+		if (cm_str_eq(name, out->services[k].service))
+			break;
+	if (k == out->nservices) {
+		st_service_spans *v = cm_realloc(out->services, (k + 1) * sizeof *v);
+		if (v == NULL)
 			return CM_ENOMEM;
+		out->services = v;
+		if ((v[k].service = cm_strndup(name.p, name.len)) == NULL)
+			return CM_ENOMEM;
+		v[k].spans = 0;
+		out->nservices++;
 	}
-	for (uint32_t i = 0; i < f[5].via.array.size; i++) {
-		const msgpack_object *e = &f[5].via.array.ptr[i];
-		size_t k;
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
-		    e->via.array.ptr[0].type != MSGPACK_OBJECT_STR || e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-			return CM_EPROTO;
-		const msgpack_object_str *name = &e->via.array.ptr[0].via.str;
-		for (k = 0; k < out->nservices; k++)
-			if (strlen(out->services[k].service) == name->size &&
-			    memcmp(out->services[k].service, name->ptr, name->size) == 0)
-				break;
-		if (k == out->nservices) {
-			st_service_spans *v = cm_realloc(out->services, (k + 1) * sizeof *v);
-			if (v == NULL)
-				return CM_ENOMEM;
-			out->services = v;
-			if ((v[k].service = cm_strndup(name->ptr, name->size)) == NULL)
-				return CM_ENOMEM;
-			v[k].spans = 0;
-			out->nservices++;
-		}
-		out->services[k].spans += (uint32_t)e->via.array.ptr[1].via.u64;
-	}
+	out->services[k].spans += (uint32_t)n;
 	return CM_OK;
 }
 
@@ -153,37 +116,70 @@ merge_partial(const msgpack_object *p, st_summary *out)
 static int
 merge_block_head(void *arg, const char *val, size_t vlen)
 {
-	size_t off = 0, hlen;
-	const char *why;
-	msgpack_unpacked up;
+	merging *m = arg;
+	st_summary *out = m->out;
+	const st_block_syms syms = { symbol_text, m->s };
+	size_t sum_off, sum_len, spans_off;
+	const uint8_t *p, *end;
+	uint64_t spans, start, dur, errors, has_root, nsvcs;
+	cm_str svc, op;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &hlen, NULL)) != CM_OK)
+	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &spans_off)) != CM_OK)
 		return rv;
-	if (cm_msgpack_check(val + ST_BLOCK_HEAD, hlen, 4, &why) != CM_OK)
+	p = (const uint8_t *)val + spans_off;
+	end = (const uint8_t *)val + vlen;
+	if (!st_get_varint(&p, end, &spans) || !st_get_varint(&p, end, &start))
 		return CM_EPROTO;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, val + ST_BLOCK_HEAD, hlen, &off) != MSGPACK_UNPACK_SUCCESS)
-		rv = CM_EPROTO;
-	else
-		rv = merge_partial(&up.data, arg);
-	msgpack_unpacked_destroy(&up);
-	return rv;
+	p = (const uint8_t *)val + sum_off;
+	end = p + sum_len;
+	if (!st_get_varint(&p, end, &dur) || !st_get_varint(&p, end, &errors) || !st_get_varint(&p, end, &has_root) ||
+	    dur > UINT64_MAX - start || spans > UINT32_MAX || errors > spans || has_root > 1)
+		return CM_EPROTO;
+	if (has_root && (!st_block_get_name(&p, end, &syms, &svc) || !st_block_get_name(&p, end, &syms, &op)))
+		return CM_EPROTO;
+	if (out->spans == 0) {
+		out->start_ns = start;
+		out->duration_ns = dur;
+	} else {
+		uint64_t oend = out->start_ns + out->duration_ns;
+		out->start_ns = start < out->start_ns ? start : out->start_ns;
+		out->duration_ns = (start + dur > oend ? start + dur : oend) - out->start_ns;
+	}
+	out->spans += (uint32_t)spans;
+	out->errors += (uint32_t)errors;
+	if (has_root && out->root_service == NULL) {
+		out->root_service = cm_strndup(svc.p, svc.len);
+		out->root_operation = cm_strndup(op.p, op.len);
+		if (out->root_service == NULL || out->root_operation == NULL)
+			return CM_ENOMEM;
+	}
+	if (!st_get_varint(&p, end, &nsvcs))
+		return CM_EPROTO;
+	for (uint64_t i = 0; i < nsvcs; i++) {
+		uint64_t n;
+		if (!st_block_get_name(&p, end, &syms, &svc) || !st_get_varint(&p, end, &n) || n > UINT32_MAX)
+			return CM_EPROTO;
+		if ((rv = add_service(out, svc, n)) != CM_OK)
+			return rv;
+	}
+	return p == end ? CM_OK : CM_EPROTO;
 }
 
 int
 st_trace_summary_locked(st_store *s, const cm_trace_id *id, st_summary *out)
 {
 	uint64_t now = s->now_ns();
+	merging m = { s, out };
 	int rv = CM_OK;
 
 	memset(out, 0, sizeof *out);
 	out->id = *id;
 	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++)
 		if (st_part_alive(s, &s->parts[i], now))
-			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block_head, out, "read summary");
-	if (rv == CM_EPROTO)
-		rv = CM_EIO; /* a stored value that does not decode is damage, not bad input */
+			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block_head, &m, "read summary");
+	if (rv == CM_EPROTO || rv == CM_EVERSION)
+		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
 	if (rv == CM_OK && out->spans == 0)
 		rv = CM_ENOENT;
 	if (rv != CM_OK)

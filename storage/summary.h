@@ -15,11 +15,10 @@
 #ifndef WEFT_STORAGE_SUMMARY_H
 #define WEFT_STORAGE_SUMMARY_H
 
-#include <msgpack.h>
-
+#include "block.h"
 #include "store_int.h"
 
-/* Reused memory of st_summary_pack(). */
+/* Reused memory of st_summary_put(). */
 typedef struct st_summary_scratch {
 	struct svc_count *svcs;
 	size_t cap;
@@ -27,8 +26,14 @@ typedef struct st_summary_scratch {
 
 void st_summary_scratch_fini(st_summary_scratch *s);
 
-/* Packs the partial summary of refs[0..n), spans of one trace in batch b. False when out of memory. */
-bool st_summary_pack(msgpack_packer *pk, const cm_batch *b, const span_ref *refs, size_t n,
+/*
+ * Appends the partial summary of refs[0..n), spans of one trace in batch
+ * b: varints (latest end - earliest start, errors, 1 and the root's service
+ * and operation or 0, services, then per service its name and spans), names
+ * as blocks write them (block.h). The earliest start and the span count are
+ * the spans' own (block.h). False when out of memory.
+ */
+bool st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const span_ref *refs, size_t n,
     st_summary_scratch *scratch);
 
 /* st_trace_summary() with s->lock held. */

@@ -21,22 +21,24 @@
 static void
 block_heads_are_checked(void **state)
 {
-	size_t sum_len, off;
+	size_t sum_off, sum_len, off;
 	(void)state;
 	/* version 3, a 3-byte summary, then spans */
-	static const char ok[] = { 3, 0, 0, 0, 3, 'a', 'b', 'c', 0 };
-	assert_int_equal(st_block_split(ok, sizeof ok, &sum_len, &off), CM_OK);
+	static const char ok[] = { 3, 3, 'a', 'b', 'c', 0 };
+	assert_int_equal(st_block_split(ok, sizeof ok, &sum_off, &sum_len, &off), CM_OK);
+	assert_int_equal(sum_off, 2);
 	assert_int_equal(sum_len, 3);
-	assert_int_equal(off, 8);
+	assert_int_equal(off, 5);
 
 	static const char v2[] = { 2, 0, 0, 0, 0, (char)0x90 }; /* msgpack spans, before block.h */
-	assert_int_equal(st_block_split(v2, sizeof v2, &sum_len, NULL), CM_EVERSION);
-	assert_int_equal(st_block_split(ok, 0, &sum_len, NULL), CM_EVERSION);
-	assert_int_equal(st_block_split(ok, 4, &sum_len, NULL), CM_EPROTO); /* head cut short */
-	static const char too_long[] = { 3, 0, 0, 0, 9, 'a' };
-	assert_int_equal(st_block_split(too_long, sizeof too_long, &sum_len, NULL), CM_EPROTO);
-	static const char huge[] = { 3, (char)0xff, (char)0xff, (char)0xff, (char)0xff };
-	assert_int_equal(st_block_split(huge, sizeof huge, &sum_len, NULL), CM_EPROTO);
+	assert_int_equal(st_block_split(v2, sizeof v2, &sum_off, &sum_len, &off), CM_EVERSION);
+	assert_int_equal(st_block_split(ok, 0, &sum_off, &sum_len, &off), CM_EVERSION);
+	assert_int_equal(st_block_split(ok, 1, &sum_off, &sum_len, &off), CM_EPROTO); /* head cut short */
+	static const char too_long[] = { 3, 9, 'a' };
+	assert_int_equal(st_block_split(too_long, sizeof too_long, &sum_off, &sum_len, &off), CM_EPROTO);
+	static const char huge[] = { 3, (char)0xff, (char)0xff, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
+		(char)0xff, (char)0xff, (char)0xff, 1 };
+	assert_int_equal(st_block_split(huge, sizeof huge, &sum_off, &sum_len, &off), CM_EPROTO);
 }
 
 /* ---- span blocks ---- */

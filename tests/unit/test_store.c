@@ -2,7 +2,8 @@
  * test_store.c - the RocksDB store: write, read a trace, idempotence,
  * services and operations, a secondary following its primary, names kept
  * as symbols across restarts and past a full table, another layout
- * refused, damaged index entries skipped by search, and retention by time partitions under a fake clock.
+ * refused, damaged index entries skipped by search and damaged span blocks
+ * read as damage, and retention by time partitions under a fake clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -339,13 +340,13 @@ a_store_of_another_layout_is_refused(void **state)
 	f->store = NULL;
 }
 
-/* Overwrites every index entry of the store's first partition with what damage(i, value) makes of it. */
+/* Overwrites every entry of family cf with what damage(i, value) makes of it. */
 static void
-damage_index(st_store *s, void (*damage)(size_t i, cm_buf *v))
+damage_family(st_store *s, rocksdb_column_family_handle_t *cf, void (*damage)(size_t i, cm_buf *v))
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, s->parts[0].index);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, cf);
 	char *e = NULL;
 	size_t i = 0;
 	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it), i++) {
@@ -355,7 +356,7 @@ damage_index(st_store *s, void (*damage)(size_t i, cm_buf *v))
 		cm_buf_init(&b);
 		cm_buf_append(&b, v, vlen);
 		damage(i, &b);
-		rocksdb_put_cf(s->db, wo, s->parts[0].index, k, klen, b.data ? b.data : "", b.len, &e);
+		rocksdb_put_cf(s->db, wo, cf, k, klen, b.data ? b.data : "", b.len, &e);
 		assert_null(e);
 		cm_buf_fini(&b);
 	}
@@ -405,10 +406,52 @@ damaged_index_entries_are_skipped(void **state)
 		assert_int_equal(st_store_write(f->store, &s.b), CM_OK);
 	}
 	search_all_ways(f->store);
-	damage_index(f->store, cut_in_half);
+	damage_family(f->store, f->store->parts[0].index, cut_in_half);
 	search_all_ways(f->store);
-	damage_index(f->store, scribble);
+	damage_family(f->store, f->store->parts[0].index, scribble);
 	search_all_ways(f->store);
+}
+
+/* Reads every trace and its summary: damage reads as CM_EIO, never past a value. */
+static void
+read_all(st_store *s, int *damaged)
+{
+	for (uint8_t tid = 1; tid <= 20; tid++) {
+		cm_trace_id id;
+		cm_batch t;
+		st_summary sum;
+		int rv;
+		memset(id.b, tid, 16);
+		cm_batch_init(&t);
+		rv = st_trace_get(s, &id, &t);
+		assert_true(rv == CM_OK || rv == CM_EIO);
+		*damaged += rv == CM_EIO;
+		cm_batch_fini(&t);
+		rv = st_trace_summary(s, &id, &sum);
+		assert_true(rv == CM_OK || rv == CM_EIO);
+		*damaged += rv == CM_EIO;
+		if (rv == CM_OK)
+			st_summary_fini(&sum);
+	}
+}
+
+static void
+damaged_span_blocks_read_as_damage(void **state)
+{
+	fixture *f = *state;
+	sample s;
+	int damaged = 0;
+	for (uint8_t tid = 1; tid <= 20; tid++) {
+		make_sample(&s, tid, 1 + tid % 5);
+		assert_int_equal(st_store_write(f->store, &s.b), CM_OK);
+	}
+	read_all(f->store, &damaged);
+	assert_int_equal(damaged, 0);
+	damage_family(f->store, f->store->parts[0].spans, cut_in_half);
+	read_all(f->store, &damaged);
+	assert_true(damaged >= 20); /* every trace read; a summary needs only the block's first bytes */
+	damage_family(f->store, f->store->parts[0].spans, scribble);
+	read_all(f->store, &damaged);
 }
 
 #define HOUR_NS 3600000000000ull
@@ -572,6 +615,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_store_of_another_layout_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_index_entries_are_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_span_blocks_read_as_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_resent_into_the_next_partition_reads_once, setup, teardown),
 	};
