@@ -115,7 +115,7 @@ void
 st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32_t n,
     uint64_t *const *res_hash, uint64_t *const *scope_hash)
 {
-	uint64_t base = UINT64_MAX;
+	uint64_t base = n > 0 ? refs[0].sp->start_ns : 0;
 	uint32_t nrefs = 0;
 	uint8_t hash[16];
 	/* the distinct (resource, scope) pairs, in order of first use */
@@ -125,9 +125,6 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		out->failed = true;
 		return;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (refs[i].sp->start_ns < base)
-			base = refs[i].sp->start_ns;
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i].sp;
 		uint64_t r = res_hash[refs[i].batch][sp->resource], s = scope_hash[refs[i].batch][sp->scope];
@@ -137,7 +134,6 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		}
 	}
 	put_u(out, n);
-	put_u(out, n ? base : 0);
 	put_u(out, nrefs);
 	for (uint32_t k = 0; k < nrefs; k++) {
 		st_put_be64(hash, pairs[k][0]);
@@ -147,7 +143,8 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i].sp;
 		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
-		cm_buf_append(out, sp->span_id.b, 8);
+		if (i > 0)
+			cm_buf_append(out, sp->span_id.b, 8);
 		put_parent(out, refs, n, sp);
 		put_text(out, sp->trace_state);
 		put_u(out, sp->flags);
@@ -352,15 +349,22 @@ st_block_count(const char *p, size_t len, uint32_t *n)
 	return get_count(&r, n) ? CM_OK : CM_EPROTO;
 }
 
-/* Decodes one span; *parent gets the block index of its parent, or UINT32_MAX. */
+/*
+ * Decodes one span, whose id is first[0..8) when not NULL; *parent gets the
+ * block index of its parent, or UINT32_MAX.
+ */
 static bool
-get_span(reader *r, cm_span *sp, uint32_t n, uint64_t base, uint32_t *parent)
+get_span(reader *r, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base, uint32_t *parent)
 {
 	uint64_t code, start, dur;
 	uint8_t ks;
 
 	*parent = UINT32_MAX;
-	if (!get_bytes(r, sp->span_id.b, 8) || !get_u(r, &code))
+	if (first != NULL)
+		memcpy(sp->span_id.b, first, 8);
+	else if (!get_bytes(r, sp->span_id.b, 8))
+		return false;
+	if (!get_u(r, &code))
 		return false;
 	if (code == 1 && !get_bytes(r, sp->parent_span_id.b, 8))
 		return false;
@@ -405,15 +409,15 @@ get_span(reader *r, cm_span *sp, uint32_t n, uint64_t base, uint32_t *parent)
 }
 
 int
-st_block_decode(const char *p, size_t len, const cm_trace_id *tid, const st_block_syms *syms, cm_arena *a,
+st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
     cm_span *spans, uint64_t *res, uint64_t *scope)
 {
 	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, CM_OK };
+	uint64_t base = st_get_be64(key + 16);
 	uint32_t n, nrefs, *parent;
-	uint64_t base;
 	const uint8_t *refs;
 
-	if (!get_count(&r, &n) || !get_u(&r, &base) || !get_count(&r, &nrefs))
+	if (!get_count(&r, &n) || !get_count(&r, &nrefs))
 		return r.err;
 	if (nrefs > MAX_REFS || (uint64_t)nrefs * 16 > (uint64_t)(r.end - r.p))
 		return CM_EPROTO;
@@ -425,8 +429,8 @@ st_block_decode(const char *p, size_t len, const cm_trace_id *tid, const st_bloc
 		cm_span *sp = &spans[i];
 		uint32_t ref;
 		memset(sp, 0, sizeof *sp);
-		sp->trace_id = *tid;
-		if (!get_span(&r, sp, n, base, &parent[i]) || !get_u32(&r, &ref))
+		memcpy(sp->trace_id.b, key, 16);
+		if (!get_span(&r, sp, i == 0 ? key + 24 : NULL, n, base, &parent[i]) || !get_u32(&r, &ref))
 			return r.err;
 		if (ref >= nrefs)
 			return CM_EPROTO;

@@ -4,9 +4,10 @@
  * Varints (LEB128), strings as varint v then, when v is even, v / 2 bytes
  * of text, else symbol number v / 2 (symbols.h):
  *
- *   spans   = count, base (the earliest start), refs, span...
+ *   spans   = count, refs, span...
  *   refs    = count, (resource hash[8 BE], scope hash[8 BE])...
- *   span    = span_id[8], parent, trace_state, flags, name, kind | status << 4,
+ *   span    = span_id[8] (not for the first: the key's), parent, trace_state,
+ *             flags, name, kind | status << 4,
  *             status_message, start - base, end - start, attrs,
  *             events: count, dropped, (zigzag(time - start), name, attrs)...,
  *             links: count, dropped, (trace_id[16], span_id[8], trace_state, flags, attrs)...,
@@ -17,7 +18,8 @@
  *             int: zigzag; double: 8 bytes LE; bytes: length, bytes;
  *             array: count, values (nested at most 4 deep)
  *
- * The trace id is the key's; names and attribute keys are symbols when the
+ * The spans are in start order, so the block's key (keys.h) holds the first
+ * one's start (the base) and id, and the trace id; names and attribute keys are symbols when the
  * table takes them. Compared with the msgpack spans this replaced (trace id,
  * absolute times and both content hashes in every span, names and keys as
  * text), the spans family of a 1M-span loadgen store took 81 bytes per
@@ -41,7 +43,8 @@ typedef struct st_block_enc {
 } st_block_enc;
 
 /*
- * Appends the spans refs[0..n) of one trace to out; res_hash[b][r] and
+ * Appends the spans refs[0..n) of one trace, in start order (the first
+ * names the block: keys.h), to out; res_hash[b][r] and
  * scope_hash[b][s] are the content hashes of batch b's resource r and
  * scope s. Out of memory shows in out->failed.
  */
@@ -63,12 +66,13 @@ bool st_block_get_name(const uint8_t **p, const uint8_t *end, const st_block_sym
 int st_block_count(const char *p, size_t len, uint32_t *n);
 
 /*
- * Decodes p[0..len), spans of trace tid, into spans[0..n) (n from
- * st_block_count) and their resource and scope hashes into res[], scope[].
- * Inline strings point into p, which must outlive the spans; arrays come
- * from a. CM_EPROTO (damaged), CM_ENOMEM, or an error of syms->text.
+ * Decodes p[0..len), the spans of the block under key (ST_SPAN_KEY_SIZE
+ * bytes), into spans[0..n) (n from st_block_count) and their resource and
+ * scope hashes into res[], scope[]. Inline strings point into p, which must
+ * outlive the spans; arrays come from a. CM_EPROTO (damaged), CM_ENOMEM, or
+ * an error of syms->text.
  */
-int st_block_decode(const char *p, size_t len, const cm_trace_id *tid, const st_block_syms *syms, cm_arena *a,
+int st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
     cm_span *spans, uint64_t *res, uint64_t *scope);
 
 #endif

@@ -131,7 +131,7 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 
 int
 st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id,
-    int (*fn)(void *arg, const char *val, size_t len), void *arg, const char *what)
+    int (*fn)(void *arg, const uint8_t *key, const char *val, size_t len), void *arg, const char *what)
 {
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->prefix_ropts, spans);
 	char *err = NULL;
@@ -144,7 +144,7 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 		if (klen != ST_SPAN_KEY_SIZE || memcmp(key, id->b, 16) != 0)
 			break;
 		val = rocksdb_iter_value(it, &vlen);
-		rv = fn(arg, val, vlen);
+		rv = fn(arg, (const uint8_t *)key, val, vlen);
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
@@ -199,7 +199,7 @@ grow(trace_read *tr, uint32_t n)
 
 /* Appends the spans of one block (st_trace_blocks callback). */
 static int
-add_block(void *arg, const char *val, size_t vlen)
+add_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 {
 	trace_read *tr = arg;
 	cm_batch *out = tr->out;
@@ -218,8 +218,7 @@ add_block(void *arg, const char *val, size_t vlen)
 	    (hashes = cm_arena_alloc_uninit(&out->arena, 2 * (size_t)n * sizeof *hashes + 1)) == NULL)
 		return CM_ENOMEM;
 	memcpy(copy, val + off, vlen - off);
-	rv = st_block_decode(copy, vlen - off, tr->id, &syms, &out->arena, out->spans + out->nspans, hashes,
-	    hashes + n);
+	rv = st_block_decode(copy, vlen - off, key, &syms, &out->arena, out->spans + out->nspans, hashes, hashes + n);
 	for (uint32_t k = 0; rv == CM_OK && k < n; k++) {
 		cm_span *sp = &out->spans[out->nspans + k];
 		sp->resource = ref_index(&tr->res, hashes[k]);

@@ -83,12 +83,13 @@ int st_rocks_error(const char *what, char *err);
 int st_lock_read(st_store *s);
 
 /*
- * Calls fn(arg, value, len) for each span block of trace id in one
- * partition's spans family, in key order, until fn returns non-zero
- * (returned). what names the read in an error. Lock held.
+ * Calls fn(arg, key, value, len) for each span block of trace id in one
+ * partition's spans family (keys.h: the key is ST_SPAN_KEY_SIZE bytes), in
+ * key order, until fn returns non-zero (returned). what names the read in
+ * an error. Lock held.
  */
 int st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id,
-    int (*fn)(void *arg, const char *val, size_t len), void *arg, const char *what);
+    int (*fn)(void *arg, const uint8_t *key, const char *val, size_t len), void *arg, const char *what);
 
 /* st_trace_get() with s->lock already held. */
 int st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out);

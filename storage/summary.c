@@ -114,7 +114,7 @@ add_service(st_summary *out, cm_str name, uint64_t n)
 
 /* Merges the partial at the head of one span block (st_trace_blocks callback). */
 static int
-merge_block_head(void *arg, const char *val, size_t vlen)
+merge_block_head(void *arg, const uint8_t *key, const char *val, size_t vlen)
 {
 	merging *m = arg;
 	st_summary *out = m->out;
@@ -129,8 +129,9 @@ merge_block_head(void *arg, const char *val, size_t vlen)
 		return rv;
 	p = (const uint8_t *)val + spans_off;
 	end = (const uint8_t *)val + vlen;
-	if (!st_get_varint(&p, end, &spans) || !st_get_varint(&p, end, &start))
+	if (!st_get_varint(&p, end, &spans))
 		return CM_EPROTO;
+	start = st_get_be64(key + 16); /* the block's first span's, its earliest */
 	p = (const uint8_t *)val + sum_off;
 	end = p + sum_len;
 	if (!st_get_varint(&p, end, &dur) || !st_get_varint(&p, end, &errors) || !st_get_varint(&p, end, &has_root) ||

@@ -5,6 +5,7 @@
 
 #include "block.h"
 #include "err.h"
+#include "keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +22,7 @@ small_symbols(void *arg, uint32_t id, cm_str *out)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const cm_trace_id tid = { { 1 } };
+	static const uint8_t key[ST_SPAN_KEY_SIZE] = { 1 };
 	const st_block_syms syms = { small_symbols, NULL };
 	uint32_t n;
 	cm_arena a;
@@ -32,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t *hashes = malloc(2 * (size_t)n * sizeof *hashes + 1);
 	cm_arena_init(&a, 4096);
 	if (spans != NULL && hashes != NULL)
-		st_block_decode((const char *)data, size, &tid, &syms, &a, spans, hashes, hashes + n);
+		st_block_decode((const char *)data, size, key, &syms, &a, spans, hashes, hashes + n);
 	cm_arena_fini(&a);
 	free(spans);
 	free(hashes);

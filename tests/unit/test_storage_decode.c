@@ -158,16 +158,18 @@ blocks_give_back_every_field(void **state)
 	cm_buf b;
 	cm_arena a;
 	uint64_t res[3], scope[3];
+	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint32_t n;
 	const st_block_syms syms = { five_is_op, NULL };
 	(void)state;
 
 	make_spans(sp, &ev, &ln);
+	st_key_span(key, &sp[0]);
 	encode(&b, sp);
 	cm_arena_init(&a, 4096);
 	assert_int_equal(st_block_count(b.data, b.len, &n), CM_OK);
 	assert_int_equal(n, 3);
-	assert_int_equal(st_block_decode(b.data, b.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_OK);
+	assert_int_equal(st_block_decode(b.data, b.len, key, &syms, &a, out, res, scope), CM_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_memory_equal(out[i].trace_id.b, sp[i].trace_id.b, 16);
 		assert_memory_equal(out[i].span_id.b, sp[i].span_id.b, 8);
@@ -206,11 +208,11 @@ blocks_give_back_every_field(void **state)
 	cm_buf_append(&c, b.data, (size_t)(p - 1 - b.data));
 	cm_buf_append(&c, "\x0b", 1); /* 5 << 1 | 1 */
 	cm_buf_append(&c, p + 2, b.len - (size_t)(p + 2 - b.data));
-	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_OK);
+	assert_int_equal(st_block_decode(c.data, c.len, key, &syms, &a, out, res, scope), CM_OK);
 	assert_true(cm_str_eq(out[0].name, "op"));
 	c.data[p - 1 - b.data] = 0x0d; /* symbol 6 */
-	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
-	assert_int_equal(st_block_decode(c.data, c.len, &sp[0].trace_id, NULL, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(c.data, c.len, key, &syms, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &a, out, res, scope), CM_EPROTO);
 	cm_buf_fini(&c);
 	cm_buf_fini(&b);
 	cm_arena_fini(&a);
@@ -224,11 +226,13 @@ damaged_blocks_are_refused(void **state)
 	cm_link ln;
 	cm_buf b;
 	uint64_t res[3], scope[3];
+	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint32_t n;
 	const st_block_syms syms = { five_is_op, NULL };
 	(void)state;
 
 	make_spans(sp, &ev, &ln);
+	st_key_span(key, &sp[0]);
 	encode(&b, sp);
 	/* every cut: refused, never read past the end (ASan watches a copy of exactly that size) */
 	for (size_t len = 0; len < b.len; len++) {
@@ -237,7 +241,7 @@ damaged_blocks_are_refused(void **state)
 		memcpy(cut, b.data, len);
 		cm_arena_init(&a, 4096);
 		if (st_block_count(cut, len, &n) == CM_OK && n <= 3)
-			assert_int_equal(st_block_decode(cut, len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
+			assert_int_equal(st_block_decode(cut, len, key, &syms, &a, out, res, scope), CM_EPROTO);
 		cm_arena_fini(&a);
 		free(cut);
 	}
@@ -250,7 +254,7 @@ damaged_blocks_are_refused(void **state)
 			bad[i] ^= (char)flip;
 			cm_arena_init(&a, 4096);
 			if (st_block_count(bad, b.len, &n) == CM_OK && n <= 3) {
-				int rv = st_block_decode(bad, b.len, &sp[0].trace_id, &syms, &a, out, res, scope);
+				int rv = st_block_decode(bad, b.len, key, &syms, &a, out, res, scope);
 				assert_true(rv == CM_OK || rv == CM_EPROTO);
 			}
 			cm_arena_fini(&a);
@@ -263,7 +267,7 @@ damaged_blocks_are_refused(void **state)
 	cm_arena a;
 	cm_arena_init(&a, 4096);
 	cm_buf_append(&b, "", 1);
-	assert_int_equal(st_block_decode(b.data, b.len, &sp[0].trace_id, &syms, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(b.data, b.len, key, &syms, &a, out, res, scope), CM_EPROTO);
 	cm_arena_fini(&a);
 	cm_buf_fini(&b);
 }
