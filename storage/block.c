@@ -37,37 +37,47 @@ st_block_put_name(const st_block_enc *e, cm_buf *b, cm_str s)
 		put_u(b, (uint64_t)id << 1 | 1);
 }
 
+/*
+ * A value is one varint whose low 3 bits are its type (cm_value_type, or
+ * BIG_INT) and whose rest is its payload or length, then any bytes: one
+ * byte less per attribute than a type byte of its own.
+ */
+enum { TYPE_BITS = 3, BIG_INT = 6 };
+
 static void
 put_value(cm_buf *b, const cm_value *v)
 {
-	uint8_t type = v->type;
-	cm_buf_append(b, &type, 1);
 	switch (v->type) {
 	case CM_VAL_STR:
-		put_text(b, v->u.s);
+	case CM_VAL_BYTES:
+		put_u(b, (uint64_t)v->u.s.len << TYPE_BITS | v->type);
+		cm_buf_append(b, v->u.s.p, v->u.s.len);
 		break;
 	case CM_VAL_BOOL:
-		type = v->u.b;
-		cm_buf_append(b, &type, 1);
+		put_u(b, (uint64_t)v->u.b << TYPE_BITS | CM_VAL_BOOL);
 		break;
-	case CM_VAL_INT:
-		put_u(b, st_zigzag(v->u.i));
+	case CM_VAL_INT: {
+		uint64_t z = st_zigzag(v->u.i);
+		if (z >> (64 - TYPE_BITS) == 0) {
+			put_u(b, z << TYPE_BITS | CM_VAL_INT);
+		} else {
+			put_u(b, BIG_INT);
+			put_u(b, z);
+		}
 		break;
+	}
 	case CM_VAL_DOUBLE: {
 		uint64_t bits;
 		uint8_t le[8];
 		memcpy(&bits, &v->u.d, 8);
 		for (int i = 0; i < 8; i++)
 			le[i] = (uint8_t)(bits >> (8 * i));
+		put_u(b, CM_VAL_DOUBLE);
 		cm_buf_append(b, le, 8);
 		break;
 	}
-	case CM_VAL_BYTES:
-		put_u(b, v->u.s.len);
-		cm_buf_append(b, v->u.s.p, v->u.s.len);
-		break;
 	case CM_VAL_ARRAY:
-		put_u(b, v->u.arr.n);
+		put_u(b, (uint64_t)v->u.arr.n << TYPE_BITS | CM_VAL_ARRAY);
 		for (uint32_t i = 0; i < v->u.arr.n; i++)
 			put_value(b, &v->u.arr.v[i]);
 		break;
@@ -283,41 +293,43 @@ alloc(reader *r, size_t n)
 static bool
 get_value(reader *r, cm_value *v, int depth)
 {
-	uint8_t type;
-	uint64_t u;
-	if (!get_bytes(r, &type, 1))
+	uint64_t h, rest;
+	if (!get_u(r, &h))
 		return false;
-	v->type = type;
-	switch (type) {
+	rest = h >> TYPE_BITS;
+	v->type = (uint8_t)(h & ((1u << TYPE_BITS) - 1));
+	switch (v->type) {
 	case CM_VAL_STR:
-		return get_u(r, &u) && !(u & 1) ? get_inline(r, u >> 1, &v->u.s) : fail(r, CM_EPROTO);
+	case CM_VAL_BYTES:
+		return get_inline(r, rest, &v->u.s);
 	case CM_VAL_BOOL:
-		if (!get_bytes(r, &type, 1))
-			return false;
-		if (type > 1)
+		if (rest > 1)
 			return fail(r, CM_EPROTO);
-		v->u.b = type;
+		v->u.b = rest;
 		return true;
 	case CM_VAL_INT:
-		if (!get_u(r, &u))
-			return false;
-		v->u.i = st_unzigzag(u);
+		v->u.i = st_unzigzag(rest);
+		return true;
+	case BIG_INT:
+		v->type = CM_VAL_INT;
+		if (rest != 0 || !get_u(r, &h))
+			return fail(r, CM_EPROTO);
+		v->u.i = st_unzigzag(h);
 		return true;
 	case CM_VAL_DOUBLE: {
 		uint8_t le[8];
 		uint64_t bits = 0;
-		if (!get_bytes(r, le, 8))
-			return false;
+		if (rest != 0 || !get_bytes(r, le, 8))
+			return fail(r, CM_EPROTO);
 		for (int i = 0; i < 8; i++)
 			bits |= (uint64_t)le[i] << (8 * i);
 		memcpy(&v->u.d, &bits, 8);
 		return true;
 	}
-	case CM_VAL_BYTES:
-		return get_u(r, &u) && get_inline(r, u, &v->u.s);
 	case CM_VAL_ARRAY:
-		if (depth >= MAX_VALUE_DEPTH || !get_count(r, &v->u.arr.n))
+		if (depth >= MAX_VALUE_DEPTH || rest > (uint64_t)(r->end - r->p))
 			return fail(r, CM_EPROTO);
+		v->u.arr.n = (uint32_t)rest;
 		if ((v->u.arr.v = alloc(r, (size_t)v->u.arr.n * sizeof *v->u.arr.v)) == NULL)
 			return false;
 		for (uint32_t i = 0; i < v->u.arr.n; i++)

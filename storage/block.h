@@ -14,16 +14,19 @@
  *             the index of its (resource, scope) in refs
  *   parent  = 0: none; 1: span_id[8] follows; 2 + i: the i-th span of this block
  *   attrs   = count, dropped, (key, value)...
- *   value   = type byte (cm_value_type), then: str: text inline; bool: byte;
- *             int: zigzag; double: 8 bytes LE; bytes: length, bytes;
- *             array: count, values (nested at most 4 deep)
+ *   value   = varint h: h & 7 the type (cm_value_type; 6: an integer too
+ *             large for h, its zigzag varint follows), h >> 3: str and
+ *             bytes: length, the bytes follow; bool: 0 or 1; int: zigzag;
+ *             array: count, the values follow (nested at most 4 deep);
+ *             double: 0, 8 bytes LE follow
  *
- * The spans are in start order, so the block's key (keys.h) holds the first
- * one's start (the base) and id, and the trace id; names and attribute keys are symbols when the
- * table takes them. Compared with the msgpack spans this replaced (trace id,
- * absolute times and both content hashes in every span, names and keys as
- * text), the spans family of a 1M-span loadgen store took 81 bytes per
- * span after compaction and now takes 66.
+ * The spans are in start order, so the block's key (keys.h) holds the
+ * first one's start (the base) and id, and the trace id; names and
+ * attribute keys are symbols when the table takes them. Compared with the
+ * msgpack spans this replaced (trace id, absolute times and both content
+ * hashes in every span, names and keys as text, a type byte per value),
+ * the spans family of a 1M-span loadgen store took 81 bytes per span
+ * after compaction and now takes 58 (docs/benchmarks.md).
  */
 #ifndef WEFT_STORAGE_BLOCK_H
 #define WEFT_STORAGE_BLOCK_H
