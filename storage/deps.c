@@ -42,6 +42,7 @@ struct st_deps {
 	edge *edges;
 	size_t nedges, capedges;
 	uint64_t newest_hour;
+	uint32_t last_id; /* the service last looked up */
 };
 
 static uint64_t
@@ -50,7 +51,7 @@ key_of(const cm_trace_id *t, const cm_span_id *s)
 	uint8_t b[24];
 	memcpy(b, t->b, 16);
 	memcpy(b + 16, s->b, 8);
-	return st_hash64(b, sizeof b) | 1;
+	return st_hash_fast(b, sizeof b) | 1;
 }
 
 static bool
@@ -132,9 +133,12 @@ static uint32_t
 intern(st_deps *d, cm_str service)
 {
 	char **v;
+	/* a batch's spans are mostly of one service: try the last answer first */
+	if (d->last_id < d->nservices && cm_str_eq(service, d->services[d->last_id]))
+		return d->last_id;
 	for (uint32_t i = 0; i < d->nservices; i++)
 		if (cm_str_eq(service, d->services[i]))
-			return i;
+			return d->last_id = i;
 	if ((v = cm_realloc(d->services, (d->nservices + 1) * sizeof *v)) == NULL)
 		return UINT32_MAX;
 	d->services = v;

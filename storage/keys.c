@@ -61,3 +61,28 @@ st_hash64(const void *p, size_t n)
 	}
 	return h;
 }
+
+uint64_t
+st_hash_mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n > 0) {
+		uint64_t w = 0;
+		size_t k = n < 8 ? n : 8;
+		for (size_t i = 0; i < k; i++) /* little-endian by construction, whatever the machine */
+			w |= (uint64_t)b[i] << (8 * i);
+		h = (h ^ w ^ (uint64_t)k << 56) * 0x100000001b3u;
+		h ^= h >> 31;
+		b += k;
+		n -= k;
+	}
+	return h;
+}
+
+uint64_t
+st_hash_fast(const void *p, size_t n)
+{
+	uint64_t h = st_hash_mix(ST_HASH_SEED, p, n) ^ n;
+	h *= 0xbf58476d1ce4e5b9u;
+	return h ^ h >> 32;
+}

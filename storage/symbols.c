@@ -60,7 +60,7 @@ publish(st_symbols *y, uint32_t id, const char *p, size_t len)
 static uint32_t *
 find_slot(st_symbols *y, const char *p, uint32_t len)
 {
-	for (uint32_t i = (uint32_t)st_hash64(p, len) % SLOTS;; i = (i + 1) % SLOTS) {
+	for (uint32_t i = (uint32_t)st_hash_fast(p, len) % SLOTS;; i = (i + 1) % SLOTS) {
 		uint32_t v = y->slot[i];
 		if (v == 0)
 			return &y->slot[i];

@@ -14,8 +14,6 @@
 #include "keys.h"
 #include "varint.h"
 
-#define HASH_SEED 0xcbf29ce484222325u /* persisted in postings: never change */
-#define HASH_MUL 0x100000001b3u
 
 /* Decimal text of v into buf (at least 21 bytes); returns its length. snprintf costs ~10x at ingest. */
 static size_t
@@ -61,34 +59,13 @@ st_tag_text(const cm_value *v, char buf[ST_TAG_TEXT_MAX], cm_str *out)
 	}
 }
 
-/*
- * Mixes n bytes into h eight at a time (a multiply-xorshift per word): the
- * hash is persisted in postings, so it must never change; byte-at-a-time
- * FNV-1a cost 3% of ingest.
- */
-static uint64_t
-mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n > 0) {
-		uint64_t w = 0;
-		size_t k = n < 8 ? n : 8;
-		for (size_t i = 0; i < k; i++) /* little-endian by construction, whatever the machine */
-			w |= (uint64_t)b[i] << (8 * i);
-		h = (h ^ w ^ (uint64_t)k << 56) * HASH_MUL;
-		h ^= h >> 31;
-		b += k;
-		n -= k;
-	}
-	return h;
-}
-
 uint64_t
 st_tag_hash(cm_str key, cm_str text)
 {
-	uint64_t h = mix(HASH_SEED, key.p, key.len);
+	/* persisted in postings: never change */
+	uint64_t h = st_hash_mix(ST_HASH_SEED, key.p, key.len);
 	h = (h ^ key.len) * 0xbf58476d1ce4e5b9u; /* "a"+"bc" and "ab"+"c" differ */
-	h = mix(h, text.p, text.len);
+	h = st_hash_mix(h, text.p, text.len);
 	h ^= h >> 29; /* the bucket comes from the high bits: finish mixing into them */
 	h *= 0xbf58476d1ce4e5b9u;
 	h ^= h >> 32;
