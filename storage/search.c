@@ -65,14 +65,6 @@ span_matches(const cm_batch *t, const cm_span *s, const st_query *q, uint64_t en
 	return true;
 }
 
-/* The text of a symbol, for reading index entries (st_block_syms); the lock is held. */
-static int
-symbol_text(void *arg, uint32_t id, cm_str *out)
-{
-	st_store *s = arg;
-	return st_sym_text(&s->sym, id, s->db, s->ropts, s->cf[CF_META], out);
-}
-
 /*
  * Can a trace whose operations in the service are listed at *p (nops of
  * them, each: name, shortest, longest - shortest; keys.h) hold a matching
@@ -230,7 +222,7 @@ consider_service(scan *sc, rocksdb_column_family_handle_t *index, const char *su
 	const st_query *q = sc->q;
 	/* service entries decide an operation and one duration bound */
 	bool decides = q->ntags == 0 && !(q->min_dur_ns && q->max_dur_ns);
-	const st_block_syms syms = { symbol_text, sc->store };
+	const st_block_syms syms = { st_store_symbol, sc->store };
 	const uint8_t *p = (const uint8_t *)val, *end = p + vlen;
 	uint64_t pos = 0, gap, nops;
 	char *ids;

@@ -167,7 +167,7 @@ symbol_text(void *arg, uint32_t id, cm_str *out)
 	trace_read *tr = arg;
 	cm_str t;
 	char *copy;
-	int rv = st_sym_text(&tr->s->sym, id, tr->s->db, tr->s->ropts, tr->s->cf[CF_META], &t);
+	int rv = st_store_symbol(tr->s, id, &t);
 	if (rv != CM_OK)
 		return rv;
 	if ((copy = cm_arena_strndup_fast(&tr->out->arena, t.p, t.len)) == NULL)

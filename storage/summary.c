@@ -83,13 +83,6 @@ typedef struct merging {
 	st_summary *out;
 } merging;
 
-static int
-symbol_text(void *arg, uint32_t id, cm_str *out)
-{
-	st_store *s = arg;
-	return st_sym_text(&s->sym, id, s->db, s->ropts, s->cf[CF_META], out);
-}
-
 /* Spans per service: adds n to service name's count. */
 static int
 add_service(st_summary *out, cm_str name, uint64_t n)
@@ -118,7 +111,7 @@ merge_block_head(void *arg, const uint8_t *key, const char *val, size_t vlen)
 {
 	merging *m = arg;
 	st_summary *out = m->out;
-	const st_block_syms syms = { symbol_text, m->s };
+	const st_block_syms syms = { st_store_symbol, m->s };
 	size_t sum_off, sum_len, spans_off;
 	const uint8_t *p, *end;
 	uint64_t spans, start, dur, errors, has_root, nsvcs;

@@ -224,3 +224,10 @@ st_sym_text(st_symbols *y, uint32_t id, rocksdb_t *db, rocksdb_readoptions_t *ro
 		*out = (cm_str){ t->p, t->len };
 	return rv;
 }
+
+int
+st_store_symbol(void *store, uint32_t id, cm_str *out)
+{
+	st_store *s = store;
+	return st_sym_text(&s->sym, id, s->db, s->ropts, s->cf[CF_META], out);
+}

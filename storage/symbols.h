@@ -82,4 +82,11 @@ void st_sym_write_end(st_symbols *y, bool written);
 int st_sym_text(st_symbols *y, uint32_t id, rocksdb_t *db, rocksdb_readoptions_t *ro,
     rocksdb_column_family_handle_t *meta, cm_str *out);
 
+/*
+ * st_sym_text() of the store store (an st_store *, its lock held), in the
+ * form decoders take (block.h: st_block_syms); the text lives as long as
+ * the store.
+ */
+int st_store_symbol(void *store, uint32_t id, cm_str *out);
+
 #endif

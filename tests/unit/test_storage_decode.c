@@ -137,39 +137,46 @@ five_is_op(void *arg, uint32_t id, cm_str *out)
 	return CM_OK;
 }
 
+/* Three spans as make_spans() makes them, their block's key, and the block. */
+typedef struct sample_block {
+	cm_span sp[3];
+	cm_event ev;
+	cm_link ln;
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	cm_buf b;
+} sample_block;
+
 static void
-encode(cm_buf *b, cm_span sp[3])
+make_block(sample_block *k)
 {
 	static uint64_t res[2] = { 0x1111, 0x2222 }, scope[1] = { 0x3333 };
 	uint64_t *rh[1] = { res }, *sh[1] = { scope };
-	span_ref refs[3] = { { &sp[0], 0 }, { &sp[1], 0 }, { &sp[2], 0 } };
+	span_ref refs[3] = { { &k->sp[0], 0 }, { &k->sp[1], 0 }, { &k->sp[2], 0 } };
 	const st_block_enc inline_only = { NULL, NULL, NULL };
-	cm_buf_init(b);
-	st_block_encode(&inline_only, b, refs, 3, rh, sh);
-	assert_false(b->failed);
+
+	make_spans(k->sp, &k->ev, &k->ln);
+	st_key_span(k->key, &k->sp[0]);
+	cm_buf_init(&k->b);
+	st_block_encode(&inline_only, &k->b, refs, 3, rh, sh);
+	assert_false(k->b.failed);
 }
 
 static void
 blocks_give_back_every_field(void **state)
 {
-	cm_span sp[3], out[3];
-	cm_event ev;
-	cm_link ln;
-	cm_buf b;
+	sample_block k;
+	cm_span out[3], *sp = k.sp;
 	cm_arena a;
 	uint64_t res[3], scope[3];
-	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint32_t n;
 	const st_block_syms syms = { five_is_op, NULL };
 	(void)state;
 
-	make_spans(sp, &ev, &ln);
-	st_key_span(key, &sp[0]);
-	encode(&b, sp);
+	make_block(&k);
 	cm_arena_init(&a, 4096);
-	assert_int_equal(st_block_count(b.data, b.len, &n), CM_OK);
+	assert_int_equal(st_block_count(k.b.data, k.b.len, &n), CM_OK);
 	assert_int_equal(n, 3);
-	assert_int_equal(st_block_decode(b.data, b.len, key, &syms, &a, out, res, scope), CM_OK);
+	assert_int_equal(st_block_decode(k.b.data, k.b.len, k.key, &syms, &a, out, res, scope), CM_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_memory_equal(out[i].trace_id.b, sp[i].trace_id.b, 16);
 		assert_memory_equal(out[i].span_id.b, sp[i].span_id.b, 8);
@@ -190,71 +197,66 @@ blocks_give_back_every_field(void **state)
 		assert_int_equal(res[i], i % 2 ? 0x2222 : 0x1111);
 		assert_int_equal(scope[i], 0x3333);
 	}
-	assert_int_equal(out[0].events[0].time_ns, ev.time_ns);
-	assert_true(cm_str_same(out[0].events[0].name, ev.name));
-	assert_same_attrs(&out[0].events[0].attrs, &ev.attrs);
-	assert_memory_equal(out[0].links[0].trace_id.b, ln.trace_id.b, 16);
-	assert_memory_equal(out[0].links[0].span_id.b, ln.span_id.b, 8);
-	assert_true(cm_str_same(out[0].links[0].trace_state, ln.trace_state));
-	assert_int_equal(out[0].links[0].flags, ln.flags);
-	assert_same_attrs(&out[0].links[0].attrs, &ln.attrs);
+	assert_int_equal(out[0].events[0].time_ns, k.ev.time_ns);
+	assert_true(cm_str_same(out[0].events[0].name, k.ev.name));
+	assert_same_attrs(&out[0].events[0].attrs, &k.ev.attrs);
+	assert_memory_equal(out[0].links[0].trace_id.b, k.ln.trace_id.b, 16);
+	assert_memory_equal(out[0].links[0].span_id.b, k.ln.span_id.b, 8);
+	assert_true(cm_str_same(out[0].links[0].trace_state, k.ln.trace_state));
+	assert_int_equal(out[0].links[0].flags, k.ln.flags);
+	assert_same_attrs(&out[0].links[0].attrs, &k.ln.attrs);
 
 	/* the first span's name as symbol 5, and as a symbol the store does not have */
-	char *p = memchr(b.data, 'o', b.len); /* "op": its length varint (4) is just before */
+	char *p = memchr(k.b.data, 'o', k.b.len); /* "op": its length varint (4) is just before */
 	assert_non_null(p);
 	assert_int_equal(p[-1], 4);
 	cm_buf c;
 	cm_buf_init(&c);
-	cm_buf_append(&c, b.data, (size_t)(p - 1 - b.data));
+	cm_buf_append(&c, k.b.data, (size_t)(p - 1 - k.b.data));
 	cm_buf_append(&c, "\x0b", 1); /* 5 << 1 | 1 */
-	cm_buf_append(&c, p + 2, b.len - (size_t)(p + 2 - b.data));
-	assert_int_equal(st_block_decode(c.data, c.len, key, &syms, &a, out, res, scope), CM_OK);
+	cm_buf_append(&c, p + 2, k.b.len - (size_t)(p + 2 - k.b.data));
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_OK);
 	assert_true(cm_str_eq(out[0].name, "op"));
-	c.data[p - 1 - b.data] = 0x0d; /* symbol 6 */
-	assert_int_equal(st_block_decode(c.data, c.len, key, &syms, &a, out, res, scope), CM_EPROTO);
-	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &a, out, res, scope), CM_EPROTO);
+	c.data[p - 1 - k.b.data] = 0x0d; /* symbol 6 */
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
 	cm_buf_fini(&c);
-	cm_buf_fini(&b);
+	cm_buf_fini(&k.b);
 	cm_arena_fini(&a);
 }
 
 static void
 damaged_blocks_are_refused(void **state)
 {
-	cm_span sp[3], out[3];
-	cm_event ev;
-	cm_link ln;
-	cm_buf b;
+	sample_block k;
+	cm_span out[3];
 	uint64_t res[3], scope[3];
-	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint32_t n;
 	const st_block_syms syms = { five_is_op, NULL };
 	(void)state;
 
-	make_spans(sp, &ev, &ln);
-	st_key_span(key, &sp[0]);
-	encode(&b, sp);
+	make_block(&k);
 	/* every cut: refused, never read past the end (ASan watches a copy of exactly that size) */
-	for (size_t len = 0; len < b.len; len++) {
+	for (size_t len = 0; len < k.b.len; len++) {
 		cm_arena a;
 		char *cut = malloc(len + 1);
-		memcpy(cut, b.data, len);
+		memcpy(cut, k.b.data, len);
 		cm_arena_init(&a, 4096);
 		if (st_block_count(cut, len, &n) == CM_OK && n <= 3)
-			assert_int_equal(st_block_decode(cut, len, key, &syms, &a, out, res, scope), CM_EPROTO);
+			assert_int_equal(st_block_decode(cut, len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 		cm_arena_fini(&a);
 		free(cut);
 	}
 	/* every byte changed: decodes or is refused, never crashes */
-	for (size_t i = 0; i < b.len; i++)
+	for (size_t i = 0; i < k.b.len; i++)
 		for (int flip = 1; flip < 256; flip <<= 1) {
 			cm_arena a;
-			char *bad = malloc(b.len);
-			memcpy(bad, b.data, b.len);
+			char *bad = malloc(k.b.len);
+			memcpy(bad, k.b.data, k.b.len);
 			bad[i] ^= (char)flip;
 			cm_arena_init(&a, 4096);
-			if (st_block_count(bad, b.len, &n) == CM_OK && n <= 3) {
-				int rv = st_block_decode(bad, b.len, key, &syms, &a, out, res, scope);
+			if (st_block_count(bad, k.b.len, &n) == CM_OK && n <= 3) {
+				int rv = st_block_decode(bad, k.b.len, k.key, &syms, &a, out, res, scope);
 				assert_true(rv == CM_OK || rv == CM_EPROTO);
 			}
 			cm_arena_fini(&a);
@@ -266,10 +268,10 @@ damaged_blocks_are_refused(void **state)
 	/* bytes after the last span */
 	cm_arena a;
 	cm_arena_init(&a, 4096);
-	cm_buf_append(&b, "", 1);
-	assert_int_equal(st_block_decode(b.data, b.len, key, &syms, &a, out, res, scope), CM_EPROTO);
+	cm_buf_append(&k.b, "", 1);
+	assert_int_equal(st_block_decode(k.b.data, k.b.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 	cm_arena_fini(&a);
-	cm_buf_fini(&b);
+	cm_buf_fini(&k.b);
 }
 
 typedef struct hits {
