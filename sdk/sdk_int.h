@@ -13,7 +13,7 @@
  * Threads reserve bytes from the tracer's budget in chunks (credit) and
  * spend them locally; the exporter returns a batch's bytes to the budget.
  * Open spans are the application's own concurrency and are not bounded
- * here; pools keep at most POOL_MAX idle spans each.
+ * here; pools keep at most SDK_POOL_MAX idle spans each.
  */
 #ifndef WEFT_SDK_INT_H
 #define WEFT_SDK_INT_H
@@ -34,6 +34,7 @@
  * library the default model calls __tls_get_addr on every access.
  */
 #define SDK_TLS __attribute__((tls_model("initial-exec")))
+#define SDK_POOL_MAX 256 /* idle spans a thread keeps */
 
 typedef enum sdk_sampler_kind {
 	SAMPLER_ALWAYS_ON,
@@ -159,16 +160,60 @@ bool sdk_sampler_decide(sdk_sampler *s, const weft_span_context *parent, const c
 /* Parses OTEL_RESOURCE_ATTRIBUTES syntax into t->resource. */
 int sdk_resource_init(weft_tracer *t, const char *service, const char *attrs);
 
-/* The calling thread's state for t, created on first use; NULL when out of memory. */
-sdk_thread *sdk_thread_get(weft_tracer *t);
+/* The calling thread's state for the tracer it used last (thread.c). */
+typedef struct sdk_tls_cache {
+	uint64_t tracer_id;
+	sdk_thread *ts;
+} sdk_tls_cache;
+extern _Thread_local sdk_tls_cache sdk_tls SDK_TLS;
+
+/* sdk_thread_get() past the cache: the thread's state for t, created on first use. */
+sdk_thread *sdk_thread_get_slow(weft_tracer *t);
+
+/*
+ * The calling thread's state for t, created on first use; NULL when out of
+ * memory. Inline: every span start and end asks, and a call was a tenth of
+ * an unsampled span.
+ */
+static inline sdk_thread *
+sdk_thread_get(weft_tracer *t)
+{
+	if (sdk_tls.tracer_id == t->id && sdk_tls.ts != NULL)
+		return sdk_tls.ts;
+	return sdk_thread_get_slow(t);
+}
 /* The tracer key's destructor: the thread is exiting. */
 void sdk_thread_exit(void *arg);
-/* A span from ts's pool (taking back what the exporter recycled), or a new one. */
-weft_span *sdk_thread_take(sdk_thread *ts);
-/* Returns s to ts's pool (ts must be the calling thread's and s's owner). */
-void sdk_thread_give(sdk_thread *ts, weft_span *s);
 /* Frees s (any thread); its owner's count of spans drops. */
 void sdk_span_destroy(weft_span *s);
+/* sdk_thread_take() when the pool is empty: takes back what the exporter recycled, or makes a span. */
+weft_span *sdk_thread_take_slow(sdk_thread *ts);
+
+/* A span from ts's pool (taking back what the exporter recycled), or a new one; NULL when out of memory. */
+static inline weft_span *
+sdk_thread_take(sdk_thread *ts)
+{
+	weft_span *s = ts->pool;
+	if (s == NULL)
+		return sdk_thread_take_slow(ts);
+	ts->pool = s->next_free;
+	ts->npool--;
+	return s;
+}
+
+/* Returns s to ts's pool (ts must be the calling thread's and s's owner); its arena keeps one chunk. */
+static inline void
+sdk_thread_give(sdk_thread *ts, weft_span *s)
+{
+	if (ts->npool >= SDK_POOL_MAX) {
+		sdk_span_destroy(s);
+		return;
+	}
+	cm_arena_reset(&s->arena);
+	s->next_free = ts->pool;
+	ts->pool = s;
+	ts->npool++;
+}
 /* Exporter side: hands s back to its owner, or frees it if the owner is gone. */
 void sdk_span_recycle(weft_span *s);
 /* Exporter side: frees dead threads whose rings are drained and whose spans are all back. */

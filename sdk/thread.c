@@ -13,16 +13,12 @@
 #include "sdk_int.h"
 
 enum {
-	POOL_MAX = 256,        /* idle spans a thread keeps */
 	FREED_RING = 1024,     /* recycled spans in flight back to a thread */
 	SPAN_ARENA_CHUNK = 1024,
 	CREDIT_CHUNK = 64 << 10,
 };
 
-static _Thread_local struct {
-	uint64_t tracer_id;
-	sdk_thread *ts;
-} tls_cache SDK_TLS;
+_Thread_local sdk_tls_cache sdk_tls SDK_TLS;
 
 bool
 sdk_ring_init(sdk_ring *r, uint32_t cap)
@@ -67,8 +63,8 @@ sdk_thread_exit(void *arg)
 	if (ts->credit > 0)
 		atomic_fetch_add_explicit(&ts->t->budget, ts->credit, memory_order_relaxed);
 	ts->credit = 0;
-	if (tls_cache.ts == ts)
-		tls_cache.ts = NULL, tls_cache.tracer_id = 0;
+	if (sdk_tls.ts == ts)
+		sdk_tls.ts = NULL, sdk_tls.tracer_id = 0;
 	atomic_store_explicit(&ts->dead, true, memory_order_release);
 	sdk_exporter_kick(ts->t);
 }
@@ -103,30 +99,26 @@ thread_new(weft_tracer *t)
 }
 
 sdk_thread *
-sdk_thread_get(weft_tracer *t)
+sdk_thread_get_slow(weft_tracer *t)
 {
 	sdk_thread *ts;
 
-	if (tls_cache.tracer_id == t->id && tls_cache.ts != NULL)
-		return tls_cache.ts;
 	if ((ts = pthread_getspecific(t->key)) == NULL && (ts = thread_new(t)) == NULL)
 		return NULL;
-	tls_cache.tracer_id = t->id;
-	tls_cache.ts = ts;
+	sdk_tls.tracer_id = t->id;
+	sdk_tls.ts = ts;
 	return ts;
 }
 
 weft_span *
-sdk_thread_take(sdk_thread *ts)
+sdk_thread_take_slow(sdk_thread *ts)
 {
 	weft_span *s;
 
-	if (ts->pool == NULL) {
-		while (ts->npool < POOL_MAX && (s = sdk_ring_pop(&ts->freed)) != NULL) {
-			s->next_free = ts->pool;
-			ts->pool = s;
-			ts->npool++;
-		}
+	while (ts->npool < SDK_POOL_MAX && (s = sdk_ring_pop(&ts->freed)) != NULL) {
+		s->next_free = ts->pool;
+		ts->pool = s;
+		ts->npool++;
 	}
 	if ((s = ts->pool) != NULL) {
 		ts->pool = s->next_free;
@@ -141,32 +133,12 @@ sdk_thread_take(sdk_thread *ts)
 	return s;
 }
 
-/* Clears what a recycled span must not carry over; its arena keeps one chunk. */
-static void
-span_reset(weft_span *s)
-{
-	cm_arena_reset(&s->arena);
-}
-
-void
-sdk_thread_give(sdk_thread *ts, weft_span *s)
-{
-	if (ts->npool >= POOL_MAX) {
-		sdk_span_destroy(s);
-		return;
-	}
-	span_reset(s);
-	s->next_free = ts->pool;
-	ts->pool = s;
-	ts->npool++;
-}
-
 void
 sdk_span_recycle(weft_span *s)
 {
 	sdk_thread *owner = s->owner;
 
-	span_reset(s);
+	cm_arena_reset(&s->arena); /* it keeps one chunk */
 	if (atomic_load_explicit(&owner->dead, memory_order_acquire) || !sdk_ring_push(&owner->freed, s))
 		sdk_span_destroy(s);
 }
@@ -252,6 +224,6 @@ sdk_threads_free(weft_tracer *t)
 		thread_free(ts);
 	}
 	t->threads = NULL;
-	if (tls_cache.tracer_id == t->id)
-		tls_cache.ts = NULL, tls_cache.tracer_id = 0;
+	if (sdk_tls.tracer_id == t->id)
+		sdk_tls.ts = NULL, sdk_tls.tracer_id = 0;
 }
