@@ -95,20 +95,65 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
 	}
 }
 
-static void
-put_parent(cm_buf *b, const span_ref *refs, uint32_t n, const cm_span *sp)
+/*
+ * Where the spans of a block are found by id (their first 8 bytes, random):
+ * open addressing over 2^bits slots holding index + 1, so that a block of
+ * thousands of spans finds its parents in linear time.
+ */
+typedef struct id_index {
+	uint32_t *slot;
+	uint32_t mask;
+} id_index;
+
+static uint64_t
+id_word(const cm_span_id *id)
 {
+	uint64_t w;
+	memcpy(&w, id->b, 8);
+	return w;
+}
+
+static bool
+id_index_make(id_index *x, const span_ref *refs, uint32_t n)
+{
+	uint32_t size = 16;
+	while (size < 2 * n)
+		size *= 2;
+	if ((x->slot = cm_calloc(size, sizeof *x->slot)) == NULL)
+		return false;
+	x->mask = size - 1;
+	for (uint32_t i = n; i-- > 0;) { /* the first of equal ids wins, as a scan would find it */
+		uint32_t h = (uint32_t)(id_word(&refs[i].sp->span_id) * 0x9e3779b97f4a7c15u >> 32) & x->mask;
+		while (x->slot[h] != 0 && memcmp(refs[x->slot[h] - 1].sp->span_id.b, refs[i].sp->span_id.b, 8) != 0)
+			h = (h + 1) & x->mask;
+		x->slot[h] = i + 1;
+	}
+	return true;
+}
+
+/* The index of the span with id in the block, or UINT32_MAX. */
+static uint32_t
+id_index_find(const id_index *x, const span_ref *refs, const cm_span_id *id)
+{
+	uint32_t h = (uint32_t)(id_word(id) * 0x9e3779b97f4a7c15u >> 32) & x->mask;
+	for (; x->slot[h] != 0; h = (h + 1) & x->mask)
+		if (memcmp(refs[x->slot[h] - 1].sp->span_id.b, id->b, 8) == 0)
+			return x->slot[h] - 1;
+	return UINT32_MAX;
+}
+
+static void
+put_parent(cm_buf *b, const id_index *ids, const span_ref *refs, const cm_span *sp)
+{
+	uint32_t i;
 	if (cm_span_id_is_zero(&sp->parent_span_id)) {
 		put_u(b, 0);
-		return;
+	} else if ((i = id_index_find(ids, refs, &sp->parent_span_id)) != UINT32_MAX) {
+		put_u(b, 2 + (uint64_t)i);
+	} else {
+		put_u(b, 1);
+		cm_buf_append(b, sp->parent_span_id.b, 8);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (memcmp(refs[i].sp->span_id.b, sp->parent_span_id.b, 8) == 0) {
-			put_u(b, 2 + (uint64_t)i);
-			return;
-		}
-	put_u(b, 1);
-	cm_buf_append(b, sp->parent_span_id.b, 8);
 }
 
 /* Where (r, s) is in pairs[0..n), or n. A block has one pair, or a few. */
@@ -126,19 +171,20 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
     uint64_t *const *res_hash, uint64_t *const *scope_hash)
 {
 	uint64_t base = n > 0 ? refs[0].sp->start_ns : 0;
-	uint32_t nrefs = 0;
+	uint32_t nrefs = 0, *ref_of = cm_malloc((size_t)n * sizeof *ref_of + 1);
 	uint8_t hash[16];
 	/* the distinct (resource, scope) pairs, in order of first use */
 	uint64_t(*pairs)[2] = cm_malloc((size_t)n * sizeof *pairs + 1);
+	id_index ids = { NULL, 0 };
 
-	if (pairs == NULL) {
+	if (pairs == NULL || ref_of == NULL || !id_index_make(&ids, refs, n)) {
 		out->failed = true;
-		return;
+		goto done;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i].sp;
 		uint64_t r = res_hash[refs[i].batch][sp->resource], s = scope_hash[refs[i].batch][sp->scope];
-		if (ref_index(pairs, nrefs, r, s) == nrefs) {
+		if ((ref_of[i] = ref_index(pairs, nrefs, r, s)) == nrefs) {
 			pairs[nrefs][0] = r;
 			pairs[nrefs++][1] = s;
 		}
@@ -155,7 +201,7 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
 		if (i > 0)
 			cm_buf_append(out, sp->span_id.b, 8);
-		put_parent(out, refs, n, sp);
+		put_parent(out, &ids, refs, sp);
 		put_text(out, sp->trace_state);
 		put_u(out, sp->flags);
 		st_block_put_name(e, out, sp->name);
@@ -182,9 +228,12 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 			put_u(out, l->flags);
 			put_attrs(e, out, &l->attrs);
 		}
-		put_u(out, ref_index(pairs, nrefs, res_hash[refs[i].batch][sp->resource], scope_hash[refs[i].batch][sp->scope]));
+		put_u(out, ref_of[i]);
 	}
+done:
 	cm_free(pairs);
+	cm_free(ref_of);
+	cm_free(ids.slot);
 }
 
 /* ---- decoding ---- */

@@ -225,6 +225,52 @@ blocks_give_back_every_field(void **state)
 	cm_arena_fini(&a);
 }
 
+/* A block of thousands of spans keeps every parent, in the block or not. */
+static void
+big_blocks_keep_their_parents(void **state)
+{
+	enum { N = 3000 };
+	static cm_span sp[N], out[N];
+	static span_ref refs[N];
+	static uint64_t res_out[N], scope_out[N];
+	uint64_t res[1] = { 1 }, scope[1] = { 2 }, *rh[1] = { res }, *sh[1] = { scope };
+	const st_block_enc inline_only = { NULL, NULL, NULL };
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	uint64_t x = 88172645463325252u;
+	cm_buf b;
+	cm_arena a;
+	(void)state;
+
+	memset(sp, 0, sizeof sp);
+	for (uint32_t i = 0; i < N; i++) {
+		memset(sp[i].trace_id.b, 7, 16);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(sp[i].span_id.b, &x, 8);
+		sp[i].start_ns = 1000 + i;
+		sp[i].end_ns = 2000 + i;
+		refs[i] = (span_ref){ &sp[i], 0 };
+	}
+	for (uint32_t i = 1; i < N; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (x % 5 == 0)
+			memset(sp[i].parent_span_id.b, 0x5a, 8); /* outside the block */
+		else
+			sp[i].parent_span_id = sp[x % N].span_id; /* before or after it */
+	}
+	st_key_span(key, &sp[0]);
+	cm_buf_init(&b);
+	st_block_encode(&inline_only, &b, refs, N, rh, sh);
+	assert_false(b.failed);
+	cm_arena_init(&a, 65536);
+	assert_int_equal(st_block_decode(b.data, b.len, key, NULL, &a, out, res_out, scope_out), CM_OK);
+	for (uint32_t i = 0; i < N; i++) {
+		assert_memory_equal(out[i].span_id.b, sp[i].span_id.b, 8);
+		assert_memory_equal(out[i].parent_span_id.b, sp[i].parent_span_id.b, 8);
+	}
+	cm_arena_fini(&a);
+	cm_buf_fini(&b);
+}
+
 static void
 damaged_blocks_are_refused(void **state)
 {
@@ -345,6 +391,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(block_heads_are_checked),
 		cmocka_unit_test(blocks_give_back_every_field),
+		cmocka_unit_test(big_blocks_keep_their_parents),
 		cmocka_unit_test(damaged_blocks_are_refused),
 		cmocka_unit_test(postings_are_read_up_to_the_damage),
 		cmocka_unit_test(tag_text_is_what_jaeger_compares),
