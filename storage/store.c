@@ -51,8 +51,8 @@ remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
  * zstd with a dictionary trained per output file on 100x its size at the
  * bottommost level, where data settles (bytes per span after compaction,
  * spans on a 63k-span store: 137 with 4 KiB blocks and no dictionary, 94 like
- * this; the index family, 1M spans: 44 with LZ4/zstd 4 KiB blocks, 39 like
- * this).
+ * this). Not for the index family: there it saved 5 bytes per span of 92
+ * but doubled the collector's ack p99 in make soak (docs/benchmarks.md).
  */
 static void
 set_bottommost_zstd(rocksdb_options_t *cf)
@@ -119,8 +119,7 @@ configure(st_store *s, const st_options *o)
 			/* small entries, one per batch: a small memtable keeps RSS down */
 			rocksdb_options_set_write_buffer_size(cf, 16u << 20);
 			rocksdb_options_set_compression(cf, rocksdb_lz4_compression);
-			rocksdb_options_set_block_based_table_factory(cf, s->table);
-			set_bottommost_zstd(cf);
+			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
 		}
 		s->cf_opts[i] = cf;
 	}
