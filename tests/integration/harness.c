@@ -184,6 +184,16 @@ hx_wait_http(const char *base_url, const char *path, int timeout_ms)
 	return false;
 }
 
+bool
+hx_start_query(hx_daemon *d, const char *dir, const char *data_dir, const char *http)
+{
+	char log[700], url[128];
+	const char *argv[] = { hx_bin("weft-query"), "--data-dir", data_dir, "--http", http, NULL };
+	snprintf(log, sizeof log, "%s/query.log", dir);
+	snprintf(url, sizeof url, "http://%s", http);
+	return hx_start(d, log, argv) && hx_wait_http(url, "/api/services", 10000);
+}
+
 void
 hx_dump_log(const hx_daemon *d)
 {

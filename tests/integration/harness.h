@@ -40,6 +40,11 @@ int hx_stop_all(hx_daemon *const *ds, size_t n, const char *dir);
 void hx_kill(hx_daemon *d);
 /* Polls base_url+path until HTTP 200 or timeout. */
 bool hx_wait_http(const char *base_url, const char *path, int timeout_ms);
+/*
+ * Starts weft-query on data_dir, serving HTTP on http (HOST:PORT), its log
+ * in dir/query.log, and waits until it answers (10 s).
+ */
+bool hx_start_query(hx_daemon *d, const char *dir, const char *data_dir, const char *http);
 /* Prints a daemon's log to stderr (for failed tests). */
 void hx_dump_log(const hx_daemon *d);
 

@@ -42,7 +42,6 @@ start_collector(void)
 static int
 setup(void **state)
 {
-	char log[700];
 	(void)state;
 	snprintf(E.dir, sizeof E.dir, "%s", hx_tmpdir());
 	snprintf(E.data, sizeof E.data, "%s/data", E.dir);
@@ -51,13 +50,7 @@ setup(void **state)
 	snprintf(E.http, sizeof E.http, "127.0.0.1:%d", hx_free_port());
 	snprintf(E.admin_url, sizeof E.admin_url, "http://%s", E.admin);
 	snprintf(E.query_url, sizeof E.query_url, "http://%s", E.http);
-	if (!start_collector())
-		return -1;
-	const char *qargv[] = { hx_bin("weft-query"), "--data-dir", E.data, "--http", E.http, NULL };
-	snprintf(log, sizeof log, "%s/query.log", E.dir);
-	if (!hx_start(&E.query, log, qargv) || !hx_wait_http(E.query_url, "/api/services", 10000))
-		return -1;
-	return 0;
+	return start_collector() && hx_start_query(&E.query, E.dir, E.data, E.http) ? 0 : -1;
 }
 
 static int

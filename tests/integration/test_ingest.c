@@ -62,9 +62,7 @@ start(daemons *d, const char *memory_mib, const char *request_mib, bool query, b
 		return false;
 	if (!query)
 		return true;
-	const char *qargv[] = { hx_bin("weft-query"), "--data-dir", d->data, "--http", http, NULL };
-	snprintf(log, sizeof log, "%s/query.log", d->dir);
-	return hx_start(&d->query, log, qargv) && hx_wait_http(d->query_url, "/api/services", 10000);
+	return hx_start_query(&d->query, d->dir, d->data, http);
 }
 
 static int

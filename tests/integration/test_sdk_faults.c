@@ -53,15 +53,6 @@ start_collector(void)
 	return hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 30000);
 }
 
-static bool
-start_query(void)
-{
-	char log[700];
-	const char *argv[] = { hx_bin("weft-query"), "--data-dir", E.data, "--http", E.http, NULL };
-	snprintf(log, sizeof log, "%s/query.log", E.dir);
-	return hx_start(&E.query, log, argv) && hx_wait_http(E.query_url, "/api/services", 10000);
-}
-
 static int
 setup(void **state)
 {
@@ -152,7 +143,7 @@ collector_started_after_the_application_gets_every_span(void **state)
 	weft_span_end(root);
 	usleep(300000); /* the exporter has failed a few times by now */
 	assert_true(start_collector());
-	assert_true(start_query());
+	assert_true(hx_start_query(&E.query, E.dir, E.data, E.http));
 	assert_int_equal(weft_tracer_flush(t, 30000), WEFT_OK);
 	weft_tracer_stats(t, &st);
 	assert_int_equal(st.spans_exported, 200);
@@ -195,7 +186,7 @@ collector_killed_under_load_loses_nothing_and_duplicates_nothing(void **state)
 	(void)state;
 
 	assert_true(start_collector());
-	assert_true(start_query());
+	assert_true(hx_start_query(&E.query, E.dir, E.data, E.http));
 	t = tracer(E.native, 1000);
 	root = weft_span_start(t, "root", NULL);
 	l = (load){ t, weft_span_get_context(root), 60000 };
@@ -228,7 +219,7 @@ query_daemon_restarted_under_load_sees_everything(void **state)
 	(void)state;
 
 	assert_true(start_collector());
-	assert_true(start_query());
+	assert_true(hx_start_query(&E.query, E.dir, E.data, E.http));
 	t = tracer(E.native, 1000);
 	root = weft_span_start(t, "root", NULL);
 	l = (load){ t, weft_span_get_context(root), 30000 };
@@ -236,7 +227,7 @@ query_daemon_restarted_under_load_sees_everything(void **state)
 	usleep(500000);
 	assert_int_equal(hx_stop(&E.query), 0);
 	usleep(300000);
-	assert_true(start_query());
+	assert_true(hx_start_query(&E.query, E.dir, E.data, E.http));
 	assert_int_equal(pthread_join(th, NULL), 0);
 	weft_span_end(root);
 	assert_int_equal(weft_tracer_flush(t, 60000), WEFT_OK);
@@ -345,7 +336,7 @@ hung_collector_costs_nothing_and_delivery_resumes(void **state)
 	(void)state;
 
 	assert_true(start_collector());
-	assert_true(start_query());
+	assert_true(hx_start_query(&E.query, E.dir, E.data, E.http));
 	cfg.endpoint = E.native;
 	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
 	root = weft_span_start(t, "root", NULL);
