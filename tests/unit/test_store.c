@@ -340,6 +340,32 @@ a_store_of_another_layout_is_refused(void **state)
 	f->store = NULL;
 }
 
+/* A trace whose service ran more operations than its index entry lists is still found by each. */
+static void
+a_service_with_many_operations_is_found_by_any(void **state)
+{
+	fixture *f = *state;
+	st_traces t;
+	st_summaries sum;
+
+	write_named(f->store, 0x33, 0, 40); /* 40 operations of one service in one trace */
+	for (uint32_t i = 0; i < 40; i += 13) {
+		char op[16];
+		snprintf(op, sizeof op, "op-%u", i);
+		st_query q = { .service = "svc", .operation = op, .min_dur_ns = 1000 };
+		assert_int_equal(st_search(f->store, &q, &t), CM_OK);
+		assert_int_equal(t.n, 1);
+		st_traces_fini(&t);
+		assert_int_equal(st_search_summaries(f->store, &q, &sum), CM_OK);
+		assert_int_equal(sum.n, 1);
+		st_summaries_fini(&sum);
+	}
+	st_query none = { .service = "svc", .operation = "op-99" };
+	assert_int_equal(st_search(f->store, &none, &t), CM_OK);
+	assert_int_equal(t.n, 0);
+	st_traces_fini(&t);
+}
+
 /* Overwrites every entry of family cf with what damage(i, value) makes of it. */
 static void
 damage_family(st_store *s, rocksdb_column_family_handle_t *cf, void (*damage)(size_t i, cm_buf *v))
@@ -614,6 +640,7 @@ main(void)
 		cmocka_unit_test(secondary_without_primary_is_enoent),
 		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_store_of_another_layout_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_service_with_many_operations_is_found_by_any, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_index_entries_are_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_span_blocks_read_as_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
