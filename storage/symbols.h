@@ -3,8 +3,8 @@
  * names stored once, referred to by number from span blocks (block.h).
  *
  * A loadgen span has ~10 attribute keys and a name, all from small
- * vocabularies; written as text in every block they cost ~13 of the 70
- * bytes a span took on disk after zstd (a 1M-span store), as numbers ~1.
+ * vocabularies: written as numbers instead of text, the spans of a 1M-span
+ * store took 57 bytes per span after zstd instead of 69.
  *
  * Symbols are numbered from 0 in the order the primary first writes them,
  * never renumbered nor reused: meta 'y' <id:4 BE> -> the text. A symbol's
