@@ -97,53 +97,80 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
 
 /*
  * Where the spans of a block are found by id (their first 8 bytes, random):
- * open addressing over 2^bits slots holding index + 1, so that a block of
- * thousands of spans finds its parents in linear time.
+ * open addressing over mask + 1 slots (a power of two, at least twice n)
+ * holding index + 1, so that a block of thousands of spans finds its
+ * parents in linear time.
  */
-typedef struct id_index {
-	uint32_t *slot;
-	uint32_t mask;
-} id_index;
-
-static uint64_t
-id_word(const cm_span_id *id)
+static uint32_t
+id_slot(const st_block_scratch *x, const cm_span_id *id)
 {
 	uint64_t w;
 	memcpy(&w, id->b, 8);
-	return w;
+	return (uint32_t)(w * 0x9e3779b97f4a7c15u >> 32) & x->mask;
 }
 
+/* Makes room for a block of n spans in x, its id slots cleared; false when out of memory. */
 static bool
-id_index_make(id_index *x, const span_ref *refs, uint32_t n)
+scratch_reserve(st_block_scratch *x, uint32_t n)
 {
-	uint32_t size = 16;
-	while (size < 2 * n)
-		size *= 2;
-	if ((x->slot = cm_calloc(size, sizeof *x->slot)) == NULL)
-		return false;
-	x->mask = size - 1;
+	uint32_t slots = 16;
+	if (n > x->cap) {
+		uint32_t cap = n > 2 * x->cap ? n : 2 * x->cap;
+		uint64_t(*pairs)[2] = cm_realloc(x->pairs, (size_t)cap * sizeof *pairs);
+		uint32_t *ref_of = pairs ? cm_realloc(x->ref_of, (size_t)cap * sizeof *ref_of) : NULL;
+		if (pairs != NULL)
+			x->pairs = pairs;
+		if (ref_of == NULL)
+			return false;
+		x->ref_of = ref_of;
+		x->cap = cap;
+	}
+	while (slots < 2 * n)
+		slots *= 2;
+	if (slots > x->slot_cap) {
+		uint32_t *slot = cm_realloc(x->slot, (size_t)slots * sizeof *slot);
+		if (slot == NULL)
+			return false;
+		x->slot = slot;
+		x->slot_cap = slots;
+	}
+	x->mask = slots - 1;
+	memset(x->slot, 0, (size_t)slots * sizeof *x->slot);
+	return true;
+}
+
+void
+st_block_scratch_fini(st_block_scratch *x)
+{
+	cm_free(x->pairs);
+	cm_free(x->ref_of);
+	cm_free(x->slot);
+	memset(x, 0, sizeof *x);
+}
+
+static void
+id_index_make(st_block_scratch *x, const span_ref *refs, uint32_t n)
+{
 	for (uint32_t i = n; i-- > 0;) { /* the first of equal ids wins, as a scan would find it */
-		uint32_t h = (uint32_t)(id_word(&refs[i].sp->span_id) * 0x9e3779b97f4a7c15u >> 32) & x->mask;
+		uint32_t h = id_slot(x, &refs[i].sp->span_id);
 		while (x->slot[h] != 0 && memcmp(refs[x->slot[h] - 1].sp->span_id.b, refs[i].sp->span_id.b, 8) != 0)
 			h = (h + 1) & x->mask;
 		x->slot[h] = i + 1;
 	}
-	return true;
 }
 
 /* The index of the span with id in the block, or UINT32_MAX. */
 static uint32_t
-id_index_find(const id_index *x, const span_ref *refs, const cm_span_id *id)
+id_index_find(const st_block_scratch *x, const span_ref *refs, const cm_span_id *id)
 {
-	uint32_t h = (uint32_t)(id_word(id) * 0x9e3779b97f4a7c15u >> 32) & x->mask;
-	for (; x->slot[h] != 0; h = (h + 1) & x->mask)
+	for (uint32_t h = id_slot(x, id); x->slot[h] != 0; h = (h + 1) & x->mask)
 		if (memcmp(refs[x->slot[h] - 1].sp->span_id.b, id->b, 8) == 0)
 			return x->slot[h] - 1;
 	return UINT32_MAX;
 }
 
 static void
-put_parent(cm_buf *b, const id_index *ids, const span_ref *refs, const cm_span *sp)
+put_parent(cm_buf *b, const st_block_scratch *ids, const span_ref *refs, const cm_span *sp)
 {
 	uint32_t i;
 	if (cm_span_id_is_zero(&sp->parent_span_id)) {
@@ -167,33 +194,31 @@ ref_index(const uint64_t (*pairs)[2], uint32_t n, uint64_t r, uint64_t s)
 }
 
 void
-st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32_t n,
+st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const span_ref *refs, uint32_t n,
     uint64_t *const *res_hash, uint64_t *const *scope_hash)
 {
 	uint64_t base = n > 0 ? refs[0].sp->start_ns : 0;
-	uint32_t nrefs = 0, *ref_of = cm_malloc((size_t)n * sizeof *ref_of + 1);
+	uint32_t nrefs = 0;
 	uint8_t hash[16];
-	/* the distinct (resource, scope) pairs, in order of first use */
-	uint64_t(*pairs)[2] = cm_malloc((size_t)n * sizeof *pairs + 1);
-	id_index ids = { NULL, 0 };
 
-	if (pairs == NULL || ref_of == NULL || !id_index_make(&ids, refs, n)) {
+	if (!scratch_reserve(x, n)) {
 		out->failed = true;
-		goto done;
+		return;
 	}
-	for (uint32_t i = 0; i < n; i++) {
+	id_index_make(x, refs, n);
+	for (uint32_t i = 0; i < n; i++) { /* the distinct (resource, scope) pairs, in order of first use */
 		const cm_span *sp = refs[i].sp;
 		uint64_t r = res_hash[refs[i].batch][sp->resource], s = scope_hash[refs[i].batch][sp->scope];
-		if ((ref_of[i] = ref_index(pairs, nrefs, r, s)) == nrefs) {
-			pairs[nrefs][0] = r;
-			pairs[nrefs++][1] = s;
+		if ((x->ref_of[i] = ref_index(x->pairs, nrefs, r, s)) == nrefs) {
+			x->pairs[nrefs][0] = r;
+			x->pairs[nrefs++][1] = s;
 		}
 	}
 	put_u(out, n);
 	put_u(out, nrefs);
 	for (uint32_t k = 0; k < nrefs; k++) {
-		st_put_be64(hash, pairs[k][0]);
-		st_put_be64(hash + 8, pairs[k][1]);
+		st_put_be64(hash, x->pairs[k][0]);
+		st_put_be64(hash + 8, x->pairs[k][1]);
 		cm_buf_append(out, hash, 16);
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -201,7 +226,7 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
 		if (i > 0)
 			cm_buf_append(out, sp->span_id.b, 8);
-		put_parent(out, &ids, refs, sp);
+		put_parent(out, x, refs, sp);
 		put_text(out, sp->trace_state);
 		put_u(out, sp->flags);
 		st_block_put_name(e, out, sp->name);
@@ -228,12 +253,8 @@ st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32
 			put_u(out, l->flags);
 			put_attrs(e, out, &l->attrs);
 		}
-		put_u(out, ref_of[i]);
+		put_u(out, x->ref_of[i]);
 	}
-done:
-	cm_free(pairs);
-	cm_free(ref_of);
-	cm_free(ids.slot);
 }
 
 /* ---- decoding ---- */

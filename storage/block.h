@@ -45,13 +45,24 @@ typedef struct st_block_enc {
 	rocksdb_column_family_handle_t *meta;
 } st_block_enc;
 
+/* Memory st_block_encode() reuses from block to block of a write. */
+typedef struct st_block_scratch {
+	uint64_t (*pairs)[2]; /* distinct (resource, scope) hash pairs */
+	uint32_t *ref_of;     /* per span: its pair */
+	uint32_t *slot;       /* span ids -> index + 1, open addressing */
+	uint32_t cap, slot_cap;
+	uint32_t mask;        /* the current block's slots - 1 */
+} st_block_scratch;
+
+void st_block_scratch_fini(st_block_scratch *x);
+
 /*
  * Appends the spans refs[0..n) of one trace, in start order (the first
  * names the block: keys.h), to out; res_hash[b][r] and
  * scope_hash[b][s] are the content hashes of batch b's resource r and
  * scope s. Out of memory shows in out->failed.
  */
-void st_block_encode(const st_block_enc *e, cm_buf *out, const span_ref *refs, uint32_t n,
+void st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const span_ref *refs, uint32_t n,
     uint64_t *const *res_hash, uint64_t *const *scope_hash);
 
 /* How a decoder turns a symbol number into text that outlives the span. */

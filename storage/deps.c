@@ -42,7 +42,6 @@ struct st_deps {
 	edge *edges;
 	size_t nedges, capedges;
 	uint64_t newest_hour;
-	uint32_t last_id; /* the service last looked up */
 };
 
 static uint64_t
@@ -133,12 +132,9 @@ static uint32_t
 intern(st_deps *d, cm_str service)
 {
 	char **v;
-	/* a batch's spans are mostly of one service: try the last answer first */
-	if (d->last_id < d->nservices && cm_str_eq(service, d->services[d->last_id]))
-		return d->last_id;
 	for (uint32_t i = 0; i < d->nservices; i++)
 		if (cm_str_eq(service, d->services[i]))
-			return d->last_id = i;
+			return i;
 	if ((v = cm_realloc(d->services, (d->nservices + 1) * sizeof *v)) == NULL)
 		return UINT32_MAX;
 	d->services = v;

@@ -10,8 +10,6 @@
  * and checked exactly against the query, so the index only has to be a
  * superset. At most ST_SEARCH_MAX_CANDIDATES traces are read per search.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

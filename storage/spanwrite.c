@@ -40,6 +40,7 @@ typedef struct writer {
 	st_part *part; /* the partition written into */
 	const cm_batch *const *batches;
 	st_summary_scratch sum;
+	st_block_scratch blk;
 	cm_buf head; /* a block's summary */
 	cm_buf buf;
 	msgpack_packer pk;
@@ -269,7 +270,7 @@ put_block(writer *w, const span_ref *refs, uint32_t n)
 	if (cm_buf_reserve(&w->buf, ST_VARINT_MAX) == CM_OK)
 		st_put_varint(&w->buf, w->head.len);
 	cm_buf_append(&w->buf, w->head.data, w->head.len);
-	st_block_encode(&enc, &w->buf, refs, n, w->res_hash, w->scope_hash);
+	st_block_encode(&enc, &w->blk, &w->buf, refs, n, w->res_hash, w->scope_hash);
 	st_key_span(key, refs[0].sp);
 	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
@@ -423,6 +424,7 @@ out:
 	cm_free(refs);
 	cm_free(w.fresh);
 	st_summary_scratch_fini(&w.sum);
+	st_block_scratch_fini(&w.blk);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_buf_fini(&w.buf);

@@ -47,27 +47,6 @@ remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-/*
- * zstd with a dictionary trained per output file on 100x its size at the
- * bottommost level, where data settles (bytes per span after compaction,
- * spans on a 63k-span store: 137 with 4 KiB blocks and no dictionary, 94 like
- * this). Not for the index family: there it saved 5 bytes per span of 92
- * but doubled the collector's ack p99 in make soak (docs/benchmarks.md).
- */
-static void
-set_bottommost_zstd(rocksdb_options_t *cf)
-{
-	rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
-	rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
-	rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
-	/*
-	 * Unbounded by default, RocksDB buffers a whole output file (up to
-	 * 64 MiB) per compaction to sample the dictionary from: make soak saw
-	 * the collector's RSS grow 26%.
-	 */
-	rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
-}
-
 static void
 configure(st_store *s, const st_options *o)
 {
@@ -113,7 +92,23 @@ configure(st_store *s, const st_options *o)
 				rocksdb_lz4_compression, rocksdb_lz4_compression, rocksdb_lz4_compression,
 				rocksdb_lz4_compression, rocksdb_lz4_compression };
 			rocksdb_options_set_compression_per_level(cf, per_level, sizeof per_level / sizeof per_level[0]);
-			set_bottommost_zstd(cf);
+			rocksdb_options_set_bottommost_compression(cf, rocksdb_zstd_compression);
+			/*
+			 * A dictionary trained per output file on 100x its size
+			 * (bytes per span after compaction, spans on a 63k-span
+			 * store: 137 with 4 KiB blocks and no dictionary, 94 like
+			 * this). Not for the index family: there it saved 5 bytes
+			 * per span of 92 but doubled the collector's ack p99 in
+			 * make soak (docs/benchmarks.md).
+			 */
+			rocksdb_options_set_bottommost_compression_options(cf, -14, 3, 0, 16 << 10, 1);
+			rocksdb_options_set_bottommost_compression_options_zstd_max_train_bytes(cf, 100 * (16 << 10), 1);
+			/*
+			 * Unbounded by default, RocksDB buffers a whole output file
+			 * (up to 64 MiB) per compaction to sample the dictionary
+			 * from: make soak saw the collector's RSS grow 26%.
+			 */
+			rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
 		}
 		if (i == OPT_INDEX) {
 			/* small entries, one per batch: a small memtable keeps RSS down */
@@ -209,7 +204,6 @@ adopt_partitions(st_store *s, const char *const *names, rocksdb_column_family_ha
 	return CM_OK;
 }
 
-/* Opens s->db with every family on disk: the fixed ones and each partition's pair. */
 /*
  * Refuses a store of another layout: one that says so in meta 'V', or has
  * partitions but no 'V' (written before there was one). A new store's
@@ -242,6 +236,7 @@ check_layout(st_store *s, char *errbuf, size_t errlen)
 	return rv;
 }
 
+/* Opens s->db with every family on disk: the fixed ones and each partition's pair. */
 static int
 open_db(st_store *s, char *errbuf, size_t errlen)
 {

@@ -157,7 +157,9 @@ make_block(sample_block *k)
 	make_spans(k->sp, &k->ev, &k->ln);
 	st_key_span(k->key, &k->sp[0]);
 	cm_buf_init(&k->b);
-	st_block_encode(&inline_only, &k->b, refs, 3, rh, sh);
+	st_block_scratch x = { 0 };
+	st_block_encode(&inline_only, &x, &k->b, refs, 3, rh, sh);
+	st_block_scratch_fini(&x);
 	assert_false(k->b.failed);
 }
 
@@ -259,7 +261,9 @@ big_blocks_keep_their_parents(void **state)
 	}
 	st_key_span(key, &sp[0]);
 	cm_buf_init(&b);
-	st_block_encode(&inline_only, &b, refs, N, rh, sh);
+	st_block_scratch scratch = { 0 };
+	st_block_encode(&inline_only, &scratch, &b, refs, N, rh, sh);
+	st_block_scratch_fini(&scratch);
 	assert_false(b.failed);
 	cm_arena_init(&a, 65536);
 	assert_int_equal(st_block_decode(b.data, b.len, key, NULL, &a, out, res_out, scope_out), CM_OK);
