@@ -81,20 +81,14 @@ cm_trace_id_parse(const char *s, size_t len, cm_trace_id *out)
 
 /* ---- random ---- */
 
-static atomic_uint fork_generation;
+_Atomic unsigned cm_rng_forks;
+_Thread_local cm_rng cm_rng_tls __attribute__((tls_model("initial-exec")));
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-/* initial-exec: libweft.so reads it on every span; the default model would call __tls_get_addr. */
-static _Thread_local struct {
-	uint64_t s[4];
-	unsigned generation;
-	bool seeded;
-} rng __attribute__((tls_model("initial-exec")));
 
 static void
 on_fork_child(void)
 {
-	atomic_fetch_add(&fork_generation, 1);
+	atomic_fetch_add(&cm_rng_forks, 1);
 }
 
 static void
@@ -112,83 +106,24 @@ splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-static void
-seed(void)
+void
+cm_rng_seed(void)
 {
+	cm_rng *r = &cm_rng_tls;
 	uint64_t x = 0;
 	struct timespec ts;
 
 	pthread_once(&atfork_once, register_atfork);
-	if (getrandom(rng.s, sizeof rng.s, GRND_NONBLOCK) != (ssize_t)sizeof rng.s) {
+	if (getrandom(r->s, sizeof r->s, GRND_NONBLOCK) != (ssize_t)sizeof r->s) {
 		/* No entropy yet (early boot): mix time, pid and the stack address. */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
 		    ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&x;
 		for (int i = 0; i < 4; i++)
-			rng.s[i] = splitmix64(&x);
+			r->s[i] = splitmix64(&x);
 	}
-	if ((rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]) == 0)
-		rng.s[0] = 1;
-	rng.generation = atomic_load(&fork_generation);
-	rng.seeded = true;
-}
-
-static inline uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* One xoshiro256** step on a seeded state. */
-static inline uint64_t
-next(uint64_t *s)
-{
-	uint64_t result, t;
-
-	result = rotl(s[1] * 5, 7) * 9;
-	t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-/* The calling thread's generator, seeded (again, after a fork) if needed. */
-static inline uint64_t *
-state(void)
-{
-	if (!rng.seeded || rng.generation != atomic_load_explicit(&fork_generation, memory_order_relaxed))
-		seed();
-	return rng.s;
-}
-
-uint64_t
-cm_rand64(void)
-{
-	return next(state());
-}
-
-void
-cm_trace_id_random(cm_trace_id *out)
-{
-	uint64_t *s = state(), a, b;
-	do {
-		a = next(s);
-		b = next(s);
-	} while ((a | b) == 0);
-	memcpy(out->b, &a, 8);
-	memcpy(out->b + 8, &b, 8);
-}
-
-void
-cm_span_id_random(cm_span_id *out)
-{
-	uint64_t a;
-	do
-		a = cm_rand64();
-	while (a == 0);
-	memcpy(out->b, &a, 8);
+	if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0)
+		r->s[0] = 1;
+	r->generation = atomic_load(&cm_rng_forks);
+	r->seeded = true;
 }

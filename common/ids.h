@@ -12,6 +12,7 @@
 #ifndef WEFT_COMMON_IDS_H
 #define WEFT_COMMON_IDS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,8 +47,95 @@ int cm_hex_decode(const char *src, size_t len, uint8_t *dst, size_t n, bool lowe
  */
 int cm_trace_id_parse(const char *s, size_t len, cm_trace_id *out);
 
-uint64_t cm_rand64(void);
-void cm_trace_id_random(cm_trace_id *out);
-void cm_span_id_random(cm_span_id *out);
+/*
+ * The per-thread generator. Inline: a sampled span takes three numbers,
+ * and the calls were a twelfth of its cost. initial-exec TLS: libweft.so
+ * reads it on every span; the default model would call __tls_get_addr.
+ */
+typedef struct cm_rng {
+	uint64_t s[4];
+	unsigned generation; /* cm_rng_forks when seeded */
+	bool seeded;
+} cm_rng;
+extern _Thread_local cm_rng cm_rng_tls __attribute__((tls_model("initial-exec")));
+extern _Atomic unsigned cm_rng_forks; /* bumped in a forked child: every thread reseeds */
+
+/* Seeds the calling thread's generator from getrandom(). */
+void cm_rng_seed(void);
+
+static inline uint64_t
+cm_rng_rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* The calling thread's generator state, seeded (again, after a fork) if needed. */
+static inline uint64_t *
+cm_rng_state(void)
+{
+	if (__builtin_expect(!cm_rng_tls.seeded ||
+	            cm_rng_tls.generation != atomic_load_explicit(&cm_rng_forks, memory_order_relaxed), 0))
+		cm_rng_seed();
+	return cm_rng_tls.s;
+}
+
+/* One xoshiro256** step. Callers that draw several numbers step a local copy of the state. */
+static inline uint64_t
+cm_rng_next(uint64_t s[4])
+{
+	uint64_t result = cm_rng_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = cm_rng_rotl(s[3], 45);
+	return result;
+}
+
+static inline uint64_t
+cm_rand64(void)
+{
+	return cm_rng_next(cm_rng_state());
+}
+
+/*
+ * New random ids; either may be NULL. Never all zero. One look at the
+ * generator for both: a sampled root span takes both at once.
+ */
+static inline void
+cm_ids_random(cm_trace_id *trace, cm_span_id *span)
+{
+	uint64_t *state = cm_rng_state(), g[4], a, b;
+
+	__builtin_memcpy(g, state, sizeof g);
+	if (trace != NULL) {
+		do {
+			a = cm_rng_next(g);
+			b = cm_rng_next(g);
+		} while ((a | b) == 0);
+		__builtin_memcpy(trace->b, &a, 8);
+		__builtin_memcpy(trace->b + 8, &b, 8);
+	}
+	if (span != NULL) {
+		do
+			a = cm_rng_next(g);
+		while (a == 0);
+		__builtin_memcpy(span->b, &a, 8);
+	}
+	__builtin_memcpy(state, g, sizeof g);
+}
+
+static inline void
+cm_trace_id_random(cm_trace_id *out)
+{
+	cm_ids_random(out, NULL);
+}
+
+static inline void
+cm_span_id_random(cm_span_id *out)
+{
+	cm_ids_random(NULL, out);
+}
 
 #endif

@@ -81,12 +81,8 @@ child_tracer(weft_tracer *t)
 		if (ts == self)
 			continue;
 		/* Its thread does not exist here: the child's exporter reaps it once its spans are back. */
-		while (ts->pool != NULL) {
-			weft_span *s = ts->pool;
-			ts->pool = s->next_free;
-			sdk_span_destroy(s);
-		}
-		ts->npool = 0;
+		while (ts->npool > 0)
+			sdk_span_destroy(ts->pool[--ts->npool]);
 		ts->credit = 0;
 		atomic_store_explicit(&ts->dead, true, memory_order_relaxed);
 	}

@@ -35,8 +35,8 @@ parse_rate(const char *arg, sdk_sampler *s)
 	return CM_OK;
 }
 
-static bool
-rate_allows(sdk_sampler *s)
+bool
+sdk_sampler_rate_allows(sdk_sampler *s)
 {
 	uint64_t now = cm_mono_ns();
 	uint64_t tat = atomic_load_explicit(&s->tat, memory_order_relaxed);
@@ -96,32 +96,4 @@ sdk_sampler_init(sdk_sampler *s, const char *name, const char *arg)
 		return s->root == SAMPLER_RATIO ? parse_ratio(arg, &s->ratio_bound) : CM_OK;
 	}
 	return CM_EINVAL;
-}
-
-bool
-sdk_sampler_reads_id(const sdk_sampler *s, const weft_span_context *parent)
-{
-	return s->root == SAMPLER_RATIO && !(parent != NULL && s->parent_based);
-}
-
-bool
-sdk_sampler_decide(sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id)
-{
-	uint64_t low = 0;
-
-	if (parent != NULL && s->parent_based)
-		return (parent->flags & WEFT_FLAG_SAMPLED) != 0;
-	switch (s->root) {
-	case SAMPLER_ALWAYS_ON:
-		return true;
-	case SAMPLER_ALWAYS_OFF:
-		return false;
-	case SAMPLER_RATIO:
-		for (int i = 9; i < 16; i++)
-			low = low << 8 | id->b[i];
-		return low < s->ratio_bound;
-	case SAMPLER_RATE_LIMIT:
-		return rate_allows(s);
-	}
-	return false;
 }

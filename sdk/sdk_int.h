@@ -61,21 +61,31 @@ typedef struct sdk_limits {
 
 typedef struct sdk_thread sdk_thread;
 
+/*
+ * A span keeps its first attributes and its short strings (name, keys,
+ * values) in itself: one object the exporter reads, no arena chunk to
+ * allocate, find or reset for a typical span. The arena takes what does
+ * not fit, events, and long strings.
+ */
+enum { SDK_INLINE_ATTRS = 8, SDK_SPAN_TEXT = 256 };
+
 struct weft_span {
 	cm_span rec;
-	cm_arena arena;          /* names, attributes, events, tracestate, baggage */
-	cm_str baggage;          /* W3C baggage list; context only, never exported */
 	weft_tracer *tracer;
 	sdk_thread *owner;       /* whose pool the span returns to */
 	weft_span *prev_current; /* restored when this current span ends */
-	weft_span *next_free;    /* pool link */
-	uint32_t attr_cap;
+	cm_str baggage;          /* W3C baggage list; context only, never exported */
+	uint32_t attr_cap;       /* slots at rec.attrs.v: attr_inline's, or a larger arena copy */
 	uint32_t event_cap;
 	uint32_t gen;            /* the tracer's fork generation at start */
 	uint32_t bytes;          /* charged to the queue budget at end */
+	uint32_t text_used;      /* bytes of text handed out */
 	uint8_t ids_pending;     /* unsampled: ids made on first use (span.c) */
 	bool recording;
 	bool current;
+	cm_arena arena;          /* what does not fit below, and events */
+	cm_attr attr_inline[SDK_INLINE_ATTRS];
+	char text[SDK_SPAN_TEXT]; /* NUL-terminated strings, bump-allocated */
 };
 
 /* Counters a thread writes alone (relaxed stores) and weft_tracer_stats() sums. */
@@ -93,7 +103,7 @@ struct sdk_thread {
 	weft_tracer *t;
 	sdk_ring ended;          /* this thread -> exporter */
 	sdk_ring freed;          /* exporter -> this thread: its spans, recycled */
-	weft_span *pool;         /* idle spans, this thread only */
+	weft_span *pool[SDK_POOL_MAX]; /* idle spans, this thread only; a stack */
 	uint32_t npool;
 	int64_t credit;          /* bytes reserved from the budget, unspent */
 	uint32_t until_kick;     /* spans to push before waking the exporter */
@@ -152,10 +162,38 @@ struct weft_tracer {
 
 /* Parses the sampler name and argument (OTEL_TRACES_SAMPLER spelling). */
 int sdk_sampler_init(sdk_sampler *s, const char *name, const char *arg);
+/* RATE_LIMIT's decision: takes a token when one is due. */
+bool sdk_sampler_rate_allows(sdk_sampler *s);
+
 /* Whether deciding for this parent (NULL: a root) reads the trace id. */
-bool sdk_sampler_reads_id(const sdk_sampler *s, const weft_span_context *parent);
-/* Decides whether a new span records. parent may be NULL. */
-bool sdk_sampler_decide(sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id);
+static inline bool
+sdk_sampler_reads_id(const sdk_sampler *s, const weft_span_context *parent)
+{
+	return s->root == SAMPLER_RATIO && !(parent != NULL && s->parent_based);
+}
+
+/* Decides whether a new span records. parent may be NULL. Inline: every span start asks. */
+static inline bool
+sdk_sampler_decide(sdk_sampler *s, const weft_span_context *parent, const cm_trace_id *id)
+{
+	uint64_t low = 0;
+
+	if (parent != NULL && s->parent_based)
+		return (parent->flags & WEFT_FLAG_SAMPLED) != 0;
+	switch (s->root) {
+	case SAMPLER_ALWAYS_ON:
+		return true;
+	case SAMPLER_ALWAYS_OFF:
+		return false;
+	case SAMPLER_RATIO:
+		for (int i = 9; i < 16; i++)
+			low = low << 8 | id->b[i];
+		return low < s->ratio_bound;
+	case SAMPLER_RATE_LIMIT:
+		return sdk_sampler_rate_allows(s);
+	}
+	return false;
+}
 
 /* Parses OTEL_RESOURCE_ATTRIBUTES syntax into t->resource. */
 int sdk_resource_init(weft_tracer *t, const char *service, const char *attrs);
@@ -189,15 +227,28 @@ void sdk_span_destroy(weft_span *s);
 /* sdk_thread_take() when the pool is empty: takes back what the exporter recycled, or makes a span. */
 weft_span *sdk_thread_take_slow(sdk_thread *ts);
 
+/*
+ * Asks for ownership of s's cache lines ahead of its use: a recycled span
+ * was last read by the exporter on another core, and the stores that
+ * start and fill it otherwise each wait for a line to come back.
+ */
+static inline void
+sdk_span_prefetch(const weft_span *s)
+{
+	for (size_t off = 0; off < sizeof *s; off += 64)
+		__builtin_prefetch((const char *)s + off, 1, 3);
+}
+
 /* A span from ts's pool (taking back what the exporter recycled), or a new one; NULL when out of memory. */
 static inline weft_span *
 sdk_thread_take(sdk_thread *ts)
 {
-	weft_span *s = ts->pool;
-	if (s == NULL)
+	weft_span *s;
+	if (ts->npool == 0)
 		return sdk_thread_take_slow(ts);
-	ts->pool = s->next_free;
-	ts->npool--;
+	s = ts->pool[--ts->npool];
+	if (ts->npool != 0)
+		sdk_span_prefetch(ts->pool[ts->npool - 1]); /* the next span's */
 	return s;
 }
 
@@ -209,10 +260,9 @@ sdk_thread_give(sdk_thread *ts, weft_span *s)
 		sdk_span_destroy(s);
 		return;
 	}
-	cm_arena_reset(&s->arena);
-	s->next_free = ts->pool;
-	ts->pool = s;
-	ts->npool++;
+	if (s->arena.total != 0)
+		cm_arena_reset(&s->arena);
+	ts->pool[ts->npool++] = s;
 }
 /* Exporter side: hands s back to its owner, or frees it if the owner is gone. */
 void sdk_span_recycle(weft_span *s);
@@ -220,8 +270,18 @@ void sdk_span_recycle(weft_span *s);
 void sdk_threads_reap(weft_tracer *t);
 /* Frees every thread state and span (tracer destroy, exporter stopped). */
 void sdk_threads_free(weft_tracer *t);
+/* sdk_budget_take() when the thread's credit is short: reserves more from the tracer's budget. */
+bool sdk_budget_take_slow(sdk_thread *ts, int64_t n);
+
 /* Reserves n bytes of queue budget for ts; false when the budget is spent. */
-bool sdk_budget_take(sdk_thread *ts, int64_t n);
+static inline bool
+sdk_budget_take(sdk_thread *ts, int64_t n)
+{
+	if (ts->credit < n)
+		return sdk_budget_take_slow(ts, n);
+	ts->credit -= n;
+	return true;
+}
 
 /* Relaxed increment of a counter only one thread writes. */
 static inline void

@@ -25,15 +25,29 @@ weft_span_context_is_valid(const weft_span_context *c)
 	    !cm_span_id_is_zero((const cm_span_id *)&c->span_id);
 }
 
-/* Copies a NUL-terminated or sliced string into the span's arena; "" on failure. */
+/* span_strdup() past the span's own text: the arena; "" when out of memory. */
 static cm_str
+span_strdup_arena(weft_span *s, const char *p, size_t n)
+{
+	const char *d = cm_arena_strndup(&s->arena, p, n);
+	return d ? (cm_str){ d, (uint32_t)n } : CM_STR("");
+}
+
+/* Copies p[0..n) and a NUL into the span's text, else its arena; "" on failure. */
+static inline cm_str
 span_strdup(weft_span *s, const char *p, size_t n)
 {
-	const char *d;
+	char *d;
+
 	if (n == 0)
 		return CM_STR("");
-	d = cm_arena_strndup_fast(&s->arena, p, n);
-	return d ? (cm_str){ d, (uint32_t)n } : CM_STR("");
+	if (n >= SDK_SPAN_TEXT - s->text_used)
+		return span_strdup_arena(s, p, n);
+	d = s->text + s->text_used;
+	s->text_used += (uint32_t)n + 1;
+	memcpy(d, p, n);
+	d[n] = '\0';
+	return (cm_str){ d, (uint32_t)n };
 }
 
 /*
@@ -64,13 +78,11 @@ rec_reset(cm_span *r)
  */
 enum { PENDING_TRACE_ID = 1, PENDING_SPAN_ID = 2 };
 
-static void
+static inline void
 ensure_ids(weft_span *s)
 {
-	if (s->ids_pending & PENDING_TRACE_ID)
-		cm_trace_id_random(&s->rec.trace_id);
-	if (s->ids_pending & PENDING_SPAN_ID)
-		cm_span_id_random(&s->rec.span_id);
+	cm_ids_random(s->ids_pending & PENDING_TRACE_ID ? &s->rec.trace_id : NULL,
+	    s->ids_pending & PENDING_SPAN_ID ? &s->rec.span_id : NULL);
 	s->ids_pending = 0;
 }
 
@@ -134,6 +146,7 @@ weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
 	s->bytes = 0;
 	s->current = false;
 	s->ids_pending = 0;
+	s->text_used = 0;
 	if (l.parent != NULL) {
 		memcpy(s->rec.trace_id.b, l.parent->trace_id.b, 16);
 		memcpy(s->rec.parent_span_id.b, l.parent->span_id.b, 8);
@@ -157,7 +170,9 @@ weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
 	}
 	sdk_count(&ts->c.started, 1);
 	rec_reset(&s->rec);
-	s->attr_cap = s->event_cap = 0;
+	s->rec.attrs.v = s->attr_inline;
+	s->attr_cap = SDK_INLINE_ATTRS;
+	s->event_cap = 0;
 	s->rec.kind = (uint8_t)(opts->kind >= WEFT_KIND_INTERNAL && opts->kind <= WEFT_KIND_CONSUMER
 	        ? opts->kind
 	        : WEFT_KIND_INTERNAL);
@@ -275,25 +290,20 @@ weft_span_is_recording(const weft_span *s)
 			sdk_count(&ts_->c.field, 1);                                           \
 	} while (0)
 
-/* Returns the slot for key: the existing one (replaced), or a new one. NULL when over the limit or out of memory. */
+/* attr_slot() past the fast path: grows the slots into the arena, or counts a drop at the limit. */
 static cm_attr *
-attr_slot(weft_span *s, const char *key)
+attr_slot_slow(weft_span *s, const char *key, size_t klen)
 {
 	cm_attrs *a = &s->rec.attrs;
-	size_t klen = strlen(key);
 
-	for (uint32_t i = 0; i < a->n; i++)
-		if (a->v[i].key.len == klen && memcmp(a->v[i].key.p, key, klen) == 0)
-			return &a->v[i];
 	if (a->n >= s->tracer->limits.attributes)
 		goto dropped;
 	if (a->n == s->attr_cap) {
-		uint32_t cap = s->attr_cap ? s->attr_cap * 2 : FIRST_ATTR_CAP;
+		uint32_t cap = s->attr_cap * 2;
 		cm_attr *v = cm_arena_alloc_uninit(&s->arena, cap * sizeof *v);
 		if (v == NULL)
 			goto dropped;
-		if (a->n)
-			memcpy(v, a->v, a->n * sizeof *v);
+		memcpy(v, a->v, a->n * sizeof *v);
 		a->v = v;
 		s->attr_cap = cap;
 	}
@@ -306,26 +316,58 @@ dropped:
 	return NULL;
 }
 
+/*
+ * The slot for key in a recording span: the existing one (replaced), or a
+ * new one holding a copy of the key. NULL when over the limit or out of
+ * memory. Inline: four attributes were half of a sampled span's cost.
+ */
+static inline cm_attr *
+attr_slot(weft_span *s, const char *key)
+{
+	cm_attrs *a = &s->rec.attrs;
+	size_t klen = strlen(key);
+
+	for (uint32_t i = 0; i < a->n; i++)
+		if (a->v[i].key.len == klen && memcmp(a->v[i].key.p, key, klen) == 0)
+			return &a->v[i];
+	if (a->n >= s->attr_cap || a->n >= s->tracer->limits.attributes ||
+	    klen >= SDK_SPAN_TEXT - s->text_used)
+		return attr_slot_slow(s, key, klen);
+	a->v[a->n].key = span_strdup(s, key, klen);
+	return &a->v[a->n++];
+}
+
 static bool
 settable(const weft_span *s, const char *key)
 {
 	return s != NULL && s->recording && key != NULL;
 }
 
+/* A string value cut to the value length limit, copied into the span. */
+static cm_str
+str_value(weft_span *s, const char *str)
+{
+	uint32_t limit = s->tracer->limits.value_length;
+	size_t n;
+
+	if (str == NULL)
+		return CM_STR("");
+	n = strnlen(str, (size_t)limit + 1);
+	if (n > limit) {
+		n = cm_utf8_cut(str, (uint32_t)n, limit);
+		COUNT_LIMIT(s, values_truncated);
+	}
+	return span_strdup(s, str, n);
+}
+
 static void
 set_value(weft_span *s, cm_value *v, const weft_attr *a)
 {
 	switch (a->type) {
-	case WEFT_ATTR_STR: {
-		const char *str = a->v.s ? a->v.s : "";
-		uint32_t n = (uint32_t)strnlen(str, (size_t)s->tracer->limits.value_length + 1);
-		uint32_t cut = cm_utf8_cut(str, n, s->tracer->limits.value_length);
-		if (cut < n)
-			COUNT_LIMIT(s, values_truncated);
+	case WEFT_ATTR_STR:
 		v->type = CM_VAL_STR;
-		v->u.s = span_strdup(s, str, cut);
+		v->u.s = str_value(s, a->v.s);
 		break;
-	}
 	case WEFT_ATTR_BOOL:
 		v->type = CM_VAL_BOOL;
 		v->u.b = a->v.b;
@@ -340,37 +382,44 @@ set_value(weft_span *s, cm_value *v, const weft_attr *a)
 	}
 }
 
-static void
-set_attr(weft_span *s, const weft_attr *a)
-{
-	cm_attr *slot;
-	if (!settable(s, a->key) || (slot = attr_slot(s, a->key)) == NULL)
-		return;
-	set_value(s, &slot->val, a);
-}
-
 void
 weft_span_set_str(weft_span *s, const char *key, const char *value)
 {
-	set_attr(s, &WEFT_STR(key, value));
+	cm_attr *slot;
+	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
+		slot->val.type = CM_VAL_STR;
+		slot->val.u.s = str_value(s, value);
+	}
 }
 
 void
 weft_span_set_int(weft_span *s, const char *key, int64_t value)
 {
-	set_attr(s, &WEFT_INT(key, value));
+	cm_attr *slot;
+	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
+		slot->val.type = CM_VAL_INT;
+		slot->val.u.i = value;
+	}
 }
 
 void
 weft_span_set_double(weft_span *s, const char *key, double value)
 {
-	set_attr(s, &WEFT_DOUBLE(key, value));
+	cm_attr *slot;
+	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
+		slot->val.type = CM_VAL_DOUBLE;
+		slot->val.u.d = value;
+	}
 }
 
 void
 weft_span_set_bool(weft_span *s, const char *key, bool value)
 {
-	set_attr(s, &WEFT_BOOL(key, value));
+	cm_attr *slot;
+	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
+		slot->val.type = CM_VAL_BOOL;
+		slot->val.u.b = value;
+	}
 }
 
 /* Appends an event slot, or NULL when over the limit or out of memory. */

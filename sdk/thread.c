@@ -53,13 +53,9 @@ void
 sdk_thread_exit(void *arg)
 {
 	sdk_thread *ts = arg;
-	weft_span *s;
 
-	while ((s = ts->pool) != NULL) {
-		ts->pool = s->next_free;
-		sdk_span_destroy(s);
-	}
-	ts->npool = 0;
+	while (ts->npool > 0)
+		sdk_span_destroy(ts->pool[--ts->npool]);
 	if (ts->credit > 0)
 		atomic_fetch_add_explicit(&ts->t->budget, ts->credit, memory_order_relaxed);
 	ts->credit = 0;
@@ -115,16 +111,10 @@ sdk_thread_take_slow(sdk_thread *ts)
 {
 	weft_span *s;
 
-	while (ts->npool < SDK_POOL_MAX && (s = sdk_ring_pop(&ts->freed)) != NULL) {
-		s->next_free = ts->pool;
-		ts->pool = s;
-		ts->npool++;
-	}
-	if ((s = ts->pool) != NULL) {
-		ts->pool = s->next_free;
-		ts->npool--;
-		return s;
-	}
+	while (ts->npool < SDK_POOL_MAX && (s = sdk_ring_pop(&ts->freed)) != NULL)
+		ts->pool[ts->npool++] = s;
+	if (ts->npool != 0)
+		return sdk_thread_take(ts);
 	if ((s = cm_malloc(sizeof *s)) == NULL)
 		return NULL;
 	cm_arena_init(&s->arena, SPAN_ARENA_CHUNK);
@@ -144,15 +134,11 @@ sdk_span_recycle(weft_span *s)
 }
 
 bool
-sdk_budget_take(sdk_thread *ts, int64_t n)
+sdk_budget_take_slow(sdk_thread *ts, int64_t n)
 {
 	weft_tracer *t = ts->t;
 	int64_t want, got;
 
-	if (ts->credit >= n) {
-		ts->credit -= n;
-		return true;
-	}
 	/* Reserve a chunk (or what the request needs) from the shared budget. */
 	want = n - ts->credit;
 	if (want < CREDIT_CHUNK && CREDIT_CHUNK <= t->max_queue_bytes / 16)
@@ -214,10 +200,8 @@ sdk_threads_free(weft_tracer *t)
 			sdk_span_destroy(s);
 		while ((s = sdk_ring_pop(&ts->freed)) != NULL)
 			sdk_span_destroy(s);
-		while ((s = ts->pool) != NULL) {
-			ts->pool = s->next_free;
-			sdk_span_destroy(s);
-		}
+		while (ts->npool > 0)
+			sdk_span_destroy(ts->pool[--ts->npool]);
 	}
 	for (ts = t->threads; ts != NULL; ts = next) {
 		next = ts->next;

@@ -435,6 +435,7 @@ batches_close_at_the_byte_limit(void **state)
 {
 	weft_tracer_config cfg = { .service_name = "svc", .schedule_delay_ms = 20, .shutdown_timeout_ms = 200,
 		.max_export_batch_bytes = 16 << 10 };
+	char value[2048];
 	server srv;
 	weft_tracer *t = NULL;
 	weft_stats st;
@@ -443,12 +444,17 @@ batches_close_at_the_byte_limit(void **state)
 	server_start(&srv);
 	cfg.endpoint = srv.url;
 	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
-	for (int i = 0; i < 100; i++) /* ~1.3 KiB each: about 12 to a batch */
-		weft_span_end(weft_span_start(t, "s", NULL));
+	memset(value, 'v', sizeof value - 1);
+	value[sizeof value - 1] = '\0';
+	for (int i = 0; i < 100; i++) { /* over 2 KiB each: at most 8 to a batch */
+		weft_span *s = weft_span_start(t, "s", NULL);
+		weft_span_set_str(s, "payload", value);
+		weft_span_end(s);
+	}
 	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
 	weft_tracer_stats(t, &st);
 	assert_int_equal(st.spans_exported, 100);
-	assert_true(st.batches_sent >= 100 * 1300 / (16 << 10));
+	assert_true(st.batches_sent >= 100 * 2048 / (16 << 10));
 	weft_tracer_destroy(t);
 	server_stop(&srv);
 }
