@@ -66,15 +66,23 @@ uint64_t
 st_hash_mix(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	while (n > 0) {
-		uint64_t w = 0;
-		size_t k = n < 8 ? n : 8;
-		for (size_t i = 0; i < k; i++) /* little-endian by construction, whatever the machine */
-			w |= (uint64_t)b[i] << (8 * i);
-		h = (h ^ w ^ (uint64_t)k << 56) * 0x100000001b3u;
+	uint64_t w;
+
+	/* Words are little-endian whatever the machine: the hash is persisted. */
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		h = (h ^ w ^ (uint64_t)8 << 56) * 0x100000001b3u;
 		h ^= h >> 31;
-		b += k;
-		n -= k;
+	}
+	if (n > 0) {
+		w = 0;
+		for (size_t i = 0; i < n; i++)
+			w |= (uint64_t)b[i] << (8 * i);
+		h = (h ^ w ^ (uint64_t)n << 56) * 0x100000001b3u;
+		h ^= h >> 31;
 	}
 	return h;
 }

@@ -389,6 +389,37 @@ tag_text_is_what_jaeger_compares(void **state)
 	assert_true(st_tag_hash(CM_STR("a"), CM_STR("bc")) != st_tag_hash(CM_STR("ab"), CM_STR("c")));
 }
 
+/*
+ * The tag hash is stored (postings keep its bits): these values, taken from
+ * the first implementation, must never change, on any machine.
+ */
+static void
+tag_hash_is_stable(void **state)
+{
+	static const char text[] = "service.name=checkout-service/http.status_code";
+	static const struct {
+		size_t n;
+		uint64_t h;
+	} golden[] = {
+		{ 0, 0xcbf29ce484222325u },
+		{ 1, 0xfc63ee4d7ec5d7bbu },
+		{ 2, 0x4986ee4c153058bbu },
+		{ 3, 0xc486ee4d5d6a58bbu },
+		{ 4, 0xa986ef06ed6a5a2du },
+		{ 5, 0xf6865b33536b3247u },
+		{ 6, 0x442e9432363aac47u },
+		{ 7, 0xf68d9433537cac47u },
+		{ 8, 0x098d9432ad7cac47u },
+		{ 9, 0x053efb1cc0a57f92u },
+		{ 10, 0x1e5ffb1cf7af6a92u },
+		{ 15, 0x628ff8d033206d0au },
+		{ 20, 0xc3aa350f83138e77u },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++)
+		assert_int_equal(st_hash_mix(ST_HASH_SEED, text, golden[i].n), golden[i].h);
+}
+
 int
 main(void)
 {
@@ -399,6 +430,7 @@ main(void)
 		cmocka_unit_test(damaged_blocks_are_refused),
 		cmocka_unit_test(postings_are_read_up_to_the_damage),
 		cmocka_unit_test(tag_text_is_what_jaeger_compares),
+		cmocka_unit_test(tag_hash_is_stable),
 	};
 	return cmocka_run_group_tests_name("storage decode", tests, NULL, NULL);
 }
