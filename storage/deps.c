@@ -194,6 +194,27 @@ count_edge(st_deps *d, st_store *s, uint64_t hour, uint32_t parent, uint32_t chi
 		d->newest_hour = hour;
 }
 
+static void
+prefetch_slot(const table gen[2], uint64_t key)
+{
+	uint32_t i = (uint32_t)(key % ST_DEPS_SLOTS);
+	__builtin_prefetch(&gen[0].v[i], 1);
+	__builtin_prefetch(&gen[1].v[i], 0);
+}
+
+void
+st_deps_prefetch(const st_deps *d, const cm_span *sp)
+{
+	uint64_t self = key_of(&sp->trace_id, &sp->span_id);
+	prefetch_slot(d->seen, self);
+	prefetch_slot(d->pending, self);
+	if (!cm_span_id_is_zero(&sp->parent_span_id)) {
+		uint64_t parent = key_of(&sp->trace_id, &sp->parent_span_id);
+		prefetch_slot(d->seen, parent);
+		prefetch_slot(d->pending, parent);
+	}
+}
+
 void
 st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, cm_str service)
 {

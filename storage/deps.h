@@ -32,6 +32,14 @@ struct st_store;
 st_deps *st_deps_create(void);
 void st_deps_destroy(st_deps *d);
 
+/*
+ * Asks for the table slots st_deps_observe(sp) will read. The tables are
+ * 16 MiB of random access: a writer that prefetches a span some spans
+ * ahead of observing it overlaps the cache misses instead of waiting for
+ * each. Under the same lock as st_deps_observe.
+ */
+void st_deps_prefetch(const st_deps *d, const cm_span *sp);
+
 /* Feeds one span of service `service`. */
 void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, cm_str service);
 

@@ -301,6 +301,8 @@ put_meta_of(writer *w, const cm_batch *b, size_t bi)
 }
 
 #define REOPEN_INTERVAL_NS 1000000000ull
+/* How far ahead of st_deps_observe its slots are prefetched: enough misses in flight to cover memory latency. */
+#define DEPS_PREFETCH_AHEAD 16
 
 /* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
 static void
@@ -407,8 +409,13 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	}
 	/* Dependencies: observed and their totals written with these spans, atomically. */
 	pthread_mutex_lock(&s->deps_mu);
-	for (size_t i = 0; i < total; i++)
+	for (size_t i = 0; i < total && i < DEPS_PREFETCH_AHEAD; i++)
+		st_deps_prefetch(s->deps, refs[i].sp);
+	for (size_t i = 0; i < total; i++) {
+		if (i + DEPS_PREFETCH_AHEAD < total)
+			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD].sp);
 		st_deps_observe(s->deps, s, refs[i].sp, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
+	}
 	st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
 	pthread_mutex_unlock(&s->deps_mu);
