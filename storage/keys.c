@@ -77,10 +77,24 @@ st_hash_mix(uint64_t h, const void *p, size_t n)
 		h = (h ^ w ^ (uint64_t)8 << 56) * 0x100000001b3u;
 		h ^= h >> 31;
 	}
-	if (n > 0) {
-		w = 0;
-		for (size_t i = 0; i < n; i++)
-			w |= (uint64_t)b[i] << (8 * i);
+	if (n > 0) { /* the last 1-7 bytes: a 4-, a 2- and a 1-byte load, as they apply */
+		uint32_t w4 = 0;
+		uint16_t w2 = 0;
+		size_t i = 0;
+		if (n & 4) {
+			memcpy(&w4, b, 4);
+			i = 4;
+		}
+		if (n & 2) {
+			memcpy(&w2, b + i, 2);
+		}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w4 = __builtin_bswap32(w4);
+		w2 = __builtin_bswap16(w2);
+#endif
+		w = (uint64_t)w4 | (uint64_t)w2 << (8 * i);
+		if (n & 1)
+			w |= (uint64_t)b[n - 1] << (8 * (n - 1));
 		h = (h ^ w ^ (uint64_t)n << 56) * 0x100000001b3u;
 		h ^= h >> 31;
 	}

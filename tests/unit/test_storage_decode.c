@@ -396,24 +396,23 @@ tag_text_is_what_jaeger_compares(void **state)
 static void
 tag_hash_is_stable(void **state)
 {
-	static const char text[] = "service.name=checkout-service/http.status_code";
+	static const char text[] = "service.name=checkout-service/http.status_code"; /* every tail length */
 	static const struct {
 		size_t n;
 		uint64_t h;
 	} golden[] = {
-		{ 0, 0xcbf29ce484222325u },
-		{ 1, 0xfc63ee4d7ec5d7bbu },
-		{ 2, 0x4986ee4c153058bbu },
-		{ 3, 0xc486ee4d5d6a58bbu },
-		{ 4, 0xa986ef06ed6a5a2du },
-		{ 5, 0xf6865b33536b3247u },
-		{ 6, 0x442e9432363aac47u },
-		{ 7, 0xf68d9433537cac47u },
-		{ 8, 0x098d9432ad7cac47u },
-		{ 9, 0x053efb1cc0a57f92u },
-		{ 10, 0x1e5ffb1cf7af6a92u },
-		{ 15, 0x628ff8d033206d0au },
-		{ 20, 0xc3aa350f83138e77u },
+		{ 0, 0xcbf29ce484222325u }, { 1, 0xfc63ee4d7ec5d7bbu },
+		{ 2, 0x4986ee4c153058bbu }, { 3, 0xc486ee4d5d6a58bbu },
+		{ 4, 0xa986ef06ed6a5a2du }, { 5, 0xf6865b33536b3247u },
+		{ 6, 0x442e9432363aac47u }, { 7, 0xf68d9433537cac47u },
+		{ 8, 0x098d9432ad7cac47u }, { 9, 0x053efb1cc0a57f92u },
+		{ 10, 0x1e5ffb1cf7af6a92u }, { 11, 0x005ffb1c15806a93u },
+		{ 12, 0x195ffb49c4806a38u }, { 13, 0x665fbfd03a80e30au },
+		{ 14, 0x8007f8d1f6306d0au }, { 15, 0x628ff8d033206d0au },
+		{ 16, 0x848ff8d1ff206d0au }, { 17, 0x141135d4ac3b82c2u },
+		{ 18, 0xc6aa35d50e3e8fc2u }, { 19, 0xa8aa35d582138fc2u },
+		{ 20, 0xc3aa350f83138e77u }, { 21, 0x76a9ea4ae91430ffu },
+		{ 22, 0x296e714a569b06ffu }, { 23, 0x95a5714b2f0d06ffu },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++)
