@@ -147,91 +147,100 @@ cm_pack_span(msgpack_packer *pk, const cm_span *s, uint64_t resource_ref, uint64
 		return CM_EPROTO; \
 	} while (0)
 
-static const msgpack_object *
-array_of(const msgpack_object *o, uint32_t n)
+/* An array header announcing exactly n elements. */
+static bool
+array_of(cm_mpread *r, uint32_t n)
 {
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != n)
-		return NULL;
-	return o->via.array.ptr;
+	uint32_t got;
+	return cm_mp_read_array(r, &got) && got == n;
 }
 
 static int
-get_str(const msgpack_object *o, cm_str *out)
+get_str(cm_mpread *r, cm_str *out)
 {
-	if (o->type != MSGPACK_OBJECT_STR)
+	return cm_mp_read_str(r, out) ? CM_OK : CM_EPROTO;
+}
+
+static int
+get_u64(cm_mpread *r, uint64_t *out)
+{
+	return cm_mp_read_uint(r, out) ? CM_OK : CM_EPROTO;
+}
+
+static int
+get_u32(cm_mpread *r, uint32_t *out)
+{
+	uint64_t v;
+	if (!cm_mp_read_uint(r, &v) || v > UINT32_MAX)
 		return CM_EPROTO;
-	out->p = o->via.str.size ? o->via.str.ptr : ""; /* msgpack gives NULL for "" */
-	out->len = o->via.str.size;
+	*out = (uint32_t)v;
 	return CM_OK;
 }
 
 static int
-get_u64(const msgpack_object *o, uint64_t *out)
+get_bin(cm_mpread *r, uint8_t *dst, uint32_t n)
 {
-	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+	const uint8_t *p;
+	uint32_t len;
+	if (!cm_mp_read_bin(r, &p, &len) || len != n)
 		return CM_EPROTO;
-	*out = o->via.u64;
+	memcpy(dst, p, n);
 	return CM_OK;
 }
 
 static int
-get_u32(const msgpack_object *o, uint32_t *out)
+unpack_value(cm_mpread *r, cm_arena *a, cm_value *v, int depth, const char **why)
 {
-	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX)
-		return CM_EPROTO;
-	*out = (uint32_t)o->via.u64;
-	return CM_OK;
-}
+	const uint8_t *p;
+	uint64_t u;
+	uint32_t n;
 
-static int
-get_bin(const msgpack_object *o, uint8_t *dst, uint32_t n)
-{
-	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
-		return CM_EPROTO;
-	memcpy(dst, o->via.bin.ptr, n);
-	return CM_OK;
-}
-
-static int
-unpack_value(const msgpack_object *o, cm_arena *a, cm_value *v, int depth, const char **why)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_STR:
+	switch (cm_mp_peek(r)) {
+	case CM_MP_STR:
+		if (get_str(r, &v->u.s) != CM_OK)
+			FAIL("attribute value runs past the end");
 		v->type = CM_VAL_STR;
-		return get_str(o, &v->u.s);
-	case MSGPACK_OBJECT_BIN:
+		return CM_OK;
+	case CM_MP_BIN:
+		if (!cm_mp_read_bin(r, &p, &n))
+			FAIL("attribute value runs past the end");
 		v->type = CM_VAL_BYTES;
-		v->u.s = (cm_str){ o->via.bin.size ? o->via.bin.ptr : "", o->via.bin.size };
+		v->u.s = (cm_str){ n ? (const char *)p : "", n };
 		return CM_OK;
-	case MSGPACK_OBJECT_BOOLEAN:
+	case CM_MP_BOOL:
 		v->type = CM_VAL_BOOL;
-		v->u.b = o->via.boolean;
+		cm_mp_read_bool(r, &v->u.b);
 		return CM_OK;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX)
+	case CM_MP_UINT:
+		if (!cm_mp_read_uint(r, &u))
+			FAIL("attribute value runs past the end");
+		if (u > INT64_MAX)
 			FAIL("integer attribute out of int64 range");
 		v->type = CM_VAL_INT;
-		v->u.i = (int64_t)o->via.u64;
+		v->u.i = (int64_t)u;
 		return CM_OK;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case CM_MP_NINT:
+		if (!cm_mp_read_nint(r, &v->u.i))
+			FAIL("attribute value runs past the end");
 		v->type = CM_VAL_INT;
-		v->u.i = o->via.i64;
 		return CM_OK;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
+	case CM_MP_FLOAT:
+		if (!cm_mp_read_double(r, &v->u.d))
+			FAIL("attribute value runs past the end");
 		v->type = CM_VAL_DOUBLE;
-		v->u.d = o->via.f64;
 		return CM_OK;
-	case MSGPACK_OBJECT_ARRAY:
+	case CM_MP_ARRAY:
 		if (depth >= MAX_VALUE_DEPTH)
 			FAIL("attribute value nested too deeply");
+		if (!cm_mp_read_array(r, &n))
+			FAIL("attribute value runs past the end");
 		v->type = CM_VAL_ARRAY;
-		v->u.arr.n = o->via.array.size;
-		v->u.arr.v = cm_arena_alloc(a, sizeof(cm_value) * o->via.array.size);
+		v->u.arr.n = n;
+		v->u.arr.v = cm_arena_alloc(a, sizeof(cm_value) * n);
 		if (v->u.arr.v == NULL)
 			return CM_ENOMEM;
-		for (uint32_t i = 0; i < o->via.array.size; i++) {
-			int rv = unpack_value(&o->via.array.ptr[i], a, &v->u.arr.v[i], depth + 1, why);
+		for (uint32_t i = 0; i < n; i++) {
+			int rv = unpack_value(r, a, &v->u.arr.v[i], depth + 1, why);
 			if (rv != CM_OK)
 				return rv;
 		}
@@ -241,63 +250,56 @@ unpack_value(const msgpack_object *o, cm_arena *a, cm_value *v, int depth, const
 	}
 }
 
+/* [key0, value0, ...] then the dropped count. */
 static int
-unpack_attrs(const msgpack_object *o, const msgpack_object *dropped, cm_arena *a,
-    cm_attrs *out, const char **why)
+unpack_attrs(cm_mpread *r, cm_arena *a, cm_attrs *out, const char **why)
 {
 	uint32_t n;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2 != 0)
+	if (!cm_mp_read_array(r, &n) || n % 2 != 0)
 		FAIL("attributes are not a key/value array");
-	if (get_u32(dropped, &out->dropped) != CM_OK)
-		FAIL("dropped attribute count is not an unsigned integer");
-	n = o->via.array.size / 2;
+	n /= 2;
 	out->n = n;
 	out->v = NULL;
-	if (n == 0)
-		return CM_OK;
-	out->v = cm_arena_alloc(a, sizeof(cm_attr) * n);
-	if (out->v == NULL)
+	if (n > 0 && (out->v = cm_arena_alloc(a, sizeof(cm_attr) * n)) == NULL)
 		return CM_ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		int rv;
-		if (get_str(&o->via.array.ptr[2 * i], &out->v[i].key) != CM_OK)
+		if (get_str(r, &out->v[i].key) != CM_OK)
 			FAIL("attribute key is not a string");
-		rv = unpack_value(&o->via.array.ptr[2 * i + 1], a, &out->v[i].val, 0, why);
-		if (rv != CM_OK)
+		if ((rv = unpack_value(r, a, &out->v[i].val, 0, why)) != CM_OK)
 			return rv;
 	}
+	if (get_u32(r, &out->dropped) != CM_OK)
+		FAIL("dropped attribute count is not an unsigned integer");
 	return CM_OK;
 }
 
 int
-cm_unpack_resource(const msgpack_object *o, cm_arena *a, cm_resource *out, const char **why)
+cm_unpack_resource(cm_mpread *r, cm_arena *a, cm_resource *out, const char **why)
 {
-	const msgpack_object *f = array_of(o, 3);
-	if (f == NULL)
+	if (!array_of(r, 3))
 		FAIL("resource is not a 3-element array");
-	if (get_str(&f[0], &out->service) != CM_OK)
+	if (get_str(r, &out->service) != CM_OK)
 		FAIL("resource service name is not a string");
-	return unpack_attrs(&f[1], &f[2], a, &out->attrs, why);
+	return unpack_attrs(r, a, &out->attrs, why);
 }
 
 int
-cm_unpack_scope(const msgpack_object *o, cm_arena *a, cm_scope *out, const char **why)
+cm_unpack_scope(cm_mpread *r, cm_arena *a, cm_scope *out, const char **why)
 {
-	const msgpack_object *f = array_of(o, 4);
-	if (f == NULL)
+	if (!array_of(r, 4))
 		FAIL("scope is not a 4-element array");
-	if (get_str(&f[0], &out->name) != CM_OK || get_str(&f[1], &out->version) != CM_OK)
+	if (get_str(r, &out->name) != CM_OK || get_str(r, &out->version) != CM_OK)
 		FAIL("scope name or version is not a string");
-	return unpack_attrs(&f[2], &f[3], a, &out->attrs, why);
+	return unpack_attrs(r, a, &out->attrs, why);
 }
 
 static int
-unpack_events(const msgpack_object *o, cm_arena *a, cm_span *s, const char **why)
+unpack_events(cm_mpread *r, cm_arena *a, cm_span *s, const char **why)
 {
-	if (o->type != MSGPACK_OBJECT_ARRAY)
+	if (!cm_mp_read_array(r, &s->nevents))
 		FAIL("events are not an array");
-	s->nevents = o->via.array.size;
 	if (s->nevents == 0)
 		return CM_OK;
 	s->events = cm_arena_alloc(a, sizeof(cm_event) * s->nevents);
@@ -305,24 +307,22 @@ unpack_events(const msgpack_object *o, cm_arena *a, cm_span *s, const char **why
 		return CM_ENOMEM;
 	for (uint32_t i = 0; i < s->nevents; i++) {
 		cm_event *e = &s->events[i];
-		const msgpack_object *f = array_of(&o->via.array.ptr[i], 4);
 		int rv;
-		if (f == NULL)
+		if (!array_of(r, 4))
 			FAIL("event is not a 4-element array");
-		if (get_u64(&f[0], &e->time_ns) != CM_OK || get_str(&f[1], &e->name) != CM_OK)
+		if (get_u64(r, &e->time_ns) != CM_OK || get_str(r, &e->name) != CM_OK)
 			FAIL("event time or name has the wrong type");
-		if ((rv = unpack_attrs(&f[2], &f[3], a, &e->attrs, why)) != CM_OK)
+		if ((rv = unpack_attrs(r, a, &e->attrs, why)) != CM_OK)
 			return rv;
 	}
 	return CM_OK;
 }
 
 static int
-unpack_links(const msgpack_object *o, cm_arena *a, cm_span *s, const char **why)
+unpack_links(cm_mpread *r, cm_arena *a, cm_span *s, const char **why)
 {
-	if (o->type != MSGPACK_OBJECT_ARRAY)
+	if (!cm_mp_read_array(r, &s->nlinks))
 		FAIL("links are not an array");
-	s->nlinks = o->via.array.size;
 	if (s->nlinks == 0)
 		return CM_OK;
 	s->links = cm_arena_alloc(a, sizeof(cm_link) * s->nlinks);
@@ -330,64 +330,62 @@ unpack_links(const msgpack_object *o, cm_arena *a, cm_span *s, const char **why)
 		return CM_ENOMEM;
 	for (uint32_t i = 0; i < s->nlinks; i++) {
 		cm_link *l = &s->links[i];
-		const msgpack_object *f = array_of(&o->via.array.ptr[i], 6);
 		int rv;
-		if (f == NULL)
+		if (!array_of(r, 6))
 			FAIL("link is not a 6-element array");
-		if (get_bin(&f[0], l->trace_id.b, 16) != CM_OK || get_bin(&f[1], l->span_id.b, 8) != CM_OK)
+		if (get_bin(r, l->trace_id.b, 16) != CM_OK || get_bin(r, l->span_id.b, 8) != CM_OK)
 			FAIL("link ids have the wrong type or size");
-		if (get_str(&f[2], &l->trace_state) != CM_OK || get_u32(&f[3], &l->flags) != CM_OK)
+		if (get_str(r, &l->trace_state) != CM_OK || get_u32(r, &l->flags) != CM_OK)
 			FAIL("link trace state or flags have the wrong type");
-		if ((rv = unpack_attrs(&f[4], &f[5], a, &l->attrs, why)) != CM_OK)
+		if ((rv = unpack_attrs(r, a, &l->attrs, why)) != CM_OK)
 			return rv;
 	}
 	return CM_OK;
 }
 
 int
-cm_unpack_span(const msgpack_object *o, cm_arena *a, cm_span *s,
+cm_unpack_span(cm_mpread *r, cm_arena *a, cm_span *s,
     uint64_t *resource_ref, uint64_t *scope_ref, const char **why)
 {
-	const msgpack_object *f = array_of(o, 19);
 	uint32_t u;
 	int rv;
 
 	memset(s, 0, sizeof *s);
-	if (f == NULL)
+	if (!array_of(r, 19))
 		FAIL("span is not a 19-element array");
-	if (get_bin(&f[0], s->trace_id.b, 16) != CM_OK)
+	if (get_bin(r, s->trace_id.b, 16) != CM_OK)
 		FAIL("trace id is not 16 bytes");
-	if (get_bin(&f[1], s->span_id.b, 8) != CM_OK)
+	if (get_bin(r, s->span_id.b, 8) != CM_OK)
 		FAIL("span id is not 8 bytes");
-	if (f[2].type != MSGPACK_OBJECT_NIL && get_bin(&f[2], s->parent_span_id.b, 8) != CM_OK)
+	if (!cm_mp_read_nil(r) && get_bin(r, s->parent_span_id.b, 8) != CM_OK)
 		FAIL("parent span id is not 8 bytes or nil");
-	if (get_str(&f[3], &s->trace_state) != CM_OK)
+	if (get_str(r, &s->trace_state) != CM_OK)
 		FAIL("trace state is not a string");
-	if (get_u32(&f[4], &s->flags) != CM_OK)
+	if (get_u32(r, &s->flags) != CM_OK)
 		FAIL("flags are not an unsigned integer");
-	if (get_str(&f[5], &s->name) != CM_OK)
+	if (get_str(r, &s->name) != CM_OK)
 		FAIL("span name is not a string");
-	if (get_u32(&f[6], &u) != CM_OK || u > CM_KIND_CONSUMER)
+	if (get_u32(r, &u) != CM_OK || u > CM_KIND_CONSUMER)
 		FAIL("span kind is not 0..5");
 	s->kind = (uint8_t)u;
-	if (get_u32(&f[7], &u) != CM_OK || u > CM_STATUS_ERROR)
+	if (get_u32(r, &u) != CM_OK || u > CM_STATUS_ERROR)
 		FAIL("status code is not 0..2");
 	s->status = (uint8_t)u;
-	if (get_str(&f[8], &s->status_message) != CM_OK)
+	if (get_str(r, &s->status_message) != CM_OK)
 		FAIL("status message is not a string");
-	if (get_u64(&f[9], &s->start_ns) != CM_OK || get_u64(&f[10], &s->end_ns) != CM_OK)
+	if (get_u64(r, &s->start_ns) != CM_OK || get_u64(r, &s->end_ns) != CM_OK)
 		FAIL("start or end time is not an unsigned integer");
-	if ((rv = unpack_attrs(&f[11], &f[12], a, &s->attrs, why)) != CM_OK)
+	if ((rv = unpack_attrs(r, a, &s->attrs, why)) != CM_OK)
 		return rv;
-	if ((rv = unpack_events(&f[13], a, s, why)) != CM_OK)
+	if ((rv = unpack_events(r, a, s, why)) != CM_OK)
 		return rv;
-	if (get_u32(&f[14], &s->dropped_events) != CM_OK)
+	if (get_u32(r, &s->dropped_events) != CM_OK)
 		FAIL("dropped event count is not an unsigned integer");
-	if ((rv = unpack_links(&f[15], a, s, why)) != CM_OK)
+	if ((rv = unpack_links(r, a, s, why)) != CM_OK)
 		return rv;
-	if (get_u32(&f[16], &s->dropped_links) != CM_OK)
+	if (get_u32(r, &s->dropped_links) != CM_OK)
 		FAIL("dropped link count is not an unsigned integer");
-	if (get_u64(&f[17], resource_ref) != CM_OK || get_u64(&f[18], scope_ref) != CM_OK)
+	if (get_u64(r, resource_ref) != CM_OK || get_u64(r, scope_ref) != CM_OK)
 		FAIL("resource or scope reference is not an unsigned integer");
 	return CM_OK;
 }

@@ -14,8 +14,9 @@
  *   event    = [time_ns, name, attrs, dropped_attrs]
  *   link     = [trace_id bin16, span_id bin8, trace_state, flags, attrs, dropped_attrs]
  *
- * Unpacking allocates arrays in the given arena; strings point into the
- * msgpack buffer the object was unpacked from, which must outlive them.
+ * Unpacking reads the bytes in one pass (common/mpread.h) and allocates
+ * arrays in the given arena; strings point into the buffer read, which
+ * must outlive them.
  * Every unpack function rejects wrong types and sizes with CM_EPROTO and a
  * static reason in *why; none trusts a length it has not checked.
  */
@@ -24,6 +25,7 @@
 
 #include <msgpack.h>
 
+#include "mpread.h"
 #include "span.h"
 
 void cm_pack_str(msgpack_packer *pk, cm_str s);
@@ -32,10 +34,11 @@ void cm_pack_resource(msgpack_packer *pk, const cm_resource *r);
 void cm_pack_scope(msgpack_packer *pk, const cm_scope *s);
 void cm_pack_span(msgpack_packer *pk, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref);
 
-int cm_unpack_resource(const msgpack_object *o, cm_arena *a, cm_resource *out, const char **why);
-int cm_unpack_scope(const msgpack_object *o, cm_arena *a, cm_scope *out, const char **why);
+/* Each reads one item from r and leaves r after it. */
+int cm_unpack_resource(cm_mpread *r, cm_arena *a, cm_resource *out, const char **why);
+int cm_unpack_scope(cm_mpread *r, cm_arena *a, cm_scope *out, const char **why);
 /* OUT: *out, *resource_ref, *scope_ref. */
-int cm_unpack_span(const msgpack_object *o, cm_arena *a, cm_span *out,
+int cm_unpack_span(cm_mpread *r, cm_arena *a, cm_span *out,
     uint64_t *resource_ref, uint64_t *scope_ref, const char **why);
 
 /* A msgpack_packer write callback appending to the cm_buf in `data`. */

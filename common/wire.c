@@ -19,7 +19,7 @@ const cm_wire_limits cm_wire_default_limits = {
 };
 
 /* batch > spans > span > attrs/events > event > attrs > value arrays (4) */
-enum { FLAG_ZSTD = 1, FLAG_TOKEN = 2, CM_WIRE_MAX_DEPTH = 12 };
+enum { FLAG_ZSTD = 1, FLAG_TOKEN = 2 };
 
 #define FAIL(code, reason)      \
 	do {                    \
@@ -177,13 +177,11 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 {
 	const uint8_t *m = msg;
 	int type, flags, rv;
-	uint32_t raw_len;
+	uint32_t raw_len, n;
 	char *raw = NULL;
-	size_t off = 0, start;
-	msgpack_unpacked up;
-	const msgpack_object *top, *res, *scopes, *spans;
+	size_t start;
+	cm_mpread r;
 
-	msgpack_unpacked_init(&up);
 	if (len > lim->max_message)
 		FAIL(CM_ETOOBIG, "message over the size limit");
 	if ((rv = check_header(m, len, &type, &flags, &raw_len, why)) != CM_OK)
@@ -197,8 +195,8 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 	if ((raw = cm_malloc(raw_len)) == NULL)
 		FAIL(CM_ENOMEM, "out of memory");
 	if (flags & FLAG_ZSTD) {
-		size_t n = ZSTD_decompressDCtx(c->dctx, raw, raw_len, m + start, len - start);
-		if (ZSTD_isError(n) || n != raw_len)
+		size_t got = ZSTD_decompressDCtx(c->dctx, raw, raw_len, m + start, len - start);
+		if (ZSTD_isError(got) || got != raw_len)
 			FAIL(CM_EPROTO, "zstd payload corrupt or of the wrong length");
 	} else {
 		if (len - start != raw_len)
@@ -208,54 +206,47 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 	out->owned = raw; /* strings of the batch point into it from now on */
 	raw = NULL;
 
-	if ((rv = cm_msgpack_check(out->owned, raw_len, CM_WIRE_MAX_DEPTH, why)) != CM_OK)
-		goto out;
-	if (msgpack_unpack_next(&up, out->owned, raw_len, &off) != MSGPACK_UNPACK_SUCCESS)
-		FAIL(CM_EPROTO, "payload is not valid msgpack");
-	if (off != raw_len)
-		FAIL(CM_EPROTO, "trailing bytes after the batch");
-	top = &up.data;
-	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size != 3)
+	/* [resources, scopes, spans], read in one pass */
+	r = cm_mp_reader(out->owned, raw_len);
+	if (!cm_mp_read_array(&r, &n) || n != 3)
 		FAIL(CM_EPROTO, "batch is not a 3-element array");
-	res = &top->via.array.ptr[0];
-	scopes = &top->via.array.ptr[1];
-	spans = &top->via.array.ptr[2];
-	if (res->type != MSGPACK_OBJECT_ARRAY || scopes->type != MSGPACK_OBJECT_ARRAY ||
-	    spans->type != MSGPACK_OBJECT_ARRAY)
-		FAIL(CM_EPROTO, "resources, scopes or spans are not arrays");
-	if (spans->via.array.size > lim->max_spans)
-		FAIL(CM_ETOOBIG, "more spans than the batch limit");
-
-	out->nresources = res->via.array.size;
-	out->nscopes = scopes->via.array.size;
-	out->nspans = spans->via.array.size;
-	out->resources = cm_arena_alloc(&out->arena, sizeof(cm_resource) * (out->nresources + 1));
-	out->scopes = cm_arena_alloc(&out->arena, sizeof(cm_scope) * (out->nscopes + 1));
-	out->spans = cm_arena_alloc(&out->arena, sizeof(cm_span) * (out->nspans + 1));
-	if (out->resources == NULL || out->scopes == NULL || out->spans == NULL)
+	if (!cm_mp_read_array(&r, &out->nresources))
+		FAIL(CM_EPROTO, "resources are not an array");
+	if ((out->resources = cm_arena_alloc(&out->arena, sizeof(cm_resource) * (out->nresources + 1))) == NULL)
 		FAIL(CM_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < out->nresources; i++)
-		if ((rv = cm_unpack_resource(&res->via.array.ptr[i], &out->arena, &out->resources[i], why)) != CM_OK)
+		if ((rv = cm_unpack_resource(&r, &out->arena, &out->resources[i], why)) != CM_OK)
 			goto out;
+	if (!cm_mp_read_array(&r, &out->nscopes))
+		FAIL(CM_EPROTO, "scopes are not an array");
+	if ((out->scopes = cm_arena_alloc(&out->arena, sizeof(cm_scope) * (out->nscopes + 1))) == NULL)
+		FAIL(CM_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < out->nscopes; i++)
-		if ((rv = cm_unpack_scope(&scopes->via.array.ptr[i], &out->arena, &out->scopes[i], why)) != CM_OK)
+		if ((rv = cm_unpack_scope(&r, &out->arena, &out->scopes[i], why)) != CM_OK)
 			goto out;
-	for (uint32_t i = 0; i < out->nspans; i++) {
+	if (!cm_mp_read_array(&r, &n))
+		FAIL(CM_EPROTO, "spans are not an array");
+	if (n > lim->max_spans)
+		FAIL(CM_ETOOBIG, "more spans than the batch limit");
+	if ((out->spans = cm_arena_alloc(&out->arena, sizeof(cm_span) * (n + 1))) == NULL)
+		FAIL(CM_ENOMEM, "out of memory");
+	for (out->nspans = 0; out->nspans < n; out->nspans++) {
 		uint64_t rref, sref;
-		cm_span *s = &out->spans[i];
-		if ((rv = cm_unpack_span(&spans->via.array.ptr[i], &out->arena, s, &rref, &sref, why)) != CM_OK)
+		cm_span *s = &out->spans[out->nspans];
+		if ((rv = cm_unpack_span(&r, &out->arena, s, &rref, &sref, why)) != CM_OK)
 			goto out;
 		if (rref >= out->nresources || sref >= out->nscopes)
 			FAIL(CM_EPROTO, "span refers to a resource or scope that is not in the batch");
 		s->resource = (uint32_t)rref;
 		s->scope = (uint32_t)sref;
 	}
+	if (r.p != r.end)
+		FAIL(CM_EPROTO, "trailing bytes after the batch");
 	rv = CM_OK;
 out:
 	if (rv == CM_ENOMEM)
 		*why = "out of memory";
 	cm_free(raw);
-	msgpack_unpacked_destroy(&up);
 	return rv;
 }
 

@@ -9,7 +9,6 @@
  * start; the result is then sorted by start. Resources and scopes are
  * fetched once per distinct hash.
  */
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +16,6 @@
 #include "block.h"
 #include "err.h"
 #include "keys.h"
-#include "mpcheck.h"
 #include "partition.h"
 #include "spanpack.h"
 #include "store_int.h"
@@ -55,30 +53,12 @@ by_start(const void *a, const void *b)
 	return memcmp(x->span_id.b, y->span_id.b, 8);
 }
 
-/* Copies a stored msgpack value into the arena and unpacks it into up. */
+/* A stored meta value (msgpack), copied into the arena: what is read from it points there. */
 static int
-unpack_copy(cm_arena *a, const char *val, size_t len, msgpack_unpacked *up)
+get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, cm_mpread *r)
 {
-	size_t off = 0;
-	const char *why;
-	char *copy = cm_arena_alloc(a, len ? len : 1);
-	if (copy == NULL)
-		return CM_ENOMEM;
-	memcpy(copy, val, len);
-	/* Stored data is ours, but a damaged value must not make msgpack-c allocate wildly. */
-	if (cm_msgpack_check(copy, len, 16, &why) != CM_OK)
-		return CM_EPROTO;
-	if (msgpack_unpack_next(up, copy, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
-		return CM_EPROTO;
-	return CM_OK;
-}
-
-static int
-get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, msgpack_unpacked *up)
-{
-	char key[9], *err = NULL, *val;
+	char key[9], *err = NULL, *val, *copy;
 	size_t len;
-	int rv;
 
 	key[0] = tag;
 	st_put_be64((uint8_t *)key + 1, hash);
@@ -87,9 +67,14 @@ get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, msgpack_unpacked *up
 		return st_rocks_error("get meta", err);
 	if (val == NULL)
 		return CM_ENOENT;
-	rv = unpack_copy(a, val, len, up);
+	copy = cm_arena_alloc(a, len ? len : 1);
+	if (copy != NULL)
+		memcpy(copy, val, len);
 	free(val);
-	return rv;
+	if (copy == NULL)
+		return CM_ENOMEM;
+	*r = cm_mp_reader(copy, len);
+	return CM_OK;
 }
 
 static int
@@ -105,26 +90,27 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 	out->nresources = res->n;
 	out->nscopes = scopes->n;
 	for (uint32_t i = 0; i < res->n && rv == CM_OK; i++) {
-		msgpack_unpacked up;
-		msgpack_unpacked_init(&up);
-		rv = get_meta(s, ST_META_RESOURCE, res->v[i], &out->arena, &up);
+		cm_mpread r;
+		rv = get_meta(s, ST_META_RESOURCE, res->v[i], &out->arena, &r);
 		if (rv == CM_OK) {
-			rv = cm_unpack_resource(&up.data, &out->arena, &out->resources[i], &why);
+			rv = cm_unpack_resource(&r, &out->arena, &out->resources[i], &why);
+			if (rv == CM_OK && r.p != r.end)
+				rv = CM_EPROTO;
 		} else if (rv == CM_ENOENT) { /* written in the same batch: missing only if damaged */
 			out->resources[i].service = CM_STR("unknown_service");
 			rv = CM_OK;
 		}
-		msgpack_unpacked_destroy(&up);
 	}
 	for (uint32_t i = 0; i < scopes->n && rv == CM_OK; i++) {
-		msgpack_unpacked up;
-		msgpack_unpacked_init(&up);
-		rv = get_meta(s, ST_META_SCOPE, scopes->v[i], &out->arena, &up);
-		if (rv == CM_OK)
-			rv = cm_unpack_scope(&up.data, &out->arena, &out->scopes[i], &why);
-		else if (rv == CM_ENOENT)
+		cm_mpread r;
+		rv = get_meta(s, ST_META_SCOPE, scopes->v[i], &out->arena, &r);
+		if (rv == CM_OK) {
+			rv = cm_unpack_scope(&r, &out->arena, &out->scopes[i], &why);
+			if (rv == CM_OK && r.p != r.end)
+				rv = CM_EPROTO;
+		} else if (rv == CM_ENOENT) {
 			rv = CM_OK;
-		msgpack_unpacked_destroy(&up);
+		}
 	}
 	return rv == CM_EPROTO ? CM_EIO : rv;
 }

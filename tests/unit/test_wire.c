@@ -527,6 +527,90 @@ replies_round_trip(void **state)
 	assert_int_equal(cm_wire_decode_reply(huge, sizeof huge, &out), CM_EPROTO);
 }
 
+/* The one-pass reader types integers as msgpack-c does: by sign, whatever the encoding. */
+static void
+reader_reads_every_encoding(void **state)
+{
+	static const struct {
+		uint8_t b[9];
+		size_t n;
+		cm_mp_type type;
+		int64_t v; /* as a signed value; UINT64_MAX is -1 */
+	} ints[] = {
+		{ { 0x05 }, 1, CM_MP_UINT, 5 },
+		{ { 0xcc, 0xff }, 2, CM_MP_UINT, 255 },
+		{ { 0xcd, 0x01, 0x00 }, 3, CM_MP_UINT, 256 },
+		{ { 0xce, 0x00, 0x01, 0x00, 0x00 }, 5, CM_MP_UINT, 65536 },
+		{ { 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9, CM_MP_UINT, -1 },
+		{ { 0xd0, 0x05 }, 2, CM_MP_UINT, 5 },
+		{ { 0xd2, 0x00, 0x00, 0x01, 0x00 }, 5, CM_MP_UINT, 256 },
+		{ { 0xd0, 0xfb }, 2, CM_MP_NINT, -5 },
+		{ { 0xd1, 0xff, 0x00 }, 3, CM_MP_NINT, -256 },
+		{ { 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0 }, 9, CM_MP_NINT, INT64_MIN },
+		{ { 0xe0 }, 1, CM_MP_NINT, -32 },
+	};
+	static const uint8_t f32[] = { 0xca, 0x3f, 0xc0, 0x00, 0x00 }, f64[] = { 0xcb, 0xc0, 0x04, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t str8[] = { 0xd9, 0x03, 'a', 'b', 'c' }, str16[] = { 0xda, 0x00, 0x01, 'z' };
+	static const uint8_t empty[] = { 0xa0 }, bin16[] = { 0xc5, 0x00, 0x02, 7, 8 };
+	static const uint8_t arr16[] = { 0xdc, 0x00, 0x02, 0x01, 0x02 }, arr_long[] = { 0xdc, 0x00, 0x03, 0x01, 0x02 };
+	static const uint8_t cut_uint[] = { 0xcd, 0x01 }, cut_str[] = { 0xd9, 0x04, 'a' }, map[] = { 0x80 };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		cm_mpread r = cm_mp_reader(ints[i].b, ints[i].n);
+		uint64_t u;
+		int64_t v;
+		assert_int_equal(cm_mp_peek(&r), ints[i].type);
+		if (ints[i].type == CM_MP_UINT) {
+			assert_false(cm_mp_read_nint(&r, &v));
+			assert_true(cm_mp_read_uint(&r, &u));
+			assert_true(u == (uint64_t)ints[i].v);
+		} else {
+			assert_false(cm_mp_read_uint(&r, &u));
+			assert_true(cm_mp_read_nint(&r, &v));
+			assert_true(v == ints[i].v);
+		}
+		assert_ptr_equal(r.p, r.end);
+	}
+
+	cm_mpread r = cm_mp_reader(f32, sizeof f32);
+	double d;
+	assert_true(cm_mp_read_double(&r, &d) && d == 1.5 && r.p == r.end);
+	r = cm_mp_reader(f64, sizeof f64);
+	assert_true(cm_mp_read_double(&r, &d) && d == -2.5 && r.p == r.end);
+
+	cm_str s;
+	r = cm_mp_reader(str8, sizeof str8);
+	assert_true(cm_mp_read_str(&r, &s) && s.len == 3 && memcmp(s.p, "abc", 3) == 0 && r.p == r.end);
+	r = cm_mp_reader(str16, sizeof str16);
+	assert_true(cm_mp_read_str(&r, &s) && s.len == 1 && s.p[0] == 'z' && r.p == r.end);
+	r = cm_mp_reader(empty, sizeof empty);
+	assert_true(cm_mp_read_str(&r, &s) && s.len == 0 && s.p != NULL);
+
+	const uint8_t *p;
+	uint32_t n;
+	r = cm_mp_reader(bin16, sizeof bin16);
+	assert_true(cm_mp_read_bin(&r, &p, &n) && n == 2 && p[0] == 7 && p[1] == 8 && r.p == r.end);
+	r = cm_mp_reader(arr16, sizeof arr16);
+	assert_true(cm_mp_read_array(&r, &n) && n == 2 && r.p == arr16 + 3);
+
+	/* refused, consuming nothing: more elements than bytes, cut lengths, a map */
+	r = cm_mp_reader(arr_long, sizeof arr_long);
+	assert_false(cm_mp_read_array(&r, &n));
+	assert_ptr_equal(r.p, arr_long);
+	r = cm_mp_reader(cut_uint, sizeof cut_uint);
+	assert_false(cm_mp_read_uint(&r, &(uint64_t){ 0 }));
+	assert_ptr_equal(r.p, cut_uint);
+	r = cm_mp_reader(cut_str, sizeof cut_str);
+	assert_false(cm_mp_read_str(&r, &s));
+	assert_ptr_equal(r.p, cut_str);
+	r = cm_mp_reader(map, sizeof map);
+	assert_int_equal(cm_mp_peek(&r), CM_MP_OTHER);
+	assert_false(cm_mp_read_array(&r, &n));
+	r = cm_mp_reader(map, 0);
+	assert_int_equal(cm_mp_peek(&r), CM_MP_END);
+}
+
 int
 main(void)
 {
@@ -543,6 +627,7 @@ main(void)
 		cmocka_unit_test(zstd_garbage_is_rejected),
 		cmocka_unit_test(allocation_failures_give_errors_not_crashes),
 		cmocka_unit_test(replies_round_trip),
+		cmocka_unit_test(reader_reads_every_encoding),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
