@@ -99,6 +99,33 @@ cm_mp_len(const cm_mpread *r, int n, uint64_t *len)
 	return true;
 }
 
+/*
+ * A str, bin or array header: either the fixed form fix..fix+mask with the
+ * length in its low bits (mask 0: none), or code, code+1[, code+2] whose
+ * length follows in width, 2*width[, 4*width] bytes. *h: the header's size.
+ */
+static inline bool
+cm_mp_header(const cm_mpread *r, uint8_t fix, uint8_t mask, uint8_t code, int width, uint64_t *len, int *h)
+{
+	uint8_t b;
+
+	if (r->p >= r->end)
+		return false;
+	b = r->p[0];
+	if (mask != 0 && (b & (uint8_t)~mask) == fix) {
+		*len = b & mask;
+		*h = 1;
+		return true;
+	}
+	if (b < code || b - code > 2 || (width << (b - code)) > 4)
+		return false;
+	width <<= b - code;
+	if (!cm_mp_len(r, width, len))
+		return false;
+	*h = 1 + width;
+	return true;
+}
+
 static inline bool
 cm_mp_read_nil(cm_mpread *r)
 {
@@ -214,23 +241,8 @@ cm_mp_read_str(cm_mpread *r, cm_str *s)
 	const uint8_t *body;
 	uint64_t len;
 	int h;
-	uint8_t b;
 
-	if (r->p >= r->end)
-		return false;
-	b = r->p[0];
-	if (b >= 0xa0 && b <= 0xbf) {
-		len = b & 0x1f;
-		h = 1;
-	} else if (b >= 0xd9 && b <= 0xdb) {
-		h = 1 << (b - 0xd9);
-		if (!cm_mp_len(r, h, &len))
-			return false;
-		h++;
-	} else {
-		return false;
-	}
-	if (!cm_mp_body(r, h, len, &body))
+	if (!cm_mp_header(r, 0xa0, 0x1f, 0xd9, 1, &len, &h) || !cm_mp_body(r, h, len, &body))
 		return false;
 	*s = (cm_str){ len ? (const char *)body : "", (uint32_t)len };
 	return true;
@@ -242,10 +254,7 @@ cm_mp_read_bin(cm_mpread *r, const uint8_t **p, uint32_t *n)
 	uint64_t len;
 	int h;
 
-	if (r->p >= r->end || r->p[0] < 0xc4 || r->p[0] > 0xc6)
-		return false;
-	h = 1 << (r->p[0] - 0xc4);
-	if (!cm_mp_len(r, h, &len) || !cm_mp_body(r, h + 1, len, p))
+	if (!cm_mp_header(r, 0, 0, 0xc4, 1, &len, &h) || !cm_mp_body(r, h, len, p))
 		return false;
 	*n = (uint32_t)len;
 	return true;
@@ -257,23 +266,8 @@ cm_mp_read_array(cm_mpread *r, uint32_t *n)
 {
 	uint64_t len;
 	int h;
-	uint8_t b;
 
-	if (r->p >= r->end)
-		return false;
-	b = r->p[0];
-	if (b >= 0x90 && b <= 0x9f) {
-		len = b & 0x0f;
-		h = 1;
-	} else if (b == 0xdc || b == 0xdd) {
-		h = b == 0xdc ? 2 : 4;
-		if (!cm_mp_len(r, h, &len))
-			return false;
-		h++;
-	} else {
-		return false;
-	}
-	if (len > (uint64_t)(r->end - r->p - h))
+	if (!cm_mp_header(r, 0x90, 0x0f, 0xdc, 2, &len, &h) || len > (uint64_t)(r->end - r->p - h))
 		return false;
 	r->p += h;
 	*n = (uint32_t)len;
