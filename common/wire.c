@@ -9,7 +9,6 @@
 
 #include "alloc.h"
 #include "err.h"
-#include "mpcheck.h"
 #include "spanpack.h"
 
 const cm_wire_limits cm_wire_default_limits = {
@@ -276,41 +275,27 @@ int
 cm_wire_decode_reply(const void *msg, size_t len, cm_wire_reply *r)
 {
 	const char *why;
-	int type, flags, rv = CM_EPROTO;
-	uint32_t raw_len;
-	size_t off = 0;
-	msgpack_unpacked up;
-	const msgpack_object *f;
-	cm_wire_reply tmp;
+	int type, flags;
+	uint32_t raw_len, n;
+	uint64_t accepted, retry_ms;
+	cm_mpread rd;
+	cm_str reason;
 
 	if (check_header(msg, len, &type, &flags, &raw_len, &why) != CM_OK || flags != 0 ||
 	    raw_len != len - CM_WIRE_HEADER_SIZE ||
 	    (type != CM_MSG_OK && type != CM_MSG_RETRY && type != CM_MSG_REJECTED))
 		return CM_EPROTO;
-	/* Checked first: a reply announcing a huge array must not allocate it
-	 * (found by fuzz_wire; the SDK decodes replies inside the host application). */
-	if (cm_msgpack_check((const char *)msg + CM_WIRE_HEADER_SIZE, raw_len, 4, &why) != CM_OK)
+	/* [accepted, retry_ms, reason], read in place: the SDK decodes replies inside the host application */
+	rd = cm_mp_reader((const uint8_t *)msg + CM_WIRE_HEADER_SIZE, raw_len);
+	if (!cm_mp_read_array(&rd, &n) || n != 3 || !cm_mp_read_uint(&rd, &accepted) || accepted > UINT32_MAX ||
+	    !cm_mp_read_uint(&rd, &retry_ms) || retry_ms > UINT32_MAX || !cm_mp_read_str(&rd, &reason) ||
+	    rd.p != rd.end)
 		return CM_EPROTO;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, (const char *)msg + CM_WIRE_HEADER_SIZE, raw_len, &off) !=
-	        MSGPACK_UNPACK_SUCCESS ||
-	    up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 3)
-		goto out;
-	f = up.data.via.array.ptr;
-	if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 > UINT32_MAX ||
-	    f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[1].via.u64 > UINT32_MAX ||
-	    f[2].type != MSGPACK_OBJECT_STR)
-		goto out;
-	memset(&tmp, 0, sizeof tmp);
-	tmp.type = type;
-	tmp.accepted = (uint32_t)f[0].via.u64;
-	tmp.retry_ms = (uint32_t)f[1].via.u64;
-	size_t n = f[2].via.str.size < sizeof tmp.reason - 1 ? f[2].via.str.size : sizeof tmp.reason - 1;
-	if (n > 0)
-		memcpy(tmp.reason, f[2].via.str.ptr, n);
-	*r = tmp;
-	rv = CM_OK;
-out:
-	msgpack_unpacked_destroy(&up);
-	return rv;
+	memset(r, 0, sizeof *r);
+	r->type = type;
+	r->accepted = (uint32_t)accepted;
+	r->retry_ms = (uint32_t)retry_ms;
+	n = reason.len < sizeof r->reason - 1 ? reason.len : (uint32_t)sizeof r->reason - 1;
+	memcpy(r->reason, reason.p, n);
+	return CM_OK;
 }

@@ -16,7 +16,7 @@
 
 static _Thread_local weft_span *tls_current SDK_TLS;
 
-enum { FIRST_ATTR_CAP = 8, FIRST_EVENT_CAP = 2 };
+enum { FIRST_EVENT_CAP = 2 };
 
 bool
 weft_span_context_is_valid(const weft_span_context *c)
