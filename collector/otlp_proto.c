@@ -2,8 +2,8 @@
  * otlp_proto.c - protobuf-c messages <-> the span model.
  *
  * The request is unpacked with protobuf-c into the thread's scratch arena
- * (one reset for the whole tree) after a structural check that bounds its recursive nesting
- * (pbcheck.h), then copied into the batch's arena.
+ * (one reset for the whole tree) after a structural check that bounds its
+ * recursive nesting (pbcheck.h), then copied into the batch's arena.
  */
 #include "otlp_proto.h"
 
