@@ -32,12 +32,10 @@ cm_arena_fini(cm_arena *a)
 }
 
 void
-cm_arena_reset(cm_arena *a)
+cm_arena_reset_used(cm_arena *a)
 {
 	cm_arena_chunk *keep = NULL, *c = a->head;
 
-	if (a->total == 0)
-		return; /* nothing handed out since the last reset */
 	while (c != NULL) {
 		cm_arena_chunk *next = c->next;
 		if (keep == NULL && c->cap == a->chunk_size) {

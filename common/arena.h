@@ -30,11 +30,19 @@ typedef struct cm_arena {
 void cm_arena_init(cm_arena *a, size_t chunk_size);
 /* Frees every chunk. The arena may be reused after cm_arena_init(). */
 void cm_arena_fini(cm_arena *a);
+/* cm_arena_reset() of an arena that handed something out. */
+void cm_arena_reset_used(cm_arena *a);
 /*
  * Forgets every allocation but keeps one ordinary chunk for reuse, so an
  * object that is recycled (a pooled span) allocates nothing in steady state.
+ * Inline: a pooled span usually used no arena, and the call was its cost.
  */
-void cm_arena_reset(cm_arena *a);
+static inline void
+cm_arena_reset(cm_arena *a)
+{
+	if (a->total != 0)
+		cm_arena_reset_used(a);
+}
 /* Returns n bytes (zeroed), or NULL when out of memory. */
 void *cm_arena_alloc(cm_arena *a, size_t n);
 /* Returns n bytes with unspecified contents, for callers that write them all; NULL when out of memory. */

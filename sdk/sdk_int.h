@@ -261,8 +261,7 @@ sdk_thread_give(sdk_thread *ts, weft_span *s)
 		sdk_span_destroy(s);
 		return;
 	}
-	if (s->arena.total != 0)
-		cm_arena_reset(&s->arena);
+	cm_arena_reset(&s->arena);
 	ts->pool[ts->npool++] = s;
 }
 /* Exporter side: hands s back to its owner, or frees it if the owner is gone. */
