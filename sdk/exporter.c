@@ -207,8 +207,10 @@ encode_and_release(exporter *x, uint32_t n)
 	cm_batch view;
 	bool ok;
 
-	for (uint32_t i = 0; i < n; i++)
-		x->spans[i] = x->taken[i]->rec; /* resource 0, scope 0: the tracer's */
+	for (uint32_t i = 0; i < n; i++) {
+		sdk_attrs_dedup(&x->taken[i]->rec.attrs); /* the application's thread appends a key set again */
+		x->spans[i] = x->taken[i]->rec;          /* resource 0, scope 0: the tracer's */
+	}
 	memset(&view, 0, sizeof view);
 	view.resources = &t->resource;
 	view.nresources = 1;

@@ -266,6 +266,8 @@ sdk_thread_give(sdk_thread *ts, weft_span *s)
 }
 /* Exporter side: hands s back to its owner, or frees it if the owner is gone. */
 void sdk_span_recycle(weft_span *s);
+/* Merges attributes set more than once under one key: the first one's place, the last one's value. */
+void sdk_attrs_dedup(cm_attrs *a);
 /* Exporter side: frees dead threads whose rings are drained and whose spans are all back. */
 void sdk_threads_reap(weft_tracer *t);
 /* Frees every thread state and span (tracer destroy, exporter stopped). */

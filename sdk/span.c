@@ -12,9 +12,14 @@
 #include "clock.h"
 #include "ids.h"
 #include "sdk_int.h"
+#include "strcopy.h"
 #include "tsc.h"
 
 static _Thread_local weft_span *tls_current SDK_TLS;
+
+/* The setters' fast paths are inlined whole, their slow paths kept out of line (see SHORT_TEXT). */
+#define HOT static inline __attribute__((always_inline))
+#define COLD static __attribute__((noinline, cold))
 
 enum { FIRST_EVENT_CAP = 2 };
 
@@ -45,9 +50,21 @@ span_strdup(weft_span *s, const char *p, size_t n)
 		return span_strdup_arena(s, p, n);
 	d = s->text + s->text_used;
 	s->text_used += (uint32_t)n + 1;
-	memcpy(d, p, n);
+	if (n <= SDK_COPY_SHORT_MAX)
+		sdk_copy_short(d, p, n);
+	else
+		memcpy(d, p, n);
 	d[n] = '\0';
 	return (cm_str){ d, (uint32_t)n };
+}
+
+/* strlen(p): inline as far as the span's text has room, where short strings end. */
+static inline size_t
+span_strlen(const weft_span *s, const char *p)
+{
+	size_t room = SDK_SPAN_TEXT - s->text_used;
+	size_t n = sdk_strnlen(p, room);
+	return n < room ? n : room + strlen(p + room);
 }
 
 /*
@@ -61,7 +78,8 @@ _Static_assert(sizeof(cm_span) == 168, "rec_reset() must clear every field of cm
 static void
 rec_reset(cm_span *r)
 {
-	r->name = r->status_message = CM_STR("");
+	r->name = CM_STR(""); /* separately: a chained assignment stores one and reloads it as 16 bytes, a stalled store forward */
+	r->status_message = CM_STR("");
 	r->kind = r->status = 0;
 	r->start_ns = r->end_ns = 0;
 	r->attrs = (cm_attrs){ NULL, 0, 0 };
@@ -177,7 +195,7 @@ weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
 	        ? opts->kind
 	        : WEFT_KIND_INTERNAL);
 	s->rec.start_ns = opts->start_ns ? opts->start_ns : sdk_tsc_now();
-	s->rec.name = span_strdup(s, name ? name : "", name ? strlen(name) : 0);
+	s->rec.name = name ? span_strdup(s, name, span_strlen(s, name)) : CM_STR("");
 	return s;
 }
 
@@ -290,14 +308,50 @@ weft_span_is_recording(const weft_span *s)
 			sdk_count(&ts_->c.field, 1);                                           \
 	} while (0)
 
-/* attr_slot() past the fast path: grows the slots into the arena, or counts a drop at the limit. */
+static inline bool
+same_key(const cm_attr *x, const char *key, size_t klen)
+{
+	return x->key.len == klen && memcmp(x->key.p, key, klen) == 0;
+}
+
+void
+sdk_attrs_dedup(cm_attrs *a)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < a->n; i++) {
+		uint32_t j = 0;
+		while (j < kept && !same_key(&a->v[j], a->v[i].key.p, a->v[i].key.len))
+			j++;
+		if (j == kept)
+			a->v[kept++] = a->v[i];
+		else
+			a->v[j].val = a->v[i].val; /* a later set replaces the value in the first one's place */
+	}
+	a->n = kept;
+}
+
+/*
+ * A slot for key in a recording span. A key set again gets a new slot
+ * while there are free ones: duplicates are merged (the last value kept)
+ * when the slots fill, here, and by the exporter (sdk_attrs_dedup), not
+ * searched for on every set. When full: the key's existing slot, else
+ * more slots in the arena, else NULL and a drop counted at the limit.
+ */
 static cm_attr *
-attr_slot_slow(weft_span *s, const char *key, size_t klen)
+attr_slot(weft_span *s, const char *key)
 {
 	cm_attrs *a = &s->rec.attrs;
+	size_t klen = strlen(key);
 
-	if (a->n >= s->tracer->limits.attributes)
-		goto dropped;
+	if (a->n >= s->attr_cap || a->n >= s->tracer->limits.attributes) {
+		sdk_attrs_dedup(a);
+		for (uint32_t i = 0; i < a->n; i++)
+			if (same_key(&a->v[i], key, klen))
+				return &a->v[i];
+		if (a->n >= s->tracer->limits.attributes)
+			goto dropped;
+	}
 	if (a->n == s->attr_cap) {
 		uint32_t cap = s->attr_cap * 2;
 		cm_attr *v = cm_arena_alloc_uninit(&s->arena, cap * sizeof *v);
@@ -314,27 +368,6 @@ dropped:
 	a->dropped++;
 	COUNT_LIMIT(s, attributes_dropped);
 	return NULL;
-}
-
-/*
- * The slot for key in a recording span: the existing one (replaced), or a
- * new one holding a copy of the key. NULL when over the limit or out of
- * memory. Inline: four attributes were half of a sampled span's cost.
- */
-static inline cm_attr *
-attr_slot(weft_span *s, const char *key)
-{
-	cm_attrs *a = &s->rec.attrs;
-	size_t klen = strlen(key);
-
-	for (uint32_t i = 0; i < a->n; i++)
-		if (a->v[i].key.len == klen && memcmp(a->v[i].key.p, key, klen) == 0)
-			return &a->v[i];
-	if (a->n >= s->attr_cap || a->n >= s->tracer->limits.attributes ||
-	    klen >= SDK_SPAN_TEXT - s->text_used)
-		return attr_slot_slow(s, key, klen);
-	a->v[a->n].key = span_strdup(s, key, klen);
-	return &a->v[a->n++];
 }
 
 static bool
@@ -382,45 +415,101 @@ set_value(weft_span *s, cm_value *v, const weft_attr *a)
 	}
 }
 
-void
-weft_span_set_str(weft_span *s, const char *key, const char *value)
+/*
+ * The setters' fast path: a key and a string value of at most SHORT_TEXT
+ * bytes each, both fitting the span's text, a free inline slot under the
+ * limit. It calls nothing, so a setter saves no registers; everything
+ * else goes to a slow path, a tail call to a function of its own.
+ */
+enum { SHORT_TEXT = 32 };
+
+/* Whether a new slot is free and n more bytes of text fit. */
+HOT bool
+fast_fits(const weft_span *s, size_t n)
 {
-	cm_attr *slot;
-	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
+	const cm_attrs *a = &s->rec.attrs;
+	return a->n < s->attr_cap && a->n < s->tracer->limits.attributes && n <= SDK_SPAN_TEXT - s->text_used;
+}
+
+/* Copies the short p[0..n) and a NUL into the span's text, which has room. */
+HOT cm_str
+text_put(weft_span *s, const char *p, size_t n)
+{
+	char *d = s->text + s->text_used;
+	s->text_used += (uint32_t)n + 1;
+	sdk_copy_short(d, p, n);
+	d[n] = '\0';
+	return (cm_str){ d, (uint32_t)n };
+}
+
+/* A new slot with a copy of the short key (fast_fits() said yes). */
+HOT cm_attr *
+fast_slot(weft_span *s, const char *key, size_t klen)
+{
+	cm_attr *slot = &s->rec.attrs.v[s->rec.attrs.n++];
+	slot->key = text_put(s, key, klen);
+	return slot;
+}
+
+COLD void
+set_str_slow(weft_span *s, const char *key, const char *value)
+{
+	cm_attr *slot = attr_slot(s, key);
+	if (slot != NULL) {
 		slot->val.type = CM_VAL_STR;
 		slot->val.u.s = str_value(s, value);
 	}
 }
 
 void
-weft_span_set_int(weft_span *s, const char *key, int64_t value)
+weft_span_set_str(weft_span *s, const char *key, const char *value)
 {
+	size_t klen, vlen;
 	cm_attr *slot;
-	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
-		slot->val.type = CM_VAL_INT;
-		slot->val.u.i = value;
+
+	if (!settable(s, key))
+		return;
+	klen = sdk_strnlen(key, SHORT_TEXT + 1);
+	vlen = value != NULL ? sdk_strnlen(value, SHORT_TEXT + 1) : SHORT_TEXT + 1;
+	if (klen > SHORT_TEXT || vlen > SHORT_TEXT || vlen > s->tracer->limits.value_length ||
+	    !fast_fits(s, klen + vlen + 2)) {
+		set_str_slow(s, key, value);
+		return;
 	}
+	slot = fast_slot(s, key, klen);
+	slot->val.type = CM_VAL_STR;
+	slot->val.u.s = text_put(s, value, vlen);
 }
 
-void
-weft_span_set_double(weft_span *s, const char *key, double value)
-{
-	cm_attr *slot;
-	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
-		slot->val.type = CM_VAL_DOUBLE;
-		slot->val.u.d = value;
+/* The scalar setters: slot, then value; SLOW is the whole set out of line. */
+#define SCALAR_SETTER(name, ctype, valtype, member)                                \
+	COLD void name##_slow(weft_span *s, const char *key, ctype value)              \
+	{                                                                              \
+		cm_attr *slot = attr_slot(s, key);                                         \
+		if (slot != NULL) {                                                        \
+			slot->val.type = valtype;                                              \
+			slot->val.u.member = value;                                            \
+		}                                                                          \
+	}                                                                              \
+	void name(weft_span *s, const char *key, ctype value)                          \
+	{                                                                              \
+		size_t klen;                                                               \
+		cm_attr *slot;                                                             \
+		if (!settable(s, key))                                                     \
+			return;                                                                \
+		klen = sdk_strnlen(key, SHORT_TEXT + 1);                                   \
+		if (klen > SHORT_TEXT || !fast_fits(s, klen + 1)) {                        \
+			name##_slow(s, key, value);                                            \
+			return;                                                                \
+		}                                                                          \
+		slot = fast_slot(s, key, klen);                                            \
+		slot->val.type = valtype;                                                  \
+		slot->val.u.member = value;                                                \
 	}
-}
 
-void
-weft_span_set_bool(weft_span *s, const char *key, bool value)
-{
-	cm_attr *slot;
-	if (settable(s, key) && (slot = attr_slot(s, key)) != NULL) {
-		slot->val.type = CM_VAL_BOOL;
-		slot->val.u.b = value;
-	}
-}
+SCALAR_SETTER(weft_span_set_int, int64_t, CM_VAL_INT, i)
+SCALAR_SETTER(weft_span_set_double, double, CM_VAL_DOUBLE, d)
+SCALAR_SETTER(weft_span_set_bool, bool, CM_VAL_BOOL, b)
 
 /* Appends an event slot, or NULL when over the limit or out of memory. */
 static cm_event *
@@ -454,7 +543,7 @@ weft_span_add_event(weft_span *s, const char *name, const weft_attr *attrs, size
 	if (s == NULL || !s->recording || name == NULL || (e = event_slot(s)) == NULL)
 		return;
 	e->time_ns = sdk_tsc_now();
-	e->name = span_strdup(s, name, strlen(name));
+	e->name = span_strdup(s, name, span_strlen(s, name));
 	limit = s->tracer->limits.event_attributes;
 	if (nattrs > 0 && limit > 0)
 		e->attrs.v = cm_arena_alloc(&s->arena, (nattrs < limit ? nattrs : limit) * sizeof(cm_attr));
@@ -465,7 +554,7 @@ weft_span_add_event(weft_span *s, const char *name, const weft_attr *attrs, size
 			COUNT_LIMIT(s, attributes_dropped);
 			continue;
 		}
-		slot->key = span_strdup(s, attrs[i].key, strlen(attrs[i].key));
+		slot->key = span_strdup(s, attrs[i].key, span_strlen(s, attrs[i].key));
 		set_value(s, &slot->val, &attrs[i]);
 		e->attrs.n++;
 	}
@@ -479,7 +568,7 @@ weft_span_set_status(weft_span *s, int status, const char *message)
 	s->rec.status = (uint8_t)status;
 	s->rec.status_message = CM_STR("");
 	if (status == WEFT_STATUS_ERROR && message != NULL)
-		s->rec.status_message = span_strdup(s, message, strlen(message));
+		s->rec.status_message = span_strdup(s, message, span_strlen(s, message));
 }
 
 const char *

@@ -134,6 +134,7 @@ attributes_replace_and_null_spans_are_ignored(void **state)
 		weft_span_set_int(s, key, i);
 	}
 	weft_span_set_str(s, "k3", "three");
+	sdk_attrs_dedup(&s->rec.attrs); /* as the exporter does before encoding */
 	assert_int_equal(s->rec.attrs.n, 20);
 	assert_int_equal(s->rec.attrs.v[3].val.type, CM_VAL_STR);
 	assert_true(cm_str_eq(s->rec.attrs.v[3].val.u.s, "three"));
@@ -338,7 +339,8 @@ spans_arrive_even_if_the_collector_starts_late(void **state)
 	ctx = weft_span_get_context(root);
 	for (int i = 0; i < 99; i++) {
 		weft_span *c = weft_span_start(t, "child", NULL);
-		weft_span_set_int(c, "i", i);
+		weft_span_set_int(c, "i", -1);
+		weft_span_set_int(c, "i", i); /* set again: one attribute, the last value, is exported */
 		weft_span_add_event(c, "ev", (weft_attr[]){ WEFT_BOOL("b", true) }, 1);
 		weft_span_end(c);
 	}
@@ -358,6 +360,9 @@ spans_arrive_even_if_the_collector_starts_late(void **state)
 		if (cm_str_eq(b.spans[i].name, "child")) {
 			assert_memory_equal(b.spans[i].parent_span_id.b, ctx.span_id.b, 8);
 			assert_int_equal(b.spans[i].nevents, 1);
+			assert_int_equal(b.spans[i].attrs.n, 1);
+			assert_true(cm_str_eq(b.spans[i].attrs.v[0].key, "i"));
+			assert_true(b.spans[i].attrs.v[0].val.u.i >= 0);
 		}
 	}
 	cm_batch_fini(&b);
