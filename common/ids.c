@@ -114,16 +114,13 @@ cm_rng_seed(void)
 	struct timespec ts;
 
 	pthread_once(&atfork_once, register_atfork);
-	if (getrandom(r->s, sizeof r->s, GRND_NONBLOCK) != (ssize_t)sizeof r->s) {
+	if (getrandom(&r->s, sizeof r->s, GRND_NONBLOCK) != (ssize_t)sizeof r->s) {
 		/* No entropy yet (early boot): mix time, pid and the stack address. */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
 		    ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&x;
-		for (int i = 0; i < 4; i++)
-			r->s[i] = splitmix64(&x);
+		r->s = splitmix64(&x);
 	}
-	if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0)
-		r->s[0] = 1;
 	r->generation = atomic_load(&cm_rng_forks);
 	r->seeded = true;
 }

@@ -5,7 +5,7 @@
  * where a trace id belongs. An all-zero id means "absent" (a root span's
  * parent) and is never generated.
  *
- * Random ids come from a per-thread xoshiro256** generator seeded from
+ * Random ids come from a per-thread wyrand generator seeded from
  * getrandom(); a fork() reseeds every thread's generator in the child so
  * that parent and child never produce the same ids.
  */
@@ -53,7 +53,7 @@ int cm_trace_id_parse(const char *s, size_t len, cm_trace_id *out);
  * reads it on every span; the default model would call __tls_get_addr.
  */
 typedef struct cm_rng {
-	uint64_t s[4];
+	uint64_t s;
 	unsigned generation; /* cm_rng_forks when seeded */
 	bool seeded;
 } cm_rng;
@@ -63,12 +63,6 @@ extern _Atomic unsigned cm_rng_forks; /* bumped in a forked child: every thread 
 /* Seeds the calling thread's generator from getrandom(). */
 void cm_rng_seed(void);
 
-static inline uint64_t
-cm_rng_rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
 /* The calling thread's generator state, seeded (again, after a fork) if needed. */
 static inline uint64_t *
 cm_rng_state(void)
@@ -76,21 +70,22 @@ cm_rng_state(void)
 	if (__builtin_expect(!cm_rng_tls.seeded ||
 	            cm_rng_tls.generation != atomic_load_explicit(&cm_rng_forks, memory_order_relaxed), 0))
 		cm_rng_seed();
-	return cm_rng_tls.s;
+	return &cm_rng_tls.s;
 }
 
-/* One xoshiro256** step. Callers that draw several numbers step a local copy of the state. */
+/*
+ * One wyrand step: a Weyl sequence (period 2^64) mixed by one 64x64->128
+ * multiply; it passes BigCrush and PractRand. Four instructions a number,
+ * against xoshiro256**'s dozen and four words of state. Callers that draw
+ * several numbers step a local copy of the state.
+ */
 static inline uint64_t
-cm_rng_next(uint64_t s[4])
+cm_rng_next(uint64_t *s)
 {
-	uint64_t result = cm_rng_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = cm_rng_rotl(s[3], 45);
-	return result;
+	unsigned __int128 m;
+	*s += 0xa0761d6478bd642fu;
+	m = (unsigned __int128)*s * (*s ^ 0xe7037ed1a0b428dbu);
+	return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
 static inline uint64_t
@@ -106,24 +101,23 @@ cm_rand64(void)
 static inline void
 cm_ids_random(cm_trace_id *trace, cm_span_id *span)
 {
-	uint64_t *state = cm_rng_state(), g[4], a, b;
+	uint64_t *state = cm_rng_state(), g = *state, a, b;
 
-	__builtin_memcpy(g, state, sizeof g);
 	if (trace != NULL) {
 		do {
-			a = cm_rng_next(g);
-			b = cm_rng_next(g);
+			a = cm_rng_next(&g);
+			b = cm_rng_next(&g);
 		} while ((a | b) == 0);
 		__builtin_memcpy(trace->b, &a, 8);
 		__builtin_memcpy(trace->b + 8, &b, 8);
 	}
 	if (span != NULL) {
 		do
-			a = cm_rng_next(g);
+			a = cm_rng_next(&g);
 		while (a == 0);
 		__builtin_memcpy(span->b, &a, 8);
 	}
-	__builtin_memcpy(state, g, sizeof g);
+	*state = g;
 }
 
 static inline void

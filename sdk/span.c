@@ -314,6 +314,11 @@ same_key(const cm_attr *x, const char *key, size_t klen)
 	return x->key.len == klen && memcmp(x->key.p, key, klen) == 0;
 }
 
+/*
+ * Writes only when there are duplicates: the exporter calls it on every
+ * span, and a store would pull the span's lines to the exporter's core
+ * for the application's thread to fetch back.
+ */
 void
 sdk_attrs_dedup(cm_attrs *a)
 {
@@ -323,12 +328,13 @@ sdk_attrs_dedup(cm_attrs *a)
 		uint32_t j = 0;
 		while (j < kept && !same_key(&a->v[j], a->v[i].key.p, a->v[i].key.len))
 			j++;
-		if (j == kept)
-			a->v[kept++] = a->v[i];
-		else
+		if (j < kept)
 			a->v[j].val = a->v[i].val; /* a later set replaces the value in the first one's place */
+		else if (kept++ != i)
+			a->v[kept - 1] = a->v[i];
 	}
-	a->n = kept;
+	if (kept != a->n)
+		a->n = kept;
 }
 
 /*
@@ -431,24 +437,28 @@ fast_fits(const weft_span *s, size_t n)
 	return a->n < s->attr_cap && a->n < s->tracer->limits.attributes && n <= SDK_SPAN_TEXT - s->text_used;
 }
 
-/* Copies the short p[0..n) and a NUL into the span's text, which has room. */
-HOT cm_str
-text_put(weft_span *s, const char *p, size_t n)
+/*
+ * Takes a new slot and `bytes` of the span's text (fast_fits() said yes);
+ * returns the slot, and the text's start in *text. Callers store the
+ * slot's fields before copying any text: a byte store may alias any
+ * field, and the compiler would load them again after it.
+ */
+HOT cm_attr *
+fast_take(weft_span *s, size_t bytes, char **text)
 {
-	char *d = s->text + s->text_used;
-	s->text_used += (uint32_t)n + 1;
-	sdk_copy_short(d, p, n);
-	d[n] = '\0';
-	return (cm_str){ d, (uint32_t)n };
+	uint32_t used = s->text_used;
+	cm_attr *slot = &s->rec.attrs.v[s->rec.attrs.n++];
+	s->text_used = used + (uint32_t)bytes;
+	*text = s->text + used;
+	return slot;
 }
 
-/* A new slot with a copy of the short key (fast_fits() said yes). */
-HOT cm_attr *
-fast_slot(weft_span *s, const char *key, size_t klen)
+/* Copies the short p[0..n) and a NUL to d. */
+HOT void
+text_copy(char *d, const char *p, size_t n)
 {
-	cm_attr *slot = &s->rec.attrs.v[s->rec.attrs.n++];
-	slot->key = text_put(s, key, klen);
-	return slot;
+	sdk_copy_short(d, p, n);
+	d[n] = '\0';
 }
 
 COLD void
@@ -466,6 +476,7 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 {
 	size_t klen, vlen;
 	cm_attr *slot;
+	char *text;
 
 	if (!settable(s, key))
 		return;
@@ -476,9 +487,12 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 		set_str_slow(s, key, value);
 		return;
 	}
-	slot = fast_slot(s, key, klen);
+	slot = fast_take(s, klen + vlen + 2, &text);
+	slot->key = (cm_str){ text, (uint32_t)klen };
 	slot->val.type = CM_VAL_STR;
-	slot->val.u.s = text_put(s, value, vlen);
+	slot->val.u.s = (cm_str){ text + klen + 1, (uint32_t)vlen };
+	text_copy(text, key, klen);
+	text_copy(text + klen + 1, value, vlen);
 }
 
 /* The scalar setters: slot, then value; SLOW is the whole set out of line. */
@@ -495,6 +509,7 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 	{                                                                              \
 		size_t klen;                                                               \
 		cm_attr *slot;                                                             \
+		char *text;                                                                \
 		if (!settable(s, key))                                                     \
 			return;                                                                \
 		klen = sdk_strnlen(key, SHORT_TEXT + 1);                                   \
@@ -502,9 +517,11 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 			name##_slow(s, key, value);                                            \
 			return;                                                                \
 		}                                                                          \
-		slot = fast_slot(s, key, klen);                                            \
+		slot = fast_take(s, klen + 1, &text);                                      \
+		slot->key = (cm_str){ text, (uint32_t)klen };                              \
 		slot->val.type = valtype;                                                  \
 		slot->val.u.member = value;                                                \
+		text_copy(text, key, klen);                                                \
 	}
 
 SCALAR_SETTER(weft_span_set_int, int64_t, CM_VAL_INT, i)
