@@ -145,8 +145,15 @@ find_lineage(const weft_span_options *o, lineage *l)
 	l->baggage_len = cur->baggage.len;
 }
 
-weft_span *
-weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
+/* A given length, or p's measured one (WEFT_LEN_UNKNOWN). */
+static inline size_t
+known_len(const weft_span *s, const char *p, size_t len)
+{
+	return len != WEFT_LEN_UNKNOWN ? len : span_strlen(s, p);
+}
+
+HOT weft_span *
+span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_options *opts)
 {
 	static const weft_span_options defaults = { 0 };
 	sdk_thread *ts;
@@ -195,8 +202,19 @@ weft_span_start(weft_tracer *t, const char *name, const weft_span_options *opts)
 	        ? opts->kind
 	        : WEFT_KIND_INTERNAL);
 	s->rec.start_ns = opts->start_ns ? opts->start_ns : sdk_tsc_now();
-	s->rec.name = name ? span_strdup(s, name, span_strlen(s, name)) : CM_STR("");
+	s->rec.name = name ? span_strdup(s, name, known_len(s, name, name_len)) : CM_STR("");
 	return s;
+}
+
+weft_span *(weft_span_start)(weft_tracer *t, const char *name, const weft_span_options *opts)
+{
+	return span_start(t, name, WEFT_LEN_UNKNOWN, opts);
+}
+
+weft_span *
+weft_span_start_n(weft_tracer *t, const char *name, size_t name_len, const weft_span_options *opts)
+{
+	return span_start(t, name, name_len, opts);
 }
 
 /*
@@ -345,10 +363,9 @@ sdk_attrs_dedup(cm_attrs *a)
  * more slots in the arena, else NULL and a drop counted at the limit.
  */
 static cm_attr *
-attr_slot(weft_span *s, const char *key)
+attr_slot(weft_span *s, const char *key, size_t klen)
 {
 	cm_attrs *a = &s->rec.attrs;
-	size_t klen = strlen(key);
 
 	if (a->n >= s->attr_cap || a->n >= s->tracer->limits.attributes) {
 		sdk_attrs_dedup(a);
@@ -382,16 +399,16 @@ settable(const weft_span *s, const char *key)
 	return s != NULL && s->recording && key != NULL;
 }
 
-/* A string value cut to the value length limit, copied into the span. */
+/* A string value (len: its length, or WEFT_LEN_UNKNOWN) cut to the value length limit, copied into the span. */
 static cm_str
-str_value(weft_span *s, const char *str)
+str_value(weft_span *s, const char *str, size_t len)
 {
 	uint32_t limit = s->tracer->limits.value_length;
 	size_t n;
 
 	if (str == NULL)
 		return CM_STR("");
-	n = strnlen(str, (size_t)limit + 1);
+	n = len != WEFT_LEN_UNKNOWN ? (len < (size_t)limit + 1 ? len : (size_t)limit + 1) : strnlen(str, (size_t)limit + 1);
 	if (n > limit) {
 		n = cm_utf8_cut(str, (uint32_t)n, limit);
 		COUNT_LIMIT(s, values_truncated);
@@ -405,7 +422,7 @@ set_value(weft_span *s, cm_value *v, const weft_attr *a)
 	switch (a->type) {
 	case WEFT_ATTR_STR:
 		v->type = CM_VAL_STR;
-		v->u.s = str_value(s, a->v.s);
+		v->u.s = str_value(s, a->v.s, WEFT_LEN_UNKNOWN);
 		break;
 	case WEFT_ATTR_BOOL:
 		v->type = CM_VAL_BOOL;
@@ -462,17 +479,24 @@ text_copy(char *d, const char *p, size_t n)
 }
 
 COLD void
-set_str_slow(weft_span *s, const char *key, const char *value)
+set_str_slow(weft_span *s, const char *key, size_t klen, const char *value, size_t vlen)
 {
-	cm_attr *slot = attr_slot(s, key);
+	cm_attr *slot = attr_slot(s, key, klen != WEFT_LEN_UNKNOWN ? klen : strlen(key));
 	if (slot != NULL) {
 		slot->val.type = CM_VAL_STR;
-		slot->val.u.s = str_value(s, value);
+		slot->val.u.s = str_value(s, value, vlen);
 	}
 }
 
-void
-weft_span_set_str(weft_span *s, const char *key, const char *value)
+/* A given length, or p's measured up to SHORT_TEXT + 1 (a long string: the slow path). */
+HOT size_t
+short_len(const char *p, size_t len)
+{
+	return len != WEFT_LEN_UNKNOWN ? len : sdk_strnlen(p, SHORT_TEXT + 1);
+}
+
+HOT void
+set_str(weft_span *s, const char *key, size_t key_len, const char *value, size_t value_len)
 {
 	size_t klen, vlen;
 	cm_attr *slot;
@@ -480,11 +504,11 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 
 	if (!settable(s, key))
 		return;
-	klen = sdk_strnlen(key, SHORT_TEXT + 1);
-	vlen = value != NULL ? sdk_strnlen(value, SHORT_TEXT + 1) : SHORT_TEXT + 1;
+	klen = short_len(key, key_len);
+	vlen = value != NULL ? short_len(value, value_len) : SHORT_TEXT + 1;
 	if (klen > SHORT_TEXT || vlen > SHORT_TEXT || vlen > s->tracer->limits.value_length ||
 	    !fast_fits(s, klen + vlen + 2)) {
-		set_str_slow(s, key, value);
+		set_str_slow(s, key, key_len, value, value_len);
 		return;
 	}
 	slot = fast_take(s, klen + vlen + 2, &text);
@@ -495,26 +519,37 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 	text_copy(text + klen + 1, value, vlen);
 }
 
-/* The scalar setters: slot, then value; SLOW is the whole set out of line. */
+void(weft_span_set_str)(weft_span *s, const char *key, const char *value)
+{
+	set_str(s, key, WEFT_LEN_UNKNOWN, value, WEFT_LEN_UNKNOWN);
+}
+
+void
+weft_span_set_str_n(weft_span *s, const char *key, size_t key_len, const char *value, size_t value_len)
+{
+	set_str(s, key, key_len, value, value_len);
+}
+
+/* The scalar setters, with and without the key's length; name_slow is the whole set out of line. */
 #define SCALAR_SETTER(name, ctype, valtype, member)                                \
-	COLD void name##_slow(weft_span *s, const char *key, ctype value)              \
+	COLD void name##_slow(weft_span *s, const char *key, size_t klen, ctype value) \
 	{                                                                              \
-		cm_attr *slot = attr_slot(s, key);                                         \
+		cm_attr *slot = attr_slot(s, key, klen != WEFT_LEN_UNKNOWN ? klen : strlen(key)); \
 		if (slot != NULL) {                                                        \
 			slot->val.type = valtype;                                              \
 			slot->val.u.member = value;                                            \
 		}                                                                          \
 	}                                                                              \
-	void name(weft_span *s, const char *key, ctype value)                          \
+	HOT void name##_impl(weft_span *s, const char *key, size_t key_len, ctype value) \
 	{                                                                              \
 		size_t klen;                                                               \
 		cm_attr *slot;                                                             \
 		char *text;                                                                \
 		if (!settable(s, key))                                                     \
 			return;                                                                \
-		klen = sdk_strnlen(key, SHORT_TEXT + 1);                                   \
+		klen = short_len(key, key_len);                                            \
 		if (klen > SHORT_TEXT || !fast_fits(s, klen + 1)) {                        \
-			name##_slow(s, key, value);                                            \
+			name##_slow(s, key, key_len, value);                                   \
 			return;                                                                \
 		}                                                                          \
 		slot = fast_take(s, klen + 1, &text);                                      \
@@ -522,6 +557,14 @@ weft_span_set_str(weft_span *s, const char *key, const char *value)
 		slot->val.type = valtype;                                                  \
 		slot->val.u.member = value;                                                \
 		text_copy(text, key, klen);                                                \
+	}                                                                              \
+	void(name)(weft_span * s, const char *key, ctype value)                        \
+	{                                                                              \
+		name##_impl(s, key, WEFT_LEN_UNKNOWN, value);                              \
+	}                                                                              \
+	void name##_n(weft_span *s, const char *key, size_t key_len, ctype value)      \
+	{                                                                              \
+		name##_impl(s, key, key_len, value);                                       \
 	}
 
 SCALAR_SETTER(weft_span_set_int, int64_t, CM_VAL_INT, i)

@@ -263,6 +263,39 @@ WEFT_API void weft_span_set_int(weft_span *s, const char *key, int64_t value);
 WEFT_API void weft_span_set_double(weft_span *s, const char *key, double value);
 WEFT_API void weft_span_set_bool(weft_span *s, const char *key, bool value);
 
+/*
+ * The same calls with the strings' lengths given: the first `*_len` bytes
+ * are used, and need no NUL (a C++ string_view, a slice of a buffer).
+ * WEFT_LEN_UNKNOWN means a NUL-terminated string that libweft measures.
+ */
+#define WEFT_LEN_UNKNOWN ((size_t)-1)
+WEFT_API weft_span *weft_span_start_n(weft_tracer *t, const char *name, size_t name_len, const weft_span_options *opts);
+WEFT_API void weft_span_set_str_n(weft_span *s, const char *key, size_t key_len, const char *value, size_t value_len);
+WEFT_API void weft_span_set_int_n(weft_span *s, const char *key, size_t key_len, int64_t value);
+WEFT_API void weft_span_set_double_n(weft_span *s, const char *key, size_t key_len, double value);
+WEFT_API void weft_span_set_bool_n(weft_span *s, const char *key, size_t key_len, bool value);
+
+/*
+ * In C with GCC or Clang, the calls above pass the length of a string
+ * literal, which the compiler knows, so libweft does not measure it:
+ * attribute keys and span names are nearly always literals. Any other
+ * argument is passed as WEFT_LEN_UNKNOWN; each argument is evaluated
+ * once. Define WEFT_NO_LITERAL_LENGTHS to call the plain functions.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus) && !defined(WEFT_NO_LITERAL_LENGTHS)
+#define WEFT_LITERAL_LEN(p)                                                             \
+	(__builtin_constant_p(p) && (const char *)(p) != NULL                              \
+	        ? __builtin_strlen((const char *)(p) != NULL ? (const char *)(p) : "")     \
+	        : WEFT_LEN_UNKNOWN)
+/* The last argument is variadic: a compound literal's commas are not the macro's. */
+#define weft_span_start(t, name, ...) weft_span_start_n((t), (name), WEFT_LITERAL_LEN(name), __VA_ARGS__)
+#define weft_span_set_str(s, key, ...)                                                  \
+	weft_span_set_str_n((s), (key), WEFT_LITERAL_LEN(key), (__VA_ARGS__), WEFT_LITERAL_LEN(__VA_ARGS__))
+#define weft_span_set_int(s, key, ...) weft_span_set_int_n((s), (key), WEFT_LITERAL_LEN(key), __VA_ARGS__)
+#define weft_span_set_double(s, key, ...) weft_span_set_double_n((s), (key), WEFT_LITERAL_LEN(key), __VA_ARGS__)
+#define weft_span_set_bool(s, key, ...) weft_span_set_bool_n((s), (key), WEFT_LITERAL_LEN(key), __VA_ARGS__)
+#endif
+
 typedef enum weft_attr_type {
 	WEFT_ATTR_STR = 0,
 	WEFT_ATTR_BOOL = 1,

@@ -205,6 +205,43 @@ span_limits_cut_and_count(void **state)
 	weft_tracer_destroy(t);
 }
 
+/* Lengths given (slices without a NUL), measured, or known to the compiler all store the same. */
+static void
+lengths_given_or_measured(void **state)
+{
+	weft_tracer_config cfg = { .service_name = "svc", .endpoint = DOWN, .shutdown_timeout_ms = 50,
+		.max_value_length = 8 };
+	static const char buf[] = "method=GETX";
+	const char *var_key = "k.var", *long_key = "a.key.longer.than.thirty.two.bytes";
+	weft_tracer *t = NULL;
+	weft_span *s;
+	const cm_attrs *a;
+	(void)state;
+	assert_int_equal(weft_tracer_create(&cfg, &t), WEFT_OK);
+	s = weft_span_start_n(t, "name-and-more", 4, NULL);
+	assert_true(cm_str_eq(s->rec.name, "name"));
+	weft_span_set_str_n(s, buf, 6, buf + 7, 3);
+	weft_span_set_int_n(s, "status_code", 6, 200);
+	weft_span_set_str_n(s, "long", WEFT_LEN_UNKNOWN, "0123456789abcdef", WEFT_LEN_UNKNOWN);
+	weft_span_set_str_n(s, "given", 5, "0123456789abcdef", 12);
+	weft_span_set_bool(s, var_key, true);
+	weft_span_set_str(s, "null", NULL);
+	weft_span_set_double(s, "a.key.longer.than.thirty.two.bytes", 0.5);
+	weft_span_set_str(s, long_key, "replaced");
+	a = &s->rec.attrs;
+	sdk_attrs_dedup(&s->rec.attrs);
+	assert_int_equal(a->n, 7);
+	assert_true(cm_str_eq(a->v[0].key, "method") && cm_str_eq(a->v[0].val.u.s, "GET"));
+	assert_true(cm_str_eq(a->v[1].key, "status") && a->v[1].val.u.i == 200);
+	assert_true(cm_str_eq(a->v[2].key, "long") && cm_str_eq(a->v[2].val.u.s, "01234567"));
+	assert_true(cm_str_eq(a->v[3].key, "given") && cm_str_eq(a->v[3].val.u.s, "01234567"));
+	assert_true(cm_str_eq(a->v[4].key, "k.var") && a->v[4].val.type == CM_VAL_BOOL);
+	assert_true(cm_str_eq(a->v[5].key, "null") && a->v[5].val.u.s.len == 0);
+	assert_true(cm_str_eq(a->v[6].key, long_key) && cm_str_eq(a->v[6].val.u.s, "replaced"));
+	weft_span_end(s);
+	weft_tracer_destroy(t);
+}
+
 static void
 byte_budget_bounds_what_waits(void **state)
 {
@@ -577,6 +614,7 @@ main(void)
 		cmocka_unit_test(full_queue_drops_and_counts_and_shutdown_is_bounded),
 		cmocka_unit_test(spans_arrive_even_if_the_collector_starts_late),
 		cmocka_unit_test(span_limits_cut_and_count),
+		cmocka_unit_test(lengths_given_or_measured),
 		cmocka_unit_test(byte_budget_bounds_what_waits),
 		cmocka_unit_test(rate_limiting_sampler_keeps_n_per_second),
 		cmocka_unit_test(scoped_span_ends_when_its_block_exits),
