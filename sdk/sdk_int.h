@@ -77,6 +77,7 @@ struct weft_span {
 	weft_span *prev_current; /* restored when this current span ends */
 	cm_str baggage;          /* W3C baggage list; context only, never exported */
 	uint32_t attr_cap;       /* slots at rec.attrs.v: attr_inline's, or a larger arena copy */
+	uint32_t attr_fast;      /* slots the setters' fast path may fill: attr_cap, or the limit if lower */
 	uint32_t event_cap;
 	uint32_t gen;            /* the tracer's fork generation at start */
 	uint32_t bytes;          /* charged to the queue budget at end */

@@ -162,9 +162,15 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 
 	if (t == NULL || (ts = sdk_thread_get(t)) == NULL || (s = sdk_thread_take(ts)) == NULL)
 		return NULL;
-	if (opts == NULL)
+	if (opts == NULL && tls_current == NULL) { /* a root span without options: nothing to look up */
 		opts = &defaults;
-	find_lineage(opts, &l);
+		l.parent = NULL;
+		l.tracestate_len = l.baggage_len = 0;
+	} else {
+		if (opts == NULL)
+			opts = &defaults;
+		find_lineage(opts, &l);
+	}
 	s->tracer = t;
 	s->prev_current = NULL;
 	s->gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
@@ -197,6 +203,7 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 	rec_reset(&s->rec);
 	s->rec.attrs.v = s->attr_inline;
 	s->attr_cap = SDK_INLINE_ATTRS;
+	s->attr_fast = SDK_INLINE_ATTRS < t->limits.attributes ? SDK_INLINE_ATTRS : t->limits.attributes;
 	s->event_cap = 0;
 	s->rec.kind = (uint8_t)(opts->kind >= WEFT_KIND_INTERNAL && opts->kind <= WEFT_KIND_CONSUMER
 	        ? opts->kind
@@ -383,6 +390,7 @@ attr_slot(weft_span *s, const char *key, size_t klen)
 		memcpy(v, a->v, a->n * sizeof *v);
 		a->v = v;
 		s->attr_cap = cap;
+		s->attr_fast = cap < s->tracer->limits.attributes ? cap : s->tracer->limits.attributes;
 	}
 	if ((a->v[a->n].key = span_strdup(s, key, klen)).len == 0 && klen != 0)
 		goto dropped;
@@ -451,7 +459,7 @@ HOT bool
 fast_fits(const weft_span *s, size_t n)
 {
 	const cm_attrs *a = &s->rec.attrs;
-	return a->n < s->attr_cap && a->n < s->tracer->limits.attributes && n <= SDK_SPAN_TEXT - s->text_used;
+	return a->n < s->attr_fast && n <= SDK_SPAN_TEXT - s->text_used;
 }
 
 /*
