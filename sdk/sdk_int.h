@@ -253,13 +253,17 @@ sdk_span_prefetch(const weft_span *s)
 static inline weft_span *
 sdk_thread_take(sdk_thread *ts)
 {
-	weft_span *s;
 	if (ts->npool == 0)
 		return sdk_thread_take_slow(ts);
-	s = ts->pool[--ts->npool];
+	return ts->pool[--ts->npool];
+}
+
+/* Prefetches the span sdk_thread_take() returns next; a recording span's start asks (an unsampled one writes little). */
+static inline void
+sdk_thread_prefetch_next(const sdk_thread *ts)
+{
 	if (ts->npool != 0)
-		sdk_span_prefetch(ts->pool[ts->npool - 1]); /* the next span's */
-	return s;
+		sdk_span_prefetch(ts->pool[ts->npool - 1]);
 }
 
 /* Returns s to ts's pool (ts must be the calling thread's and s's owner); its arena keeps one chunk. */
