@@ -63,14 +63,17 @@ extern _Atomic unsigned cm_rng_forks; /* bumped in a forked child: every thread 
 /* Seeds the calling thread's generator from getrandom(). */
 void cm_rng_seed(void);
 
-/* The calling thread's generator state, seeded (again, after a fork) if needed. */
-static inline uint64_t *
-cm_rng_state(void)
+/*
+ * Seeds the calling thread's generator (again, after a fork) if needed.
+ * Callers then use cm_rng_tls.s by name: gcc's -fsanitize=null reports a
+ * load through a pointer to it as a load of NULL.
+ */
+static inline void
+cm_rng_ready(void)
 {
 	if (__builtin_expect(!cm_rng_tls.seeded ||
 	            cm_rng_tls.generation != atomic_load_explicit(&cm_rng_forks, memory_order_relaxed), 0))
 		cm_rng_seed();
-	return &cm_rng_tls.s;
 }
 
 /*
@@ -91,7 +94,12 @@ cm_rng_next(uint64_t *s)
 static inline uint64_t
 cm_rand64(void)
 {
-	return cm_rng_next(cm_rng_state());
+	uint64_t g, r;
+	cm_rng_ready();
+	g = cm_rng_tls.s;
+	r = cm_rng_next(&g);
+	cm_rng_tls.s = g;
+	return r;
 }
 
 /*
@@ -101,7 +109,10 @@ cm_rand64(void)
 static inline void
 cm_ids_random(cm_trace_id *trace, cm_span_id *span)
 {
-	uint64_t *state = cm_rng_state(), g = *state, a, b;
+	uint64_t g, a, b;
+
+	cm_rng_ready();
+	g = cm_rng_tls.s;
 
 	if (trace != NULL) {
 		do {
@@ -117,7 +128,7 @@ cm_ids_random(cm_trace_id *trace, cm_span_id *span)
 		while (a == 0);
 		__builtin_memcpy(span->b, &a, 8);
 	}
-	*state = g;
+	cm_rng_tls.s = g;
 }
 
 static inline void
