@@ -192,7 +192,8 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 	if (opts == NULL && tls_current == NULL) { /* a root span without options: nothing to look up */
 		opts = &defaults;
 		l.parent = NULL;
-		s->rec.trace_state = s->baggage = CM_STR("");
+		s->rec.trace_state = CM_STR(""); /* two statements: see rec_reset() */
+		s->baggage = CM_STR("");
 	} else {
 		if (opts == NULL)
 			opts = &defaults;
