@@ -104,6 +104,22 @@ ensure_ids(weft_span *s)
 	s->ids_pending = 0;
 }
 
+/*
+ * s's context written in place: find_lineage() used to take it by value,
+ * and copying the 26-byte result back read across the stores that had
+ * just built it, a stalled store forward on every child span.
+ */
+static void
+context_into(const weft_span *s, weft_span_context *c)
+{
+	if (s->ids_pending)
+		ensure_ids((weft_span *)s); /* the span belongs to the calling thread */
+	memcpy(c->trace_id.b, s->rec.trace_id.b, 16);
+	memcpy(c->span_id.b, s->rec.span_id.b, 8);
+	c->flags = (uint8_t)s->rec.flags;
+	c->remote = false;
+}
+
 /* Where a new span's parent and inherited strings come from. */
 typedef struct lineage {
 	const weft_span_context *parent; /* NULL: a root */
@@ -137,7 +153,7 @@ find_lineage(const weft_span_options *o, lineage *l)
 	}
 	if (o->root || cur == NULL)
 		return;
-	l->current_ctx = weft_span_get_context(cur);
+	context_into(cur, &l->current_ctx);
 	l->parent = &l->current_ctx;
 	l->tracestate = cur->rec.trace_state.p;
 	l->tracestate_len = cur->rec.trace_state.len;
@@ -317,14 +333,11 @@ weft_span_context
 weft_span_get_context(const weft_span *s)
 {
 	weft_span_context c;
-	memset(&c, 0, sizeof c);
-	if (s == NULL)
+	if (s == NULL) {
+		memset(&c, 0, sizeof c);
 		return c;
-	if (s->ids_pending)
-		ensure_ids((weft_span *)s); /* the span belongs to the calling thread */
-	memcpy(c.trace_id.b, s->rec.trace_id.b, 16);
-	memcpy(c.span_id.b, s->rec.span_id.b, 8);
-	c.flags = (uint8_t)s->rec.flags;
+	}
+	context_into(s, &c);
 	return c;
 }
 
