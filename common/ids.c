@@ -1,5 +1,5 @@
 /*
- * ids.c - id helpers and the per-thread xoshiro256** generator.
+ * ids.c - id helpers and the per-thread wyrand generator.
  */
 #include "ids.h"
 
