@@ -41,8 +41,8 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 DEPS_STAMP := build/.deps-ok
 
-LIBS_SDK := -lmbedtls -lmbedx509 -lmbedcrypto -lmsgpackc -lzstd -lpthread
-LIBS_STORE := -lrocksdb -lmsgpackc -lzstd -lpthread
+LIBS_SDK := -lmbedtls -lmbedx509 -lmbedcrypto -lzstd -lpthread
+LIBS_STORE := -lrocksdb -lzstd -lpthread
 LIBS_HTTP := -lmicrohttpd -ljansson -lgnutls
 LIBS_INGEST := -lprotobuf-c -lz
 
@@ -156,7 +156,7 @@ TEST_LIBS := $(A_QUERY) $(A_COLLECTOR) $(A_STORAGE) $(A_SDK) $(A_COMMON)
 
 $(TBIN)/test_%: $(OBJ)/tests/unit/test_%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcmocka -lmsgpackc -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)
 $(TBIN)/fuzz_%_replay: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/regression_driver.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lnng $(LIBS_HTTP) $(LIBS_INGEST) $(LIBS_STORE) $(LIBS_SDK)

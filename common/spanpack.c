@@ -7,136 +7,118 @@
 
 #include "buf.h"
 #include "err.h"
+#include "mpwrite.h"
 
 enum { MAX_VALUE_DEPTH = 4 };
 
-int
-cm_pack_to_buf(void *data, const char *p, size_t len)
-{
-	cm_buf *b = data;
-	cm_buf_append(b, p, len);
-	return b->failed ? -1 : 0;
-}
-
 void
-cm_pack_str(msgpack_packer *pk, cm_str s)
+cm_pack_str(cm_buf *b, cm_str s)
 {
-	msgpack_pack_str(pk, s.len);
-	msgpack_pack_str_body(pk, s.p, s.len);
+	cm_mpw_str(b, s.p, s.len);
 }
 
 static void
-pack_bin(msgpack_packer *pk, const void *p, size_t n)
-{
-	msgpack_pack_bin(pk, n);
-	msgpack_pack_bin_body(pk, p, n);
-}
-
-static void
-pack_value(msgpack_packer *pk, const cm_value *v)
+pack_value(cm_buf *b, const cm_value *v)
 {
 	switch (v->type) {
 	case CM_VAL_STR:
-		cm_pack_str(pk, v->u.s);
+		cm_mpw_str(b, v->u.s.p, v->u.s.len);
 		break;
 	case CM_VAL_BYTES:
-		pack_bin(pk, v->u.s.p, v->u.s.len);
+		cm_mpw_bin(b, v->u.s.p, v->u.s.len);
 		break;
 	case CM_VAL_BOOL:
-		if (v->u.b)
-			msgpack_pack_true(pk);
-		else
-			msgpack_pack_false(pk);
+		cm_mpw_bool(b, v->u.b);
 		break;
 	case CM_VAL_INT:
-		msgpack_pack_int64(pk, v->u.i);
+		cm_mpw_int(b, v->u.i);
 		break;
 	case CM_VAL_DOUBLE:
-		msgpack_pack_double(pk, v->u.d);
+		cm_mpw_double(b, v->u.d);
 		break;
 	case CM_VAL_ARRAY:
-		msgpack_pack_array(pk, v->u.arr.n);
+		cm_mpw_array(b, v->u.arr.n);
 		for (uint32_t i = 0; i < v->u.arr.n; i++)
-			pack_value(pk, &v->u.arr.v[i]);
+			pack_value(b, &v->u.arr.v[i]);
 		break;
 	default:
-		msgpack_pack_nil(pk);
+		cm_mpw_nil(b);
 	}
 }
 
 void
-cm_pack_attrs(msgpack_packer *pk, const cm_attrs *a)
+cm_pack_attrs(cm_buf *b, const cm_attrs *a)
 {
-	msgpack_pack_array(pk, (size_t)a->n * 2);
+	cm_mpw_array(b, a->n * 2);
 	for (uint32_t i = 0; i < a->n; i++) {
-		cm_pack_str(pk, a->v[i].key);
-		pack_value(pk, &a->v[i].val);
+		cm_mpw_str(b, a->v[i].key.p, a->v[i].key.len);
+		pack_value(b, &a->v[i].val);
 	}
 }
 
 void
-cm_pack_resource(msgpack_packer *pk, const cm_resource *r)
+cm_pack_resource(cm_buf *b, const cm_resource *r)
 {
-	msgpack_pack_array(pk, 3);
-	cm_pack_str(pk, r->service);
-	cm_pack_attrs(pk, &r->attrs);
-	msgpack_pack_uint32(pk, r->attrs.dropped);
+	cm_mpw_array(b, 3);
+	cm_pack_str(b, r->service);
+	cm_pack_attrs(b, &r->attrs);
+	cm_mpw_uint(b, r->attrs.dropped);
 }
 
 void
-cm_pack_scope(msgpack_packer *pk, const cm_scope *s)
+cm_pack_scope(cm_buf *b, const cm_scope *s)
 {
-	msgpack_pack_array(pk, 4);
-	cm_pack_str(pk, s->name);
-	cm_pack_str(pk, s->version);
-	cm_pack_attrs(pk, &s->attrs);
-	msgpack_pack_uint32(pk, s->attrs.dropped);
+	cm_mpw_array(b, 4);
+	cm_pack_str(b, s->name);
+	cm_pack_str(b, s->version);
+	cm_pack_attrs(b, &s->attrs);
+	cm_mpw_uint(b, s->attrs.dropped);
 }
 
 void
-cm_pack_span(msgpack_packer *pk, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref)
+cm_pack_span(cm_buf *b, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref)
 {
-	msgpack_pack_array(pk, 19);
-	pack_bin(pk, s->trace_id.b, 16);
-	pack_bin(pk, s->span_id.b, 8);
+	cm_mpw_array(b, 19);
+	cm_mpw_bin(b, s->trace_id.b, 16);
+	cm_mpw_bin(b, s->span_id.b, 8);
 	if (cm_span_id_is_zero(&s->parent_span_id))
-		msgpack_pack_nil(pk);
+		cm_mpw_nil(b);
 	else
-		pack_bin(pk, s->parent_span_id.b, 8);
-	cm_pack_str(pk, s->trace_state);
-	msgpack_pack_uint32(pk, s->flags);
-	cm_pack_str(pk, s->name);
-	msgpack_pack_uint8(pk, s->kind);
-	msgpack_pack_uint8(pk, s->status);
-	cm_pack_str(pk, s->status_message);
-	msgpack_pack_uint64(pk, s->start_ns);
-	msgpack_pack_uint64(pk, s->end_ns);
-	cm_pack_attrs(pk, &s->attrs);
-	msgpack_pack_uint32(pk, s->attrs.dropped);
-	msgpack_pack_array(pk, s->nevents);
+		cm_mpw_bin(b, s->parent_span_id.b, 8);
+	cm_pack_str(b, s->trace_state);
+	cm_mpw_uint(b, s->flags);
+	cm_pack_str(b, s->name);
+	cm_mpw_uint(b, s->kind);
+	cm_mpw_uint(b, s->status);
+	cm_pack_str(b, s->status_message);
+	cm_mpw_uint(b, s->start_ns);
+	cm_mpw_uint(b, s->end_ns);
+	cm_pack_attrs(b, &s->attrs);
+	cm_mpw_uint(b, s->attrs.dropped);
+	cm_mpw_array(b, s->nevents);
 	for (uint32_t i = 0; i < s->nevents; i++) {
 		const cm_event *e = &s->events[i];
-		msgpack_pack_array(pk, 4);
-		msgpack_pack_uint64(pk, e->time_ns);
-		cm_pack_str(pk, e->name);
-		cm_pack_attrs(pk, &e->attrs);
-		msgpack_pack_uint32(pk, e->attrs.dropped);
+		cm_mpw_array(b, 4);
+		cm_mpw_uint(b, e->time_ns);
+		cm_pack_str(b, e->name);
+		cm_pack_attrs(b, &e->attrs);
+		cm_mpw_uint(b, e->attrs.dropped);
 	}
-	msgpack_pack_uint32(pk, s->dropped_events);
-	msgpack_pack_array(pk, s->nlinks);
+	cm_mpw_uint(b, s->dropped_events);
+	cm_mpw_array(b, s->nlinks);
 	for (uint32_t i = 0; i < s->nlinks; i++) {
 		const cm_link *l = &s->links[i];
-		msgpack_pack_array(pk, 6);
-		pack_bin(pk, l->trace_id.b, 16);
-		pack_bin(pk, l->span_id.b, 8);
-		cm_pack_str(pk, l->trace_state);
-		msgpack_pack_uint32(pk, l->flags);
-		cm_pack_attrs(pk, &l->attrs);
-		msgpack_pack_uint32(pk, l->attrs.dropped);
+		cm_mpw_array(b, 6);
+		cm_mpw_bin(b, l->trace_id.b, 16);
+		cm_mpw_bin(b, l->span_id.b, 8);
+		cm_pack_str(b, l->trace_state);
+		cm_mpw_uint(b, l->flags);
+		cm_pack_attrs(b, &l->attrs);
+		cm_mpw_uint(b, l->attrs.dropped);
 	}
-	msgpack_pack_uint32(pk, s->dropped_links);
-	msgpack_pack_uint64(pk, resource_ref);
-	msgpack_pack_uint64(pk, scope_ref);
+	cm_mpw_uint(b, s->dropped_links);
+	cm_mpw_uint(b, resource_ref);
+	cm_mpw_uint(b, scope_ref);
 }
 
 /* ---- unpacking ---- */

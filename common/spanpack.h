@@ -14,7 +14,8 @@
  *   event    = [time_ns, name, attrs, dropped_attrs]
  *   link     = [trace_id bin16, span_id bin8, trace_state, flags, attrs, dropped_attrs]
  *
- * Unpacking reads the bytes in one pass (common/mpread.h) and allocates
+ * Packing writes into a cm_buf (common/mpwrite.h; check b->failed once at
+ * the end). Unpacking reads the bytes in one pass (common/mpread.h) and allocates
  * arrays in the given arena; strings point into the buffer read, which
  * must outlive them.
  * Every unpack function rejects wrong types and sizes with CM_EPROTO and a
@@ -23,16 +24,15 @@
 #ifndef WEFT_COMMON_SPANPACK_H
 #define WEFT_COMMON_SPANPACK_H
 
-#include <msgpack.h>
-
+#include "buf.h"
 #include "mpread.h"
 #include "span.h"
 
-void cm_pack_str(msgpack_packer *pk, cm_str s);
-void cm_pack_attrs(msgpack_packer *pk, const cm_attrs *a);
-void cm_pack_resource(msgpack_packer *pk, const cm_resource *r);
-void cm_pack_scope(msgpack_packer *pk, const cm_scope *s);
-void cm_pack_span(msgpack_packer *pk, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref);
+void cm_pack_str(cm_buf *b, cm_str s);
+void cm_pack_attrs(cm_buf *b, const cm_attrs *a);
+void cm_pack_resource(cm_buf *b, const cm_resource *r);
+void cm_pack_scope(cm_buf *b, const cm_scope *s);
+void cm_pack_span(cm_buf *b, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref);
 
 /* Each reads one item from r and leaves r after it. */
 int cm_unpack_resource(cm_mpread *r, cm_arena *a, cm_resource *out, const char **why);
@@ -40,8 +40,5 @@ int cm_unpack_scope(cm_mpread *r, cm_arena *a, cm_scope *out, const char **why);
 /* OUT: *out, *resource_ref, *scope_ref. */
 int cm_unpack_span(cm_mpread *r, cm_arena *a, cm_span *out,
     uint64_t *resource_ref, uint64_t *scope_ref, const char **why);
-
-/* A msgpack_packer write callback appending to the cm_buf in `data`. */
-int cm_pack_to_buf(void *data, const char *p, size_t len);
 
 #endif

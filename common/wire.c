@@ -3,12 +3,12 @@
  */
 #include "wire.h"
 
-#include <msgpack.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "alloc.h"
 #include "err.h"
+#include "mpwrite.h"
 #include "spanpack.h"
 
 const cm_wire_limits cm_wire_default_limits = {
@@ -68,24 +68,22 @@ put_header(char *h, int type, int flags, uint32_t raw_len)
 int
 cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, const char *token, cm_buf *out)
 {
-	msgpack_packer pk;
 	char header[CM_WIRE_HEADER_SIZE];
 	size_t tlen = token ? strlen(token) : 0, pre = CM_WIRE_HEADER_SIZE + (tlen ? 1 + tlen : 0);
 	int tflag = tlen ? FLAG_TOKEN : 0;
 
 	c->raw.len = 0;
 	c->raw.failed = false;
-	msgpack_packer_init(&pk, &c->raw, cm_pack_to_buf);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_array(&pk, b->nresources);
+	cm_mpw_array(&c->raw, 3);
+	cm_mpw_array(&c->raw, b->nresources);
 	for (uint32_t i = 0; i < b->nresources; i++)
-		cm_pack_resource(&pk, &b->resources[i]);
-	msgpack_pack_array(&pk, b->nscopes);
+		cm_pack_resource(&c->raw, &b->resources[i]);
+	cm_mpw_array(&c->raw, b->nscopes);
 	for (uint32_t i = 0; i < b->nscopes; i++)
-		cm_pack_scope(&pk, &b->scopes[i]);
-	msgpack_pack_array(&pk, b->nspans);
+		cm_pack_scope(&c->raw, &b->scopes[i]);
+	cm_mpw_array(&c->raw, b->nspans);
 	for (uint32_t i = 0; i < b->nspans; i++)
-		cm_pack_span(&pk, &b->spans[i], b->spans[i].resource, b->spans[i].scope);
+		cm_pack_span(&c->raw, &b->spans[i], b->spans[i].resource, b->spans[i].scope);
 	if (c->raw.failed)
 		return CM_ENOMEM;
 	if (c->raw.len > UINT32_MAX)
@@ -252,7 +250,6 @@ out:
 int
 cm_wire_encode_reply(const cm_wire_reply *r, cm_buf *out)
 {
-	msgpack_packer pk;
 	char header[CM_WIRE_HEADER_SIZE] = { 0 };
 	size_t start;
 
@@ -260,11 +257,10 @@ cm_wire_encode_reply(const cm_wire_reply *r, cm_buf *out)
 	out->failed = false;
 	cm_buf_append(out, header, sizeof header);
 	start = out->len;
-	msgpack_packer_init(&pk, out, cm_pack_to_buf);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, r->accepted);
-	msgpack_pack_uint32(&pk, r->retry_ms);
-	cm_pack_str(&pk, cm_str_from(r->reason));
+	cm_mpw_array(out, 3);
+	cm_mpw_uint(out, r->accepted);
+	cm_mpw_uint(out, r->retry_ms);
+	cm_pack_str(out, cm_str_from(r->reason));
 	if (out->failed)
 		return CM_ENOMEM;
 	put_header(out->data, r->type, 0, (uint32_t)(out->len - start));

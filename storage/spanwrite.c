@@ -15,7 +15,6 @@
  * of spans. Meta entries already known to be stored (the store's seen-set)
  * are not written again.
  */
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +42,6 @@ typedef struct writer {
 	st_block_scratch blk;
 	cm_buf head; /* a block's summary */
 	cm_buf buf;
-	msgpack_packer pk;
 	uint64_t **res_hash;   /* per batch, per resource */
 	uint64_t **scope_hash; /* per batch, per scope */
 	uint64_t *fresh; /* meta hashes written by this batch, for the seen-set */
@@ -286,13 +284,13 @@ put_meta_of(writer *w, const cm_batch *b, size_t bi)
 	for (uint32_t i = 0; i < b->nresources; i++) {
 		const cm_resource *r = &b->resources[i];
 		w->buf.len = 0;
-		cm_pack_resource(&w->pk, r);
+		cm_pack_resource(&w->buf, r);
 		w->res_hash[bi][i] = put_hashed(w, ST_META_RESOURCE);
 		put_meta_once(w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
 	}
 	for (uint32_t i = 0; i < b->nscopes; i++) {
 		w->buf.len = 0;
-		cm_pack_scope(&w->pk, &b->scopes[i]);
+		cm_pack_scope(&w->buf, &b->scopes[i]);
 		w->scope_hash[bi][i] = put_hashed(w, ST_META_SCOPE);
 	}
 	for (uint32_t i = 0; i < b->nspans; i++)
@@ -375,7 +373,6 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
 	cm_buf_init(&w.head);
-	msgpack_packer_init(&w.pk, &w.buf, cm_pack_to_buf);
 	for (size_t i = 0; i < n; i++)
 		total += batches[i]->nspans;
 	w.res_hash = cm_calloc(n + 1, sizeof *w.res_hash);

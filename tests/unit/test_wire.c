@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "mpwrite.h"
 #include "spanpack.h"
 #include "wire.h"
 
@@ -333,6 +334,17 @@ limits_are_enforced(void **state)
 	cm_buf_fini(&m);
 }
 
+/* msgpack-c's packer writing into a cm_buf: the tests' independent msgpack encoder. */
+static int
+pack_to_buf(void *data, const char *p, size_t len)
+{
+	cm_buf_append(data, p, len);
+	return ((cm_buf *)data)->failed ? -1 : 0;
+}
+
+/* The cm_buf a test packer writes into, for weft's own writers to append to. */
+#define PK_BUF(pk) ((cm_buf *)(pk)->data)
+
 /* Builds a raw (uncompressed) message around a hand-made msgpack payload. */
 static void
 raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
@@ -342,7 +354,7 @@ raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
 	char h[CM_WIRE_HEADER_SIZE] = { 'W', 'F', 1, CM_MSG_BATCH, 0, 0, 0, 0 };
 
 	cm_buf_init(&payload);
-	msgpack_packer_init(&pk, &payload, cm_pack_to_buf);
+	msgpack_packer_init(&pk, &payload, pack_to_buf);
 	fill(&pk);
 	h[8] = (char)(payload.len >> 24);
 	h[9] = (char)(payload.len >> 16);
@@ -380,7 +392,7 @@ fill_dangling_ref(msgpack_packer *pk)
 	msgpack_pack_array(pk, 0); /* no resources ... */
 	msgpack_pack_array(pk, 0);
 	msgpack_pack_array(pk, 1);
-	cm_pack_span(pk, &s, 0, 0); /* ... but the span refers to resource 0 */
+	cm_pack_span(PK_BUF(pk), &s, 0, 0); /* ... but the span refers to resource 0 */
 }
 
 static void
@@ -391,9 +403,9 @@ fill_deep_array(msgpack_packer *pk)
 	static const cm_scope sc;
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_array(pk, 1);
-	cm_pack_resource(pk, &r);
+	cm_pack_resource(PK_BUF(pk), &r);
 	msgpack_pack_array(pk, 1);
-	cm_pack_scope(pk, &sc);
+	cm_pack_scope(PK_BUF(pk), &sc);
 	msgpack_pack_array(pk, 1);
 	/* pack the span by hand with a deeply nested attribute value */
 	msgpack_pack_array(pk, 19);
@@ -402,16 +414,16 @@ fill_deep_array(msgpack_packer *pk)
 	msgpack_pack_bin(pk, 8);
 	msgpack_pack_bin_body(pk, s.span_id.b, 8);
 	msgpack_pack_nil(pk);
-	cm_pack_str(pk, CM_STR(""));
+	cm_pack_str(PK_BUF(pk), CM_STR(""));
 	msgpack_pack_uint8(pk, 0);
-	cm_pack_str(pk, CM_STR("n"));
+	cm_pack_str(PK_BUF(pk), CM_STR("n"));
 	msgpack_pack_uint8(pk, 1);
 	msgpack_pack_uint8(pk, 0);
-	cm_pack_str(pk, CM_STR(""));
+	cm_pack_str(PK_BUF(pk), CM_STR(""));
 	msgpack_pack_uint64(pk, 1);
 	msgpack_pack_uint64(pk, 2);
 	msgpack_pack_array(pk, 2);
-	cm_pack_str(pk, CM_STR("deep"));
+	cm_pack_str(PK_BUF(pk), CM_STR("deep"));
 	for (int i = 0; i < 10; i++)
 		msgpack_pack_array(pk, 1);
 	msgpack_pack_int(pk, 1);
@@ -528,6 +540,62 @@ replies_round_trip(void **state)
 }
 
 /* The one-pass reader types integers as msgpack-c does: by sign, whatever the encoding. */
+/* weft's msgpack writers choose the same encodings as msgpack-c: stored resources are keyed by a hash of their bytes. */
+static void
+writer_matches_msgpack_c(void **state)
+{
+	static const int64_t ints[] = { 0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 4294967295LL, 4294967296LL,
+		INT64_MAX, -1, -31, -32, -33, -127, -128, -129, -32767, -32768, -32769, INT32_MIN, (int64_t)INT32_MIN - 1,
+		INT64_MIN };
+	static const size_t lens[] = { 0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536, 70000 };
+	static const double doubles[] = { 0.0, -1.5, 3.141592653589793, 1e300 };
+	char *text = cm_malloc(70000);
+	cm_buf ours, theirs;
+	msgpack_packer pk;
+	(void)state;
+
+	memset(text, 'x', 70000);
+	cm_buf_init(&ours);
+	cm_buf_init(&theirs);
+	msgpack_packer_init(&pk, &theirs, pack_to_buf);
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		cm_mpw_int(&ours, ints[i]);
+		msgpack_pack_int64(&pk, ints[i]);
+		if (ints[i] >= 0) {
+			cm_mpw_uint(&ours, (uint64_t)ints[i]);
+			msgpack_pack_uint64(&pk, (uint64_t)ints[i]);
+		}
+	}
+	cm_mpw_uint(&ours, UINT64_MAX);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		cm_mpw_str(&ours, text, lens[i]);
+		msgpack_pack_str(&pk, lens[i]);
+		msgpack_pack_str_body(&pk, text, lens[i]);
+		cm_mpw_bin(&ours, text, lens[i]);
+		msgpack_pack_bin(&pk, lens[i]);
+		msgpack_pack_bin_body(&pk, text, lens[i]);
+		cm_mpw_array(&ours, (uint32_t)lens[i]);
+		msgpack_pack_array(&pk, lens[i]);
+	}
+	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
+		cm_mpw_double(&ours, doubles[i]);
+		msgpack_pack_double(&pk, doubles[i]);
+	}
+	cm_mpw_nil(&ours);
+	msgpack_pack_nil(&pk);
+	cm_mpw_bool(&ours, true);
+	msgpack_pack_true(&pk);
+	cm_mpw_bool(&ours, false);
+	msgpack_pack_false(&pk);
+	assert_false(ours.failed);
+	assert_int_equal(ours.len, theirs.len);
+	assert_memory_equal(ours.data, theirs.data, ours.len);
+	cm_buf_fini(&ours);
+	cm_buf_fini(&theirs);
+	cm_free(text);
+}
+
 static void
 reader_reads_every_encoding(void **state)
 {
@@ -628,6 +696,7 @@ main(void)
 		cmocka_unit_test(allocation_failures_give_errors_not_crashes),
 		cmocka_unit_test(replies_round_trip),
 		cmocka_unit_test(reader_reads_every_encoding),
+		cmocka_unit_test(writer_matches_msgpack_c),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
