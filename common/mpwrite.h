@@ -155,51 +155,42 @@ cm_mpw_with_body(cm_buf *b, const unsigned char *head, size_t hlen, const void *
 	}
 }
 
+/* A body after its length: the length in 1, 2 or 4 bytes after type t8, t8 + 1 or t8 + 2. */
 static inline void
-cm_mpw_str(cm_buf *b, const char *s, size_t n)
-{
-	unsigned char h[5];
-	size_t hlen;
-
-	if (n < 32) {
-		h[0] = (unsigned char)(0xa0 | n);
-		hlen = 1;
-	} else if (n < 1u << 8) {
-		h[0] = 0xd9;
-		cm_mpw_be(h + 1, n, 1);
-		hlen = 2;
-	} else if (n < 1u << 16) {
-		h[0] = 0xda;
-		cm_mpw_be(h + 1, n, 2);
-		hlen = 3;
-	} else {
-		h[0] = 0xdb;
-		cm_mpw_be(h + 1, n, 4);
-		hlen = 5;
-	}
-	cm_mpw_with_body(b, h, hlen, s, n);
-}
-
-static inline void
-cm_mpw_bin(cm_buf *b, const void *p, size_t n)
+cm_mpw_sized(cm_buf *b, unsigned char t8, const void *body, size_t n)
 {
 	unsigned char h[5];
 	size_t hlen;
 
 	if (n < 1u << 8) {
-		h[0] = 0xc4;
-		cm_mpw_be(h + 1, n, 1);
+		h[0] = t8;
 		hlen = 2;
 	} else if (n < 1u << 16) {
-		h[0] = 0xc5;
-		cm_mpw_be(h + 1, n, 2);
+		h[0] = (unsigned char)(t8 + 1);
 		hlen = 3;
 	} else {
-		h[0] = 0xc6;
-		cm_mpw_be(h + 1, n, 4);
+		h[0] = (unsigned char)(t8 + 2);
 		hlen = 5;
 	}
-	cm_mpw_with_body(b, h, hlen, p, n);
+	cm_mpw_be(h + 1, n, (int)hlen - 1);
+	cm_mpw_with_body(b, h, hlen, body, n);
+}
+
+static inline void
+cm_mpw_str(cm_buf *b, const char *s, size_t n)
+{
+	unsigned char h = (unsigned char)(0xa0 | n);
+
+	if (n < 32)
+		cm_mpw_with_body(b, &h, 1, s, n);
+	else
+		cm_mpw_sized(b, 0xd9, s, n); /* str8, str16, str32 */
+}
+
+static inline void
+cm_mpw_bin(cm_buf *b, const void *p, size_t n)
+{
+	cm_mpw_sized(b, 0xc4, p, n); /* bin8, bin16, bin32 */
 }
 
 #endif

@@ -63,6 +63,20 @@ sdk_strnlen(const char *s, size_t max)
 
 enum { SDK_COPY_SHORT_MAX = 32 };
 
+/* sdk_copy_short()'s step: the first and the last sizeof(T) bytes of n (sizeof(T) <= n <= 2 sizeof(T)). */
+#define SDK_COPY_TWO(T)                                    \
+	do {                                                   \
+		T first_, last_;                                   \
+		memcpy(&first_, src, sizeof(T));                   \
+		memcpy(&last_, src + n - sizeof(T), sizeof(T));    \
+		memcpy(dst, &first_, sizeof(T));                   \
+		memcpy(dst + n - sizeof(T), &last_, sizeof(T));    \
+	} while (0)
+
+typedef struct sdk_16 {
+	uint64_t w[2];
+} sdk_16;
+
 /*
  * Copies n <= SDK_COPY_SHORT_MAX bytes from src to dst: two overlapping
  * loads and stores of one width, none outside [src, src + n) or
@@ -71,25 +85,13 @@ enum { SDK_COPY_SHORT_MAX = 32 };
 static inline void
 sdk_copy_short(char *dst, const char *src, size_t n)
 {
-	if (n >= 8 && n <= 16) {
-		uint64_t a, b;
-		memcpy(&a, src, 8);
-		memcpy(&b, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &b, 8);
-	} else if (n > 16) {
-		uint64_t a[2], b[2];
-		memcpy(a, src, 16);
-		memcpy(b, src + n - 16, 16);
-		memcpy(dst, a, 16);
-		memcpy(dst + n - 16, b, 16);
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, src, 4);
-		memcpy(&b, src + n - 4, 4);
-		memcpy(dst, &a, 4);
-		memcpy(dst + n - 4, &b, 4);
-	} else if (n > 0) {
+	if (n >= 8 && n <= 16)
+		SDK_COPY_TWO(uint64_t);
+	else if (n > 16)
+		SDK_COPY_TWO(sdk_16);
+	else if (n >= 4)
+		SDK_COPY_TWO(uint32_t);
+	else if (n > 0) {
 		dst[0] = src[0];
 		dst[n / 2] = src[n / 2];
 		dst[n - 1] = src[n - 1];
