@@ -78,7 +78,8 @@ _Static_assert(sizeof(cm_span) == 168, "rec_reset() must clear every field of cm
 static void
 rec_reset(cm_span *r)
 {
-	r->name = CM_STR(""); /* separately: a chained assignment stores one and reloads it as 16 bytes, a stalled store forward */
+	/* Two statements: `a = b = CM_STR("")` stored one and reloaded it as 16 bytes, a stalled store forward. */
+	r->name = CM_STR("");
 	r->status_message = CM_STR("");
 	r->kind = r->status = 0;
 	r->start_ns = r->end_ns = 0;
@@ -238,7 +239,9 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 	return start_recording(t, ts, s, name, name_len, opts);
 }
 
-weft_span *(weft_span_start)(weft_tracer *t, const char *name, const weft_span_options *opts)
+/* The name in parentheses: weft.h's macro of the same name is not expanded. */
+weft_span *
+(weft_span_start)(weft_tracer *t, const char *name, const weft_span_options *opts)
 {
 	return span_start(t, name, WEFT_LEN_UNKNOWN, opts);
 }
@@ -549,7 +552,8 @@ set_str(weft_span *s, const char *key, size_t key_len, const char *value, size_t
 	text_copy(text + klen + 1, value, vlen);
 }
 
-void(weft_span_set_str)(weft_span *s, const char *key, const char *value)
+void
+(weft_span_set_str)(weft_span *s, const char *key, const char *value)
 {
 	set_str(s, key, WEFT_LEN_UNKNOWN, value, WEFT_LEN_UNKNOWN);
 }
@@ -588,7 +592,7 @@ weft_span_set_str_n(weft_span *s, const char *key, size_t key_len, const char *v
 		slot->val.u.member = value;                                                \
 		text_copy(text, key, klen);                                                \
 	}                                                                              \
-	void(name)(weft_span * s, const char *key, ctype value)                        \
+	void(name)(weft_span *s, const char *key, ctype value)                         \
 	{                                                                              \
 		name##_impl(s, key, WEFT_LEN_UNKNOWN, value);                              \
 	}                                                                              \
