@@ -38,6 +38,14 @@ span_strdup_arena(weft_span *s, const char *p, size_t n)
 	return d ? (cm_str){ d, (uint32_t)n } : CM_STR("");
 }
 
+/* Copies the short p[0..n) (n <= SDK_COPY_SHORT_MAX) and a NUL to d. */
+HOT void
+text_copy(char *d, const char *p, size_t n)
+{
+	sdk_copy_short(d, p, n);
+	d[n] = '\0';
+}
+
 /* Copies p[0..n) and a NUL into the span's text, else its arena; "" on failure. */
 static inline cm_str
 span_strdup(weft_span *s, const char *p, size_t n)
@@ -50,11 +58,12 @@ span_strdup(weft_span *s, const char *p, size_t n)
 		return span_strdup_arena(s, p, n);
 	d = s->text + s->text_used;
 	s->text_used += (uint32_t)n + 1;
-	if (n <= SDK_COPY_SHORT_MAX)
-		sdk_copy_short(d, p, n);
-	else
+	if (n <= SDK_COPY_SHORT_MAX) {
+		text_copy(d, p, n);
+	} else {
 		memcpy(d, p, n);
-	d[n] = '\0';
+		d[n] = '\0';
+	}
 	return (cm_str){ d, (uint32_t)n };
 }
 
@@ -169,17 +178,24 @@ known_len(const weft_span *s, const char *p, size_t len)
 	return len != WEFT_LEN_UNKNOWN ? len : span_strlen(s, p);
 }
 
+/* Sets s's attribute slot capacity, and the fast path's bound that derives from it. */
+static void
+set_attr_cap(weft_span *s, uint32_t cap)
+{
+	uint32_t limit = s->tracer->limits.attributes;
+	s->attr_cap = cap;
+	s->attr_fast = cap < limit ? cap : limit;
+}
+
 /* The rest of a recording span's start: a tail call, so the unsampled path saves fewer registers. */
 static __attribute__((noinline)) weft_span *
-start_recording(weft_tracer *t, sdk_thread *ts, weft_span *s, const char *name, size_t name_len,
-    const weft_span_options *opts)
+start_recording(sdk_thread *ts, weft_span *s, const char *name, size_t name_len, const weft_span_options *opts)
 {
 	sdk_thread_prefetch_next(ts);
 	sdk_count(&ts->c.started, 1);
 	rec_reset(&s->rec);
 	s->rec.attrs.v = s->attr_inline;
-	s->attr_cap = SDK_INLINE_ATTRS;
-	s->attr_fast = SDK_INLINE_ATTRS < t->limits.attributes ? SDK_INLINE_ATTRS : t->limits.attributes;
+	set_attr_cap(s, SDK_INLINE_ATTRS);
 	s->event_cap = 0;
 	s->rec.kind = (uint8_t)(opts->kind >= WEFT_KIND_INTERNAL && opts->kind <= WEFT_KIND_CONSUMER
 	        ? opts->kind
@@ -236,7 +252,7 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 		return s;
 	}
 	ensure_ids(s);
-	return start_recording(t, ts, s, name, name_len, opts);
+	return start_recording(ts, s, name, name_len, opts);
 }
 
 /* The name in parentheses: weft.h's macro of the same name is not expanded. */
@@ -414,8 +430,7 @@ attr_slot(weft_span *s, const char *key, size_t klen)
 			goto dropped;
 		memcpy(v, a->v, a->n * sizeof *v);
 		a->v = v;
-		s->attr_cap = cap;
-		s->attr_fast = cap < s->tracer->limits.attributes ? cap : s->tracer->limits.attributes;
+		set_attr_cap(s, cap);
 	}
 	if ((a->v[a->n].key = span_strdup(s, key, klen)).len == 0 && klen != 0)
 		goto dropped;
@@ -477,7 +492,7 @@ set_value(weft_span *s, cm_value *v, const weft_attr *a)
  * limit. It calls nothing, so a setter saves no registers; everything
  * else goes to a slow path, a tail call to a function of its own.
  */
-enum { SHORT_TEXT = 32 };
+enum { SHORT_TEXT = SDK_COPY_SHORT_MAX }; /* what text_copy() copies inline */
 
 /* Whether a new slot is free and n more bytes of text fit. */
 HOT bool
@@ -501,14 +516,6 @@ fast_take(weft_span *s, size_t bytes, char **text)
 	s->text_used = used + (uint32_t)bytes;
 	*text = s->text + used;
 	return slot;
-}
-
-/* Copies the short p[0..n) and a NUL to d. */
-HOT void
-text_copy(char *d, const char *p, size_t n)
-{
-	sdk_copy_short(d, p, n);
-	d[n] = '\0';
 }
 
 COLD void
