@@ -43,19 +43,45 @@ typedef struct exporter {
 	weft_span **taken;
 	uint32_t failures; /* in a row, for the breaker */
 	uint32_t breaker;  /* weft_breaker_state; this thread writes it, stats read a copy */
+	uint64_t calibrated_ns; /* monotonic time of this thread's last sdk_tsc_calibrate() */
 } exporter;
 
-/* Sleeps ms, or less when the tracer is stopping. Returns true if stopping. */
-static bool
-pause_ms(weft_tracer *t, uint32_t ms)
+/*
+ * Calibrates the span clock (tsc.h) when CLOCK_TICK_MS have passed since
+ * the last time, so that the application's threads never find its base
+ * stale: not while this thread exports without pause, nor while it waits.
+ */
+static void
+clock_tick(exporter *x)
 {
-	struct timespec ts;
+	uint64_t now = cm_mono_ns();
+	if (now - x->calibrated_ns >= (uint64_t)CLOCK_TICK_MS * 1000000u) {
+		x->calibrated_ns = now;
+		sdk_tsc_calibrate();
+	}
+}
+
+/* Sleeps ms, or less when the tracer is stopping, keeping the clock's base fresh. Returns true if stopping. */
+static bool
+pause_ms(exporter *x, uint32_t ms)
+{
+	weft_tracer *t = x->t;
+	uint64_t due = cm_mono_ns() + (uint64_t)ms * 1000000u;
 	bool stopping;
 
-	sdk_deadline_in(&ts, ms);
 	pthread_mutex_lock(&t->mu);
-	while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->mu, &ts) != ETIMEDOUT)
-		;
+	for (;;) {
+		struct timespec ts;
+		uint64_t now = cm_mono_ns(), left = due > now ? (due - now) / 1000000u : 0;
+		if (t->stopping || left == 0)
+			break;
+		sdk_deadline_in(&ts, left < CLOCK_TICK_MS ? (uint32_t)left : CLOCK_TICK_MS);
+		if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT) {
+			pthread_mutex_unlock(&t->mu);
+			clock_tick(x);
+			pthread_mutex_lock(&t->mu);
+		}
+	}
 	stopping = t->stopping;
 	pthread_mutex_unlock(&t->mu);
 	return stopping;
@@ -127,7 +153,7 @@ send_batch(exporter *x)
 		if (x->failures >= t->breaker_failures) {
 			set_breaker(x, WEFT_BREAKER_OPEN);
 			sdk_log(t, WEFT_LOG_WARN, "%s unreachable: not sending for %u ms", t->endpoint, t->breaker_cooldown_ms);
-			if (pause_ms(t, t->breaker_cooldown_ms))
+			if (pause_ms(x, t->breaker_cooldown_ms))
 				return GAVE_UP;
 			set_breaker(x, WEFT_BREAKER_HALF_OPEN);
 		}
@@ -156,7 +182,7 @@ send_batch(exporter *x)
 			wait = backoff / 2 + (uint32_t)(cm_rand64() % (backoff / 2 + 1));
 			backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
 		}
-		if (pause_ms(t, wait))
+		if (pause_ms(x, wait))
 			return GAVE_UP;
 	}
 }
@@ -257,6 +283,7 @@ drain(exporter *x, bool stopping)
 		account(t, n, r, (cm_mono_ns() - t0) / 1000);
 		if (r == GAVE_UP)
 			stopping = true;
+		clock_tick(x); /* under steady load the queue may never empty */
 	}
 }
 
@@ -286,7 +313,7 @@ sdk_exporter_main(void *arg)
 			sdk_deadline_in(&ts, left < CLOCK_TICK_MS ? (uint32_t)left : CLOCK_TICK_MS);
 			if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT) {
 				pthread_mutex_unlock(&t->mu);
-				sdk_tsc_calibrate();
+				clock_tick(&x);
 				pthread_mutex_lock(&t->mu);
 			}
 		}
@@ -295,7 +322,7 @@ sdk_exporter_main(void *arg)
 		stopping = t->stopping;
 		pthread_mutex_unlock(&t->mu);
 
-		sdk_tsc_calibrate();
+		clock_tick(&x);
 		sdk_threads_reap(t);
 		drain(&x, stopping);
 

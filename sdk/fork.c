@@ -1,8 +1,9 @@
 /*
  * fork.c - keeping tracers usable across fork().
  *
- * prepare (parent, before fork): takes every tracer's mutex, so that the
- * child never inherits one held by a thread it does not have.
+ * prepare (parent, before fork): takes every tracer's mutex and the TSC
+ * calibration lock (tsc.h), so that the child never inherits one held by
+ * a thread it does not have.
  * parent (after fork): releases them.
  * child (after fork, one thread): releases them, re-initialises the
  * condition variables (glibc's may wait on the parent's vanished waiters),
@@ -19,6 +20,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "sdk_int.h"
+#include "tsc.h"
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
@@ -31,11 +33,13 @@ prepare(void)
 	pthread_mutex_lock(&registry_mu);
 	for (size_t i = 0; i < nregistry; i++)
 		pthread_mutex_lock(&registry[i]->mu);
+	sdk_tsc_fork_lock(); /* last: whoever holds it takes no other lock */
 }
 
 static void
 parent(void)
 {
+	sdk_tsc_fork_unlock();
 	for (size_t i = nregistry; i-- > 0;)
 		pthread_mutex_unlock(&registry[i]->mu);
 	pthread_mutex_unlock(&registry_mu);
@@ -101,6 +105,7 @@ child_tracer(weft_tracer *t)
 static void
 child(void)
 {
+	sdk_tsc_fork_unlock();
 	for (size_t i = 0; i < nregistry; i++)
 		child_tracer(registry[i]);
 	pthread_mutex_unlock(&registry_mu);

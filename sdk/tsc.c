@@ -60,25 +60,25 @@ read_pair(uint64_t *tsc, uint64_t *ns)
 }
 #endif
 
-void
-sdk_tsc_calibrate(void)
-{
 #if defined(__x86_64__)
+/* sdk_tsc_calibrate() with writer held. */
+static void
+calibrate_locked(void)
+{
 	sdk_tsc *c = &sdk_tsc_state;
 	uint64_t tsc, ns, mult, seq;
 
-	pthread_mutex_lock(&writer);
 	if (invariant < 0)
 		invariant = has_invariant_tsc();
 	if (!invariant || !read_pair(&tsc, &ns))
-		goto out;
+		return;
 	if (anchor_ns == 0 || ns < anchor_ns || tsc <= anchor_tsc) {
 		anchor_tsc = tsc;
 		anchor_ns = ns;
-		goto out;
+		return;
 	}
 	if (ns - anchor_ns < MIN_SPAN_NS)
-		goto out;
+		return;
 	mult = (uint64_t)(((unsigned __int128)(ns - anchor_ns) << 32) / (tsc - anchor_tsc));
 	if (atomic_load_explicit(&c->mult, memory_order_relaxed) != 0) {
 		/* What the current base gives for this instant: do not go behind it by a jitter. */
@@ -96,7 +96,43 @@ sdk_tsc_calibrate(void)
 	atomic_store_explicit(&c->max_ticks, (uint64_t)(((unsigned __int128)MAX_AGE_NS << 32) / mult), memory_order_release);
 	atomic_store_explicit(&c->mult, mult, memory_order_release);
 	atomic_store_explicit(&c->seq, (uint32_t)seq + 2, memory_order_release);
-out:
+}
+#endif
+
+void
+sdk_tsc_calibrate(void)
+{
+#if defined(__x86_64__)
+	pthread_mutex_lock(&writer);
+	calibrate_locked();
+	pthread_mutex_unlock(&writer);
+#endif
+}
+
+__attribute__((cold, noinline)) uint64_t
+sdk_tsc_stale(void)
+{
+#if defined(__x86_64__)
+	if (pthread_mutex_trylock(&writer) == 0) {
+		calibrate_locked();
+		pthread_mutex_unlock(&writer);
+	}
+#endif
+	return cm_now_ns();
+}
+
+void
+sdk_tsc_fork_lock(void)
+{
+#if defined(__x86_64__)
+	pthread_mutex_lock(&writer);
+#endif
+}
+
+void
+sdk_tsc_fork_unlock(void)
+{
+#if defined(__x86_64__)
 	pthread_mutex_unlock(&writer);
 #endif
 }

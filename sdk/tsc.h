@@ -6,9 +6,12 @@
  * the TSC to unix nanoseconds from a base pair (tsc, realtime) and a rate
  * that exporter threads refresh about once a second (sdk_tsc_calibrate),
  * published with a seqlock so readers take no lock. It falls back to
- * clock_gettime when the CPU has no invariant TSC (or is not x86-64),
- * before the first calibration, and when the base is over two seconds old
- * (the exporter is stalled), so a timestamp is never extrapolated far.
+ * clock_gettime when the CPU has no invariant TSC (or is not x86-64) and
+ * before the first calibration. A base over two seconds old is never
+ * extrapolated from: the reading thread calibrates (sdk_tsc_stale), since
+ * an exporter can block for seconds in a request to a hung collector or
+ * in a breaker's cooldown, and every span would pay two clock_gettime
+ * calls for as long as it does.
  */
 #ifndef WEFT_SDK_TSC_H
 #define WEFT_SDK_TSC_H
@@ -38,6 +41,15 @@ extern _Thread_local uint64_t sdk_tsc_last __attribute__((tls_model("initial-exe
 
 /* Refreshes the base and the rate; cheap, safe from any thread. */
 void sdk_tsc_calibrate(void);
+/*
+ * The base is too old: calibrates unless another thread is at it (never
+ * waits), and returns the realtime clock. Cold: once per two seconds at
+ * most per process, only while no exporter calibrates.
+ */
+uint64_t sdk_tsc_stale(void);
+/* fork(): the calibration lock is taken before and released after in both processes. */
+void sdk_tsc_fork_lock(void);
+void sdk_tsc_fork_unlock(void);
 
 static inline uint64_t
 sdk_tsc_read(void)
@@ -57,8 +69,11 @@ sdk_tsc_read(void)
 		uint64_t bn = atomic_load_explicit(&c->base_ns, memory_order_acquire);
 		uint64_t mx = atomic_load_explicit(&c->max_ticks, memory_order_acquire);
 		uint64_t d = __rdtsc() - bt;
-		if (d < mx && atomic_load_explicit(&c->seq, memory_order_relaxed) == seq)
-			return bn + (uint64_t)(((unsigned __int128)d * mult) >> 32);
+		if (atomic_load_explicit(&c->seq, memory_order_relaxed) == seq) {
+			if (d < mx)
+				return bn + (uint64_t)(((unsigned __int128)d * mult) >> 32);
+			return sdk_tsc_stale();
+		}
 	}
 #endif
 	return cm_now_ns();

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "native.h"
 #include "sdk_int.h"
+#include "tsc.h"
 #include "store.h"
 #include "weft.h"
 
@@ -602,6 +603,36 @@ forked_child_exports_its_own_spans_only(void **state)
 	server_stop(&srv);
 }
 
+/*
+ * With no exporter calibrating (one blocked on a hung collector, say), the
+ * first reading past the base's age limit calibrates on the reader's
+ * thread instead of leaving every later reading to clock_gettime.
+ */
+static void
+stale_clock_base_is_refreshed_by_its_reader(void **state)
+{
+	(void)state;
+	sdk_tsc_calibrate();
+	usleep(250000);
+	sdk_tsc_calibrate(); /* the rate needs 200 ms between calibrations */
+	if (atomic_load(&sdk_tsc_state.mult) == 0)
+		skip(); /* no invariant TSC: spans read clock_gettime */
+	uint64_t base = atomic_load(&sdk_tsc_state.base_tsc);
+	assert_int_not_equal(atomic_load(&sdk_tsc_state.max_ticks), 0);
+	usleep(2100000); /* past the base's age limit; no tracer is alive to calibrate */
+	uint64_t t = sdk_tsc_read(), now = cm_now_ns();
+	assert_int_not_equal(atomic_load(&sdk_tsc_state.base_tsc), base);
+	/*
+	 * Sanity only: a loaded machine may preempt between two readings, and
+	 * a new base may stay up to 1 ms ahead of the realtime clock (tsc.c:
+	 * it never goes behind what the old base gave).
+	 */
+	assert_true(t <= now && now - t < 100000000);
+	t = sdk_tsc_read(); /* from the new base */
+	now = cm_now_ns();
+	assert_true(t <= now + 5000000 && (t > now || now - t < 100000000));
+}
+
 int
 main(void)
 {
@@ -622,6 +653,7 @@ main(void)
 		cmocka_unit_test(batches_close_at_the_byte_limit),
 		cmocka_unit_test(breaker_opens_while_the_collector_is_down_and_closes_after),
 		cmocka_unit_test(forked_child_exports_its_own_spans_only),
+		cmocka_unit_test(stale_clock_base_is_refreshed_by_its_reader),
 	};
 	return cmocka_run_group_tests_name("sdk", tests, NULL, NULL);
 }
