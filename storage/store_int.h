@@ -55,7 +55,8 @@ struct st_store {
 	cm_buf partlist; /* secondary: the 'P' value its partitions were opened from */
 	uint64_t retention_ns; /* 0: keep everything */
 	uint64_t (*now_ns)(void);
-	rocksdb_block_based_table_options_t *table;
+	rocksdb_block_based_table_options_t *table;       /* the spans families' */
+	rocksdb_block_based_table_options_t *table_plain; /* the other families' */
 	rocksdb_cache_t *cache;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
