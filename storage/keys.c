@@ -108,3 +108,34 @@ st_hash_fast(const void *p, size_t n)
 	h *= 0xbf58476d1ce4e5b9u;
 	return h ^ h >> 32;
 }
+
+/* Buckets 0-15 are those nanoseconds; then eight per doubling: 16 + 8 * (log2(d) - 4) + the next three bits. */
+enum { DUR_EXACT = 16, DUR_EXACT_LOG2 = 4, DUR_STEP_BITS = 3 };
+
+uint64_t
+st_dur_bucket(uint64_t d)
+{
+	if (d < DUR_EXACT)
+		return d;
+	int e = 63 - __builtin_clzll(d);
+	return DUR_EXACT + ((uint64_t)(e - DUR_EXACT_LOG2) << DUR_STEP_BITS) +
+	    ((d >> (e - DUR_STEP_BITS)) & ((1u << DUR_STEP_BITS) - 1));
+}
+
+uint64_t
+st_dur_at(uint64_t b)
+{
+	if (b < DUR_EXACT)
+		return b;
+	uint64_t e = DUR_EXACT_LOG2 + ((b - DUR_EXACT) >> DUR_STEP_BITS);
+	if (e > 63)
+		return UINT64_MAX;
+	return ((uint64_t)1 << DUR_STEP_BITS | ((b - DUR_EXACT) & ((1u << DUR_STEP_BITS) - 1))) << (e - DUR_STEP_BITS);
+}
+
+uint64_t
+st_dur_bucket_up(uint64_t d)
+{
+	uint64_t b = st_dur_bucket(d);
+	return st_dur_at(b) == d ? b : b + 1;
+}

@@ -65,9 +65,10 @@ span_matches(const cm_batch *t, const cm_span *s, const st_query *q, uint64_t en
 
 /*
  * Can a trace whose operations in the service are listed at *p (nops of
- * them, each: name, shortest, longest - shortest; keys.h) hold a matching
- * span? Leaves *p past the list; false in *ok when it is damaged. *sure is
- * false when the answer is a guess (no operations listed: too many to list).
+ * them, each: name, shortest's bucket lo, longest's bucket up - lo;
+ * keys.h) hold a matching span? Leaves *p past the list; false in *ok when
+ * it is damaged. *sure is false when the answer is a guess: no operations
+ * listed (too many to list), or a duration bound within a bucket.
  */
 static bool
 ops_may_match(const uint8_t **p, const uint8_t *end, uint64_t nops, const st_query *q, const st_block_syms *syms,
@@ -76,19 +77,26 @@ ops_may_match(const uint8_t **p, const uint8_t *end, uint64_t nops, const st_que
 	bool may = nops == 0, any_op = !q->operation || !*q->operation;
 	size_t oplen = any_op ? 0 : strlen(q->operation);
 
-	*sure = nops > 0 || (any_op && q->min_dur_ns == 0 && q->max_dur_ns == 0);
+	*sure = nops == 0 && any_op && q->min_dur_ns == 0 && q->max_dur_ns == 0;
 	*ok = true;
 	for (uint64_t i = 0; i < nops; i++) {
 		cm_str op;
-		uint64_t mn, range;
-		if (!st_block_get_name(p, end, syms, &op) || !st_get_varint(p, end, &mn) || !st_get_varint(p, end, &range)) {
+		uint64_t lo, up;
+		if (!st_block_get_name(p, end, syms, &op) || !st_get_varint(p, end, &lo) || !st_get_varint(p, end, &up) ||
+		    up > UINT64_MAX - lo) {
 			*ok = false;
 			return false;
 		}
 		if (!any_op && (op.len != oplen || memcmp(op.p, q->operation, oplen) != 0))
 			continue;
-		if (mn + range >= q->min_dur_ns && (q->max_dur_ns == 0 || mn <= q->max_dur_ns))
-			may = true;
+		up += lo;
+		/* shortest in [at(lo), at(lo + 1)), longest in (at(up - 1), at(up)] */
+		if (st_dur_at(up) < q->min_dur_ns || (q->max_dur_ns != 0 && st_dur_at(lo) > q->max_dur_ns))
+			continue;
+		may = true;
+		if ((q->min_dur_ns == 0 || (up > 0 && st_dur_at(up - 1) >= q->min_dur_ns - 1)) &&
+		    (q->max_dur_ns == 0 || st_dur_at(lo + 1) - 1 <= q->max_dur_ns))
+			*sure = true;
 	}
 	return may;
 }

@@ -144,7 +144,8 @@ new_trace(const span_ref *refs, size_t i)
 /*
  * Appends, for the traces of refs[0..n) with spans of service svc, their
  * position in the batch's 'T' entry and the operations svc ran in them
- * with their shortest and longest span (keys.h). Returns the traces listed.
+ * with the buckets of their shortest and longest span (keys.h). Returns
+ * the traces listed.
  */
 static size_t
 put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n, cm_str svc)
@@ -184,8 +185,9 @@ put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n,
 		for (uint32_t k = 0; k < nops && !wildcard; k++) {
 			st_block_put_name(&enc, &w->buf, ops[k].op);
 			if (cm_buf_reserve(&w->buf, 2 * ST_VARINT_MAX) == CM_OK) {
-				st_put_varint(&w->buf, ops[k].min);
-				st_put_varint(&w->buf, ops[k].max - ops[k].min);
+				uint64_t lo = st_dur_bucket(ops[k].min);
+				st_put_varint(&w->buf, lo);
+				st_put_varint(&w->buf, st_dur_bucket_up(ops[k].max) - lo);
 			}
 		}
 		next = pos + 1;

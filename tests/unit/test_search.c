@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "keys.h"
 #include "store.h"
 
 enum { NTRACES = 150, MAXSPANS = 8, NQUERIES = 300 };
@@ -286,6 +287,18 @@ search_agrees_with_the_model(void **state)
 			q.min_dur_ns = rnd(1000000000u);
 		if (rnd(3) == 0)
 			q.max_dur_ns = q.min_dur_ns + rnd(1500000000u);
+		if (rnd(4) == 0) {
+			/* a bound next to a span's duration: inside its bucket in the index (keys.h), or on an edge */
+			const mtrace *m = &model[rnd(NTRACES)];
+			uint64_t d = m->s[rnd((uint64_t)m->n)].dur - 1 + rnd(3);
+			if (rnd(2)) {
+				q.min_dur_ns = d;
+				q.max_dur_ns = 0;
+			} else {
+				q.min_dur_ns = 0;
+				q.max_dur_ns = d;
+			}
+		}
 		if (rnd(2)) {
 			q.start_ns = base + rnd(1800) * 1000000000u;
 			q.end_ns = q.start_ns + rnd(1800) * 1000000000u;
@@ -451,6 +464,29 @@ tags_match_resources_scopes_and_derived_fields(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The index's duration buckets (keys.h) hold every duration, in order, with edges that round-trip. */
+static void
+duration_buckets_hold_every_duration(void **state)
+{
+	uint64_t prev = 0;
+	(void)state;
+	for (uint64_t b = 0; st_dur_at(b) != UINT64_MAX; b++) {
+		assert_true(b == 0 || st_dur_at(b) > prev);
+		assert_int_equal(st_dur_bucket(st_dur_at(b)), b);
+		assert_int_equal(st_dur_bucket_up(st_dur_at(b)), b);
+		prev = st_dur_at(b);
+		if (b >= 16) /* at most 12.5% wide */
+			assert_true(st_dur_at(b + 1) == UINT64_MAX || st_dur_at(b + 1) - prev <= prev / 8);
+	}
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t d = (rnd(UINT32_MAX) << 32 | rnd(UINT32_MAX)) >> rnd(64);
+		uint64_t b = st_dur_bucket(d), u = st_dur_bucket_up(d);
+		assert_true(st_dur_at(b) <= d && d < st_dur_at(b + 1));
+		assert_true(st_dur_at(u) >= d && (u == 0 || st_dur_at(u - 1) < d));
+	}
+	assert_int_equal(st_dur_at(st_dur_bucket_up(UINT64_MAX)), UINT64_MAX);
+}
+
 int
 main(void)
 {
@@ -458,6 +494,7 @@ main(void)
 		cmocka_unit_test(search_agrees_with_the_model),
 		cmocka_unit_test(tags_match_resources_scopes_and_derived_fields),
 		cmocka_unit_test(summary_before_and_after_the_root_arrives),
+		cmocka_unit_test(duration_buckets_hold_every_duration),
 	};
 	return cmocka_run_group_tests_name("search", tests, NULL, NULL);
 }
