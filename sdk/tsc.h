@@ -43,8 +43,8 @@ extern _Thread_local uint64_t sdk_tsc_last __attribute__((tls_model("initial-exe
 void sdk_tsc_calibrate(void);
 /*
  * The base is too old: calibrates unless another thread is at it (never
- * waits), and returns the realtime clock. Cold: once per two seconds at
- * most per process, only while no exporter calibrates.
+ * waits), and returns the realtime clock. Cold: about once per two
+ * seconds per process, and only while no exporter calibrates.
  */
 uint64_t sdk_tsc_stale(void);
 /* fork(): the calibration lock is taken before and released after in both processes. */
