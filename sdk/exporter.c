@@ -61,19 +61,20 @@ clock_tick(exporter *x)
 	}
 }
 
-/* Sleeps ms, or less when the tracer is stopping, keeping the clock's base fresh. Returns true if stopping. */
-static bool
-pause_ms(exporter *x, uint32_t ms)
+/*
+ * Waits on t->wake, t->mu held, until the monotonic time due, stopping,
+ * or (with for_work) a kick or a flush, calibrating the clock at least
+ * every CLOCK_TICK_MS meanwhile.
+ */
+static void
+wait_until(exporter *x, uint64_t due, bool for_work)
 {
 	weft_tracer *t = x->t;
-	uint64_t due = cm_mono_ns() + (uint64_t)ms * 1000000u;
-	bool stopping;
 
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
+	while (!t->stopping && !(for_work && (t->flush_wanted || t->kicked))) {
 		struct timespec ts;
 		uint64_t now = cm_mono_ns(), left = due > now ? (due - now) / 1000000u : 0;
-		if (t->stopping || left == 0)
+		if (left == 0)
 			break;
 		sdk_deadline_in(&ts, left < CLOCK_TICK_MS ? (uint32_t)left : CLOCK_TICK_MS);
 		if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT) {
@@ -82,6 +83,17 @@ pause_ms(exporter *x, uint32_t ms)
 			pthread_mutex_lock(&t->mu);
 		}
 	}
+}
+
+/* Sleeps ms, or less when the tracer is stopping. Returns true if stopping. */
+static bool
+pause_ms(exporter *x, uint32_t ms)
+{
+	weft_tracer *t = x->t;
+	bool stopping;
+
+	pthread_mutex_lock(&t->mu);
+	wait_until(x, cm_mono_ns() + (uint64_t)ms * 1000000u, false);
 	stopping = t->stopping;
 	pthread_mutex_unlock(&t->mu);
 	return stopping;
@@ -301,22 +313,9 @@ sdk_exporter_main(void *arg)
 		x.have_codec = false; /* spans are dropped and counted, never leaked */
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		uint64_t due = cm_mono_ns() + (uint64_t)t->delay_ms * 1000000u;
 		bool stopping;
 
-		/* Wakes at least every CLOCK_TICK_MS to keep span timestamps' TSC base fresh. */
-		while (!t->stopping && !t->flush_wanted && !t->kicked) {
-			struct timespec ts;
-			uint64_t now = cm_mono_ns(), left = due > now ? (due - now) / 1000000u : 0;
-			if (left == 0)
-				break;
-			sdk_deadline_in(&ts, left < CLOCK_TICK_MS ? (uint32_t)left : CLOCK_TICK_MS);
-			if (pthread_cond_timedwait(&t->wake, &t->mu, &ts) == ETIMEDOUT) {
-				pthread_mutex_unlock(&t->mu);
-				clock_tick(&x);
-				pthread_mutex_lock(&t->mu);
-			}
-		}
+		wait_until(&x, cm_mono_ns() + (uint64_t)t->delay_ms * 1000000u, true);
 		t->kicked = false;
 		t->flush_wanted = false;
 		stopping = t->stopping;
