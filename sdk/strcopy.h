@@ -13,23 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/*
- * The scan below reads whole aligned 16-byte blocks, past the string's
- * NUL: such a block never crosses a page, so it cannot fault, but the
- * sanitizers rightly report bytes the program does not own.
- */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SDK_STRCOPY_EXACT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define SDK_STRCOPY_EXACT 1
-#endif
-#endif
+#include "overread.h"
 
-#if defined(__SSE2__) && !defined(SDK_STRCOPY_EXACT)
+#if defined(__SSE2__) && CM_OVERREAD_OK
 #include <emmintrin.h>
 
-/* strnlen(s, max) for short strings, inline. */
+/* strnlen(s, max) for short strings, inline: whole aligned 16-byte blocks, which never cross a page. */
 static inline size_t
 sdk_strnlen(const char *s, size_t max)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "overread.h"
 #include "varint.h"
 
 void
@@ -62,6 +63,42 @@ st_hash64(const void *p, size_t n)
 	return h;
 }
 
+/*
+ * The last 1-7 bytes of a string as a little-endian word: one load and a
+ * mask when 8 bytes from b stay within a page (tags and names are short,
+ * and the branches on n's bits mispredicted), else a 4-, a 2- and a
+ * 1-byte load, as they apply. Both give the same word.
+ */
+static inline uint64_t
+tail_word(const uint8_t *b, size_t n)
+{
+	uint32_t w4 = 0;
+	uint16_t w2 = 0;
+	uint64_t w;
+	size_t i = 0;
+
+#if CM_OVERREAD_OK && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (cm_within_page(b, 8)) {
+		memcpy(&w, b, 8);
+		return w & (((uint64_t)1 << (8 * n)) - 1);
+	}
+#endif
+	if (n & 4) {
+		memcpy(&w4, b, 4);
+		i = 4;
+	}
+	if (n & 2)
+		memcpy(&w2, b + i, 2);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w4 = __builtin_bswap32(w4);
+	w2 = __builtin_bswap16(w2);
+#endif
+	w = (uint64_t)w4 | (uint64_t)w2 << (8 * i);
+	if (n & 1)
+		w |= (uint64_t)b[n - 1] << (8 * (n - 1));
+	return w;
+}
+
 uint64_t
 st_hash_mix(uint64_t h, const void *p, size_t n)
 {
@@ -77,25 +114,8 @@ st_hash_mix(uint64_t h, const void *p, size_t n)
 		h = (h ^ w ^ (uint64_t)8 << 56) * 0x100000001b3u;
 		h ^= h >> 31;
 	}
-	if (n > 0) { /* the last 1-7 bytes: a 4-, a 2- and a 1-byte load, as they apply */
-		uint32_t w4 = 0;
-		uint16_t w2 = 0;
-		size_t i = 0;
-		if (n & 4) {
-			memcpy(&w4, b, 4);
-			i = 4;
-		}
-		if (n & 2) {
-			memcpy(&w2, b + i, 2);
-		}
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		w4 = __builtin_bswap32(w4);
-		w2 = __builtin_bswap16(w2);
-#endif
-		w = (uint64_t)w4 | (uint64_t)w2 << (8 * i);
-		if (n & 1)
-			w |= (uint64_t)b[n - 1] << (8 * (n - 1));
-		h = (h ^ w ^ (uint64_t)n << 56) * 0x100000001b3u;
+	if (n > 0) {
+		h = (h ^ tail_word(b, n) ^ (uint64_t)n << 56) * 0x100000001b3u;
 		h ^= h >> 31;
 	}
 	return h;

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "block.h"
 #include "err.h"
@@ -414,9 +416,22 @@ tag_hash_is_stable(void **state)
 		{ 20, 0xc3aa350f83138e77u }, { 21, 0x76a9ea4ae91430ffu },
 		{ 22, 0x296e714a569b06ffu }, { 23, 0x95a5714b2f0d06ffu },
 	};
+	long page = sysconf(_SC_PAGESIZE);
+	char *map;
+
 	(void)state;
 	for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++)
 		assert_int_equal(st_hash_mix(ST_HASH_SEED, text, golden[i].n), golden[i].h);
+	/* The same at a page's end before an unreadable page: the tail is read without a word past it. */
+	map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+	for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++) {
+		char *at = map + page - golden[i].n;
+		memcpy(at, text, golden[i].n);
+		assert_int_equal(st_hash_mix(ST_HASH_SEED, at, golden[i].n), golden[i].h);
+	}
+	munmap(map, (size_t)page * 2);
 }
 
 int
