@@ -28,8 +28,11 @@ col_admin_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 			.budget_limit = a->budget->limit,
 			.storage_bytes = st_store_disk_bytes(a->store),
 		};
+		st_memory mem;
+		st_store_memory(a->store, &mem);
 		rep->content_type = "text/plain; version=0.0.4";
 		col_metrics_render(a->metrics, &g, &rep->body);
+		st_memory_render(&mem, &rep->body);
 		if (rep->body.failed)
 			col_http_error(rep, 500, "out of memory");
 	} else {

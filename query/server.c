@@ -42,7 +42,7 @@ struct qry_server {
 };
 
 static enum MHD_Result
-send_json(struct MHD_Connection *c, unsigned status, cm_buf *body)
+send_body(struct MHD_Connection *c, unsigned status, const char *content_type, cm_buf *body)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -52,10 +52,16 @@ send_json(struct MHD_Connection *c, unsigned status, cm_buf *body)
 	r = MHD_create_response_from_buffer(body->len, body->data, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Content-Type", content_type);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+send_json(struct MHD_Connection *c, unsigned status, cm_buf *body)
+{
+	return send_body(c, status, "application/json", body);
 }
 
 /* Starts Jaeger's envelope; the caller writes the "data" value next. */
@@ -836,6 +842,29 @@ trace_route(qry_server *s, struct MHD_Connection *c, const char *rest, size_t le
 	return trace(s, c, id, view);
 }
 
+/*
+ * GET /metrics: the store's memory in Prometheus text. Reads what the
+ * store holds without catching up with the collector, so a scrape does not
+ * change what it measures.
+ */
+static enum MHD_Result
+metrics(qry_server *s, struct MHD_Connection *c)
+{
+	st_memory mem = { 0 };
+	cm_buf out;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->store != NULL)
+		st_store_memory(s->store, &mem);
+	pthread_mutex_unlock(&s->mu);
+	cm_buf_init(&out);
+	st_memory_render(&mem, &out);
+	ret = send_body(c, 200, "text/plain; version=0.0.4", &out);
+	cm_buf_fini(&out);
+	return ret;
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **state)
@@ -858,6 +887,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		return send_error(c, 405, "only GET is served here");
 	if (len > 1 && url[len - 1] == '/')
 		len--; /* a trailing slash is not a different resource */
+	if (len == 8 && strncmp(url, "/metrics", 8) == 0)
+		return metrics(s, c);
 	if (len == 13 && strncmp(url, "/api/services", 13) == 0)
 		return services(s, c);
 	if (len == 11 && strncmp(url, "/api/traces", 11) == 0)

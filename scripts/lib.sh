@@ -17,6 +17,11 @@ wait_for() {
 	return 1
 }
 
+# http_get PORT PATH: the response (headers and body) to GET PATH on 127.0.0.1:PORT, HTTP/1.0.
+http_get() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 && cat <&3) 2>/dev/null
+}
+
 # cpu_ticks PID: user + system CPU time of PID, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "span.h"
 
 typedef struct st_store st_store;
@@ -78,6 +79,21 @@ int st_store_compact(st_store *s);
 
 /* Bytes of the store's files on disk (SST files, WAL, manifest). */
 uint64_t st_store_disk_bytes(st_store *s);
+
+/* What the store holds in memory, by RocksDB's own accounting. */
+typedef struct st_memory {
+	uint64_t memtable_bytes;      /* write buffers of every family, flushed ones still pinned included */
+	uint64_t block_cache_bytes;   /* the block cache's usage (--block-cache-mib bounds it) */
+	uint64_t table_readers_bytes; /* table files' index and filter blocks, held outside the cache */
+} st_memory;
+
+/*
+ * Fills *m (zeros for a store that is reopening after a failure). Memtables
+ * rise and fall with every flush; a process's RSS follows them.
+ */
+void st_store_memory(st_store *s, st_memory *m);
+/* Appends m as Prometheus gauges (weft_store_memtable_bytes, ...) to out. */
+void st_memory_render(const st_memory *m, cm_buf *out);
 
 /*
  * Secondary only: sees what the primary has written up to now, reopening

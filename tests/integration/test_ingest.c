@@ -466,6 +466,46 @@ metrics_count_per_receiver(void **state)
 	cm_buf_fini(&r.body);
 }
 
+/* The value of the unlabelled metric name in a Prometheus text body; fails the test when absent. */
+static unsigned long long
+metric_value(const char *body, const char *name)
+{
+	char pattern[128];
+	const char *at;
+	snprintf(pattern, sizeof pattern, "\n%s ", name);
+	at = strstr(body, pattern);
+	assert_non_null(at);
+	return strtoull(at + strlen(pattern), NULL, 10);
+}
+
+/*
+ * Both daemons report the store's memory from RocksDB: the collector's
+ * memtables hold what it wrote, the query daemon's what it replayed from
+ * the collector's write-ahead log.
+ */
+static void
+metrics_report_the_stores_memory(void **state)
+{
+	qry_http_response r;
+	char err[256];
+	(void)state;
+	assert_int_equal(qry_http_request(D.admin_url, "GET", "/metrics", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_true(metric_value(r.body.data, "weft_store_memtable_bytes") > 0);
+	(void)metric_value(r.body.data, "weft_store_block_cache_bytes");
+	(void)metric_value(r.body.data, "weft_store_table_readers_bytes");
+	cm_buf_fini(&r.body);
+
+	assert_int_equal(qry_http_request(D.query_url, "GET", "/api/services", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_int_equal(r.status, 200);
+	cm_buf_fini(&r.body);
+	assert_int_equal(qry_http_request(D.query_url, "GET", "/metrics", NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
+	assert_int_equal(r.status, 200);
+	assert_true(metric_value(r.body.data, "weft_store_memtable_bytes") > 0);
+	assert_true(metric_value(r.body.data, "weft_store_block_cache_bytes") <= 64ull << 20); /* the default cache */
+	(void)metric_value(r.body.data, "weft_store_table_readers_bytes");
+	cm_buf_fini(&r.body);
+}
+
 static json_t *
 load_fixture_json(const char *rel)
 {
@@ -932,6 +972,7 @@ main(void)
 		cmocka_unit_test(limits_answer_413_and_429_and_the_collector_keeps_serving),
 		cmocka_unit_test(native_batches_over_the_memory_limit_get_retry),
 		cmocka_unit_test(metrics_count_per_receiver),
+		cmocka_unit_test(metrics_report_the_stores_memory),
 		cmocka_unit_test(request_shape_limits_refuse_clearly),
 		cmocka_unit_test(jaeger_golden_pair_matches_exactly),
 		cmocka_unit_test(otlp_json_round_trips_through_v3_and_the_cli),
