@@ -29,8 +29,10 @@
  *                    duration's bucket (st_dur_bucket), and the bucket up
  *                    from its longest (st_dur_bucket_up) minus that
  *              'A' <bucket:1> <start_ns:8 BE> <batch:8>
- *                 -> varints: (delta of low 16 hash bits, position in 'T') ...
- *                 attribute postings of the batch's traces (tags.h)
+ *                 -> varints: (delta of low 16 hash bits, position in 'T'
+ *                 minus the position after the trace listed before it with
+ *                 the same low bits, or minus 0) ... attribute postings of
+ *                 the batch's traces (tags.h)
  *              One 'S' entry per service and one 'T' entry per written batch;
  *              start is the batch's earliest span start, batch a hash of its
  *              first span's ids (so a resent batch rewrites the same entries).
@@ -49,7 +51,7 @@
 
 #define ST_SPAN_KEY_SIZE 32
 /* Written into a new store; a store with another (or none, but data) is refused. */
-#define ST_LAYOUT "weft-store-4"
+#define ST_LAYOUT "weft-store-5"
 #define ST_SPAN_VALUE_VERSION 3
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'

@@ -318,17 +318,20 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 	for (size_t i = 0, j; i < c.n; i = j) {
 		unsigned bucket = (unsigned)(c.v[i] >> (16 + TRACE_BITS));
 		uint8_t key[2 + 16] = { ST_INDEX_TAG, (uint8_t)bucket };
-		uint32_t prev = 0;
+		uint32_t prev = 0, next = 0;
 		val.len = 0;
 		for (j = i; j < c.n && (unsigned)(c.v[j] >> (16 + TRACE_BITS)) == bucket; j++) {
-			uint32_t lo = (uint16_t)(c.v[j] >> TRACE_BITS);
+			uint32_t lo = (uint16_t)(c.v[j] >> TRACE_BITS), trace = (uint32_t)(c.v[j] & (MAX_TRACES - 1));
 			if (j > i && c.v[j] == c.v[j - 1])
 				continue; /* the same tag again in the same trace */
 			if (cm_buf_reserve(&val, 20) != CM_OK)
 				break;
+			if (j == i || lo != prev)
+				next = 0;
 			st_put_varint(&val, lo - prev);
-			st_put_varint(&val, c.v[j] & (MAX_TRACES - 1));
+			st_put_varint(&val, trace - next);
 			prev = lo;
+			next = trace + 1;
 		}
 		memcpy(key + 2, suffix, 16);
 		rocksdb_writebatch_put_cf(wb, index, (const char *)key, sizeof key, val.data, val.len);
@@ -344,12 +347,19 @@ int
 st_tag_postings_find(const char *val, size_t len, uint32_t lo, int (*fn)(void *arg, uint32_t i), void *arg)
 {
 	const uint8_t *p = (const uint8_t *)val, *end = p + len;
-	uint64_t acc = 0;
+	uint64_t acc = 0, next = 0;
+	bool first = true;
 	while (p < end) {
-		uint64_t delta, trace;
+		uint64_t delta, gap, trace;
 		int rv;
-		if (!st_get_varint(&p, end, &delta) || !st_get_varint(&p, end, &trace) || trace > UINT32_MAX)
+		if (!st_get_varint(&p, end, &delta) || !st_get_varint(&p, end, &gap))
 			return CM_EPROTO;
+		if (first || delta != 0)
+			next = 0;
+		first = false;
+		if (gap > UINT32_MAX || (trace = next + gap) > UINT32_MAX)
+			return CM_EPROTO;
+		next = trace + 1;
 		acc += delta;
 		if (acc > lo)
 			break; /* sorted: no more */

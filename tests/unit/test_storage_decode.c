@@ -345,8 +345,11 @@ postings_are_read_up_to_the_damage(void **state)
 {
 	hits h = { { 0 }, 0 };
 	(void)state;
-	/* (delta lo, trace): lo 5 in traces 1 and 3, lo 300 in trace 2 */
-	static const char val[] = { 5, 1, 0, 3, (char)0xa7, 2, 2 };
+	/*
+	 * (delta lo, trace gap): lo 5 in traces 1 and 3 (gaps from 0, then from
+	 * the position after 1), lo 300 in trace 2 (a new lo: the gap is from 0)
+	 */
+	static const char val[] = { 5, 1, 0, 1, (char)0xa7, 2, 2 };
 	assert_int_equal(st_tag_postings_find(val, sizeof val, 5, collect, &h), CM_OK);
 	assert_int_equal(h.n, 2);
 	assert_int_equal(h.v[0], 1);
@@ -367,6 +370,11 @@ postings_are_read_up_to_the_damage(void **state)
 	static const char overlong[] = { 5, (char)0xff, (char)0xff, (char)0xff, (char)0xff, (char)0xff, 1 };
 	assert_int_equal(st_tag_postings_find(overlong, sizeof overlong, 5, collect, &h), CM_EPROTO);
 	assert_int_equal(h.n, 0);
+	/* gaps that add up past 32 bits: the first position is listed, the second refused */
+	static const char sum_over[] = { 5, (char)0xff, (char)0xff, (char)0xff, (char)0xff, 0x0f, 0, 0 };
+	assert_int_equal(st_tag_postings_find(sum_over, sizeof sum_over, 5, collect, &h), CM_EPROTO);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.v[0], UINT32_MAX);
 }
 
 static void
