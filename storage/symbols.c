@@ -30,6 +30,7 @@ st_sym_fini(st_symbols *y)
 	cm_free(y->stored);
 	cm_free(y->putgen);
 	cm_free(y->put);
+	cm_free(y->sketch);
 	cm_arena_fini(&y->arena);
 	pthread_mutex_destroy(&y->mu);
 }
@@ -56,11 +57,11 @@ publish(st_symbols *y, uint32_t id, const char *p, size_t len)
 	return t;
 }
 
-/* The slot of text s: where it is, or the empty one where it would go. mu held. */
+/* The slot of text p (whose st_hash_fast is h): where it is, or the empty one where it would go. mu held. */
 static uint32_t *
-find_slot(st_symbols *y, const char *p, uint32_t len)
+find_slot_hashed(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 {
-	for (uint32_t i = (uint32_t)st_hash_fast(p, len) % SLOTS;; i = (i + 1) % SLOTS) {
+	for (uint32_t i = (uint32_t)h % SLOTS;; i = (i + 1) % SLOTS) {
 		uint32_t v = y->slot[i];
 		if (v == 0)
 			return &y->slot[i];
@@ -68,6 +69,12 @@ find_slot(st_symbols *y, const char *p, uint32_t len)
 		if (t->len == len && memcmp(t->p, p, len) == 0)
 			return &y->slot[i];
 	}
+}
+
+static uint32_t *
+find_slot(st_symbols *y, const char *p, uint32_t len)
+{
+	return find_slot_hashed(y, p, len, st_hash_fast(p, len));
 }
 
 /* Primary: the lookup structures, made on first use. mu held. */
@@ -80,7 +87,9 @@ writer_tables(st_symbols *y)
 		y->stored = cm_calloc(ST_SYM_MAX, 1);
 	if (y->putgen == NULL)
 		y->putgen = cm_calloc(ST_SYM_MAX, sizeof *y->putgen);
-	return y->slot != NULL && y->stored != NULL && y->putgen != NULL;
+	if (y->sketch == NULL)
+		y->sketch = cm_calloc(2u << ST_SYM_SKETCH_BITS, 1);
+	return y->slot != NULL && y->stored != NULL && y->putgen != NULL && y->sketch != NULL;
 }
 
 int
@@ -163,14 +172,12 @@ put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_f
 	return true;
 }
 
-uint32_t
-st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+/* The number of s, whose slot is slot: handed out now if s is new. mu held. */
+static uint32_t
+intern_at(st_symbols *y, uint32_t *slot, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
-	uint32_t *slot, id;
+	uint32_t id;
 
-	if (s.len > ST_SYM_LEN_MAX || !writer_tables(y))
-		return ST_SYM_NONE;
-	slot = find_slot(y, s.p, s.len);
 	if (*slot != 0) {
 		id = *slot - 1;
 	} else {
@@ -180,6 +187,46 @@ st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_
 		*slot = id + 1;
 	}
 	return put_entry(y, id, wb, meta) ? id : ST_SYM_NONE;
+}
+
+uint32_t
+st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	if (s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+		return ST_SYM_NONE;
+	return intern_at(y, find_slot(y, s.p, s.len), s, wb, meta);
+}
+
+/* Counts a sighting of the value hashed h; true once it is frequent. mu held. */
+static bool
+sketch_count(st_symbols *y, uint64_t h)
+{
+	uint8_t *a = &y->sketch[(uint32_t)h & ((1u << ST_SYM_SKETCH_BITS) - 1)];
+	uint8_t *b = &y->sketch[(1u << ST_SYM_SKETCH_BITS) + ((uint32_t)(h >> 32) & ((1u << ST_SYM_SKETCH_BITS) - 1))];
+
+	if (++y->sightings == 4u << ST_SYM_SKETCH_BITS) { /* forget slowly: old sightings count half */
+		for (uint32_t i = 0; i < 2u << ST_SYM_SKETCH_BITS; i++)
+			y->sketch[i] >>= 1;
+		y->sightings = 0;
+	}
+	*a += *a < UINT8_MAX;
+	*b += *b < UINT8_MAX;
+	return *a >= ST_SYM_FREQUENT && *b >= ST_SYM_FREQUENT;
+}
+
+uint32_t
+st_sym_intern_frequent(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	uint64_t h;
+	uint32_t *slot;
+
+	if (s.len < ST_SYM_VALUE_MIN || s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+		return ST_SYM_NONE;
+	h = st_hash_fast(s.p, s.len);
+	slot = find_slot_hashed(y, s.p, s.len, h);
+	if (*slot == 0 && (y->next >= ST_SYM_MAX || !sketch_count(y, h)))
+		return ST_SYM_NONE;
+	return intern_at(y, slot, s, wb, meta);
 }
 
 void

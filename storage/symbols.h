@@ -18,6 +18,15 @@
  * new span name with every request fills the table once and costs bytes
  * on disk, not memory.
  *
+ * String attribute values become symbols only once they are frequent
+ * (st_sym_intern_frequent): most are from small vocabularies (methods,
+ * systems, regions, statements), but ids and numbers as text are mostly
+ * unique and would fill the table. Frequency is estimated by a count-min
+ * sketch of two rows of 2^16 saturating counters, halved every 2^18
+ * sightings, so a value must be seen ST_SYM_FREQUENT times within about
+ * that many recent values; a unique value passes only by colliding with
+ * frequent ones in both rows.
+ *
  * Threads: lookups of known numbers take no lock (entries are published
  * once with release stores and never change); everything else takes mu.
  */
@@ -36,6 +45,9 @@
 #define ST_SYM_MAX 65536u
 #define ST_SYM_LEN_MAX 128u
 #define ST_SYM_NONE UINT32_MAX
+#define ST_SYM_FREQUENT 32u    /* sightings that make a value a symbol */
+#define ST_SYM_VALUE_MIN 4u    /* shorter values cost no more inline than as a number */
+#define ST_SYM_SKETCH_BITS 16u /* counters per row of the frequency sketch: 2^16 */
 
 typedef struct st_sym_entry {
 	uint32_t len;
@@ -53,6 +65,8 @@ typedef struct st_symbols {
 	uint32_t *put;    /* numbers put by the write in progress */
 	uint32_t nput, capput;
 	uint32_t next;    /* the next number to hand out */
+	uint8_t *sketch;  /* [2 << ST_SYM_SKETCH_BITS]: value sightings, two rows */
+	uint32_t sightings; /* since the sketch was last halved */
 	bool loaded;      /* every stored entry read */
 	cm_arena arena;   /* the texts */
 } st_symbols;
@@ -74,6 +88,12 @@ int st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb
 void st_sym_write_begin(st_symbols *y);
 uint32_t st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
 void st_sym_write_end(st_symbols *y, bool written);
+/*
+ * st_sym_intern() for a string attribute value: its number when it is a
+ * symbol already or has become frequent (symbols.h above), else
+ * ST_SYM_NONE, counting the sighting.
+ */
+uint32_t st_sym_intern_frequent(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
 
 /*
  * The text of symbol id, read from meta the first time. CM_EPROTO if the

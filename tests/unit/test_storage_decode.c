@@ -224,6 +224,21 @@ blocks_give_back_every_field(void **state)
 	c.data[p - 1 - k.b.data] = 0x0d; /* symbol 6 */
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
+
+	/* the string value "text" as symbol 5 (a frequent value), and as a symbol the store does not have */
+	p = memmem(k.b.data, k.b.len, "text", 4);
+	assert_non_null(p);
+	assert_int_equal(p[-1], 4 << 3 | CM_VAL_STR);
+	c.len = 0;
+	cm_buf_append(&c, k.b.data, (size_t)(p - 1 - k.b.data));
+	cm_buf_append(&c, "\x2f", 1); /* 5 << 3 | 7 */
+	cm_buf_append(&c, p + 4, k.b.len - (size_t)(p + 4 - k.b.data));
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_OK);
+	assert_int_equal(out[0].attrs.v[0].val.type, CM_VAL_STR);
+	assert_true(cm_str_eq(out[0].attrs.v[0].val.u.s, "op"));
+	c.data[p - 1 - k.b.data] = 0x37; /* symbol 6 */
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
+	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
 	cm_buf_fini(&c);
 	cm_buf_fini(&k.b);
 	cm_arena_fini(&a);

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the RocksDB store: write, read a trace, idempotence,
  * services and operations, a secondary following its primary, names kept
- * as symbols across restarts and past a full table, another layout
+ * as symbols across restarts and past a full table, frequent values as
+ * symbols and unique ones inline, another layout
  * refused, damaged index entries skipped by search and damaged span blocks
  * read as damage, and retention by time partitions under a fake clock.
  */
@@ -300,6 +301,103 @@ names_survive_restarts_and_a_full_symbol_table(void **state)
 	}
 	assert_named(sec, 0x32, 0, 1000);
 	assert_named(sec, 0x32, total, 1000);
+	st_store_close(sec);
+}
+
+/* A batch of one trace (id bytes tid, first) of n spans with db.system=postgresql, user.id=u-<first + i>, method=GET. */
+static void
+write_valued(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+{
+	static cm_span spans[100];
+	static cm_attr attrs[100][3];
+	static char users[100][16];
+	cm_resource res = { CM_STR("svc"), { 0 } };
+	cm_scope scope = { CM_STR("lib"), CM_STR(""), { 0 } };
+	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = n };
+	assert_true(n <= 100);
+	memset(spans, 0, sizeof spans);
+	for (uint32_t i = 0; i < n; i++) {
+		memset(spans[i].trace_id.b, tid, 16);
+		memcpy(spans[i].trace_id.b, &first, 4);
+		memcpy(spans[i].span_id.b, &i, 4);
+		spans[i].span_id.b[7] = 1;
+		spans[i].start_ns = 1000 + i;
+		spans[i].end_ns = 2000 + i;
+		spans[i].name = CM_STR("query");
+		snprintf(users[i], sizeof users[i], "u-%u", first + i);
+		attrs[i][0] = (cm_attr){ CM_STR("db.system"), { .type = CM_VAL_STR, .u.s = CM_STR("postgresql") } };
+		attrs[i][1] = (cm_attr){ CM_STR("user.id"), { .type = CM_VAL_STR, .u.s = cm_str_from(users[i]) } };
+		attrs[i][2] = (cm_attr){ CM_STR("method"), { .type = CM_VAL_STR, .u.s = CM_STR("GET") } };
+		spans[i].attrs = (cm_attrs){ attrs[i], 3, 0 };
+	}
+	assert_int_equal(st_store_write(s, &b), CM_OK);
+}
+
+/* The values of write_valued(tid, first, n) read back from s. */
+static void
+assert_valued(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+{
+	cm_trace_id id;
+	cm_batch t;
+	char want[16];
+	memset(id.b, tid, 16);
+	memcpy(id.b, &first, 4);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
+	assert_int_equal(t.nspans, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const cm_attrs *a = &t.spans[i].attrs;
+		snprintf(want, sizeof want, "u-%u", first + i);
+		assert_int_equal(a->n, 3);
+		assert_true(a->v[0].val.type == CM_VAL_STR && cm_str_eq(a->v[0].val.u.s, "postgresql"));
+		assert_true(a->v[1].val.type == CM_VAL_STR && cm_str_eq(a->v[1].val.u.s, want));
+		assert_true(a->v[2].val.type == CM_VAL_STR && cm_str_eq(a->v[2].val.u.s, "GET"));
+	}
+	cm_batch_fini(&t);
+}
+
+/* Whether the store's symbol table has text. */
+static bool
+has_symbol(const st_store *s, const char *text)
+{
+	for (uint32_t i = 0; i < s->sym.next; i++) {
+		const st_sym_entry *e = atomic_load(&s->sym.text[i]);
+		if (e != NULL && e->len == strlen(text) && memcmp(e->p, text, e->len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A string value seen often becomes a symbol; unique values and values too
+ * short to gain stay inline. Either way they read back the same, before
+ * and after, on the primary and on a secondary.
+ */
+static void
+frequent_values_become_symbols_and_unique_ones_do_not(void **state)
+{
+	fixture *f = *state;
+	st_options so = { .data_dir = f->dir, .secondary = true };
+	st_store *sec;
+	char err[256], user[16];
+
+	write_valued(f->store, 0x41, 0, 10); /* fewer sightings than it takes */
+	assert_false(has_symbol(f->store, "postgresql"));
+	for (uint32_t first = 100; first < 2000; first += 100)
+		write_valued(f->store, 0x41, first, 100);
+	assert_true(has_symbol(f->store, "postgresql"));
+	assert_false(has_symbol(f->store, "GET"));
+	for (uint32_t i = 0; i < 2000; i += 7) {
+		snprintf(user, sizeof user, "u-%u", i);
+		assert_false(has_symbol(f->store, user));
+	}
+	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
+	assert_valued(f->store, 0x41, 0, 10);
+	assert_valued(sec, 0x41, 0, 10);
+	for (uint32_t first = 100; first < 2000; first += 600) {
+		assert_valued(f->store, 0x41, first, 100);
+		assert_valued(sec, 0x41, first, 100);
+	}
 	st_store_close(sec);
 }
 
@@ -639,6 +737,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(secondary_sees_writes_after_catching_up, setup, teardown),
 		cmocka_unit_test(secondary_without_primary_is_enoent),
 		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(frequent_values_become_symbols_and_unique_ones_do_not, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_store_of_another_layout_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_service_with_many_operations_is_found_by_any, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_index_entries_are_skipped, setup, teardown),
