@@ -231,12 +231,17 @@ secondary_without_primary_is_enoent(void **state)
 	assert_null(sec);
 }
 
-/* A batch of one trace whose n spans are named "op-<first + i>". */
+/*
+ * A batch of one trace whose n spans are named "op-<first + i>"; with
+ * values, each also has db.system=postgresql, user.id=u-<first + i> and
+ * method=GET.
+ */
 static void
-write_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+write_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n, bool values)
 {
 	static cm_span spans[1000];
-	static char names[1000][16];
+	static char names[1000][16], users[1000][16];
+	static cm_attr attrs[1000][3];
 	cm_resource res = { CM_STR("svc"), { 0 } };
 	cm_scope scope = { CM_STR("lib"), CM_STR(""), { 0 } };
 	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = n };
@@ -251,13 +256,20 @@ write_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
 		spans[i].end_ns = 2000 + i;
 		snprintf(names[i], sizeof names[i], "op-%u", first + i);
 		spans[i].name = cm_str_from(names[i]);
+		if (!values)
+			continue;
+		snprintf(users[i], sizeof users[i], "u-%u", first + i);
+		attrs[i][0] = (cm_attr){ CM_STR("db.system"), { .type = CM_VAL_STR, .u.s = CM_STR("postgresql") } };
+		attrs[i][1] = (cm_attr){ CM_STR("user.id"), { .type = CM_VAL_STR, .u.s = cm_str_from(users[i]) } };
+		attrs[i][2] = (cm_attr){ CM_STR("method"), { .type = CM_VAL_STR, .u.s = CM_STR("GET") } };
+		spans[i].attrs = (cm_attrs){ attrs[i], 3, 0 };
 	}
 	assert_int_equal(st_store_write(s, &b), CM_OK);
 }
 
-/* The names of write_named(tid, first, n) read back from s. */
+/* The names (and values) of write_named(tid, first, n, values) read back from s. */
 static void
-assert_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
+assert_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n, bool values)
 {
 	cm_trace_id id;
 	cm_batch t;
@@ -269,8 +281,16 @@ assert_named(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
 	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
 	assert_int_equal(t.nspans, n);
 	for (uint32_t i = 0; i < n; i++) {
+		const cm_attrs *a = &t.spans[i].attrs;
 		snprintf(want, sizeof want, "op-%u", first + i);
 		assert_true(cm_str_eq(t.spans[i].name, want));
+		assert_int_equal(a->n, values ? 3 : 0);
+		if (!values)
+			continue;
+		snprintf(want, sizeof want, "u-%u", first + i);
+		assert_true(a->v[0].val.type == CM_VAL_STR && cm_str_eq(a->v[0].val.u.s, "postgresql"));
+		assert_true(a->v[1].val.type == CM_VAL_STR && cm_str_eq(a->v[1].val.u.s, want));
+		assert_true(a->v[2].val.type == CM_VAL_STR && cm_str_eq(a->v[2].val.u.s, "GET"));
 	}
 	cm_batch_fini(&t);
 }
@@ -286,74 +306,22 @@ names_survive_restarts_and_a_full_symbol_table(void **state)
 
 	/* more distinct names than the table holds: the rest are written inline */
 	for (uint32_t first = 0; first < total; first += 1000)
-		write_named(f->store, 0x31, first, 1000);
+		write_named(f->store, 0x31, first, 1000, false);
 	assert_int_equal(f->store->sym.next, ST_SYM_MAX);
 	st_store_close(f->store);
 	assert_int_equal(st_store_open(&o, &f->store, err, sizeof err), CM_OK);
 	/* reopened: the same names keep their numbers, a new one is inline */
-	write_named(f->store, 0x32, 0, 1000);
-	write_named(f->store, 0x32, total, 1000);
+	write_named(f->store, 0x32, 0, 1000, false);
+	write_named(f->store, 0x32, total, 1000, false);
 	assert_int_equal(f->store->sym.next, ST_SYM_MAX);
 	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
 	for (uint32_t first = 0; first < total; first += 7000) {
-		assert_named(f->store, 0x31, first, 1000);
-		assert_named(sec, 0x31, first, 1000);
+		assert_named(f->store, 0x31, first, 1000, false);
+		assert_named(sec, 0x31, first, 1000, false);
 	}
-	assert_named(sec, 0x32, 0, 1000);
-	assert_named(sec, 0x32, total, 1000);
+	assert_named(sec, 0x32, 0, 1000, false);
+	assert_named(sec, 0x32, total, 1000, false);
 	st_store_close(sec);
-}
-
-/* A batch of one trace (id bytes tid, first) of n spans with db.system=postgresql, user.id=u-<first + i>, method=GET. */
-static void
-write_valued(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
-{
-	static cm_span spans[100];
-	static cm_attr attrs[100][3];
-	static char users[100][16];
-	cm_resource res = { CM_STR("svc"), { 0 } };
-	cm_scope scope = { CM_STR("lib"), CM_STR(""), { 0 } };
-	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = n };
-	assert_true(n <= 100);
-	memset(spans, 0, sizeof spans);
-	for (uint32_t i = 0; i < n; i++) {
-		memset(spans[i].trace_id.b, tid, 16);
-		memcpy(spans[i].trace_id.b, &first, 4);
-		memcpy(spans[i].span_id.b, &i, 4);
-		spans[i].span_id.b[7] = 1;
-		spans[i].start_ns = 1000 + i;
-		spans[i].end_ns = 2000 + i;
-		spans[i].name = CM_STR("query");
-		snprintf(users[i], sizeof users[i], "u-%u", first + i);
-		attrs[i][0] = (cm_attr){ CM_STR("db.system"), { .type = CM_VAL_STR, .u.s = CM_STR("postgresql") } };
-		attrs[i][1] = (cm_attr){ CM_STR("user.id"), { .type = CM_VAL_STR, .u.s = cm_str_from(users[i]) } };
-		attrs[i][2] = (cm_attr){ CM_STR("method"), { .type = CM_VAL_STR, .u.s = CM_STR("GET") } };
-		spans[i].attrs = (cm_attrs){ attrs[i], 3, 0 };
-	}
-	assert_int_equal(st_store_write(s, &b), CM_OK);
-}
-
-/* The values of write_valued(tid, first, n) read back from s. */
-static void
-assert_valued(st_store *s, uint8_t tid, uint32_t first, uint32_t n)
-{
-	cm_trace_id id;
-	cm_batch t;
-	char want[16];
-	memset(id.b, tid, 16);
-	memcpy(id.b, &first, 4);
-	cm_batch_init(&t);
-	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
-	assert_int_equal(t.nspans, n);
-	for (uint32_t i = 0; i < n; i++) {
-		const cm_attrs *a = &t.spans[i].attrs;
-		snprintf(want, sizeof want, "u-%u", first + i);
-		assert_int_equal(a->n, 3);
-		assert_true(a->v[0].val.type == CM_VAL_STR && cm_str_eq(a->v[0].val.u.s, "postgresql"));
-		assert_true(a->v[1].val.type == CM_VAL_STR && cm_str_eq(a->v[1].val.u.s, want));
-		assert_true(a->v[2].val.type == CM_VAL_STR && cm_str_eq(a->v[2].val.u.s, "GET"));
-	}
-	cm_batch_fini(&t);
 }
 
 /* Whether the store's symbol table has text. */
@@ -381,22 +349,23 @@ frequent_values_become_symbols_and_unique_ones_do_not(void **state)
 	st_store *sec;
 	char err[256], user[16];
 
-	write_valued(f->store, 0x41, 0, 10); /* fewer sightings than it takes */
+	write_named(f->store, 0x41, 0, 10, true); /* fewer sightings than it takes */
 	assert_false(has_symbol(f->store, "postgresql"));
-	for (uint32_t first = 100; first < 2000; first += 100)
-		write_valued(f->store, 0x41, first, 100);
+	for (uint32_t first = 1000; first < 20000; first += 1000)
+		write_named(f->store, 0x41, first, 100, true);
 	assert_true(has_symbol(f->store, "postgresql"));
 	assert_false(has_symbol(f->store, "GET"));
-	for (uint32_t i = 0; i < 2000; i += 7) {
-		snprintf(user, sizeof user, "u-%u", i);
-		assert_false(has_symbol(f->store, user));
-	}
+	for (uint32_t first = 0; first < 20000; first += 1000)
+		for (uint32_t i = 0; i < 100; i += 7) {
+			snprintf(user, sizeof user, "u-%u", first + i);
+			assert_false(has_symbol(f->store, user));
+		}
 	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
-	assert_valued(f->store, 0x41, 0, 10);
-	assert_valued(sec, 0x41, 0, 10);
-	for (uint32_t first = 100; first < 2000; first += 600) {
-		assert_valued(f->store, 0x41, first, 100);
-		assert_valued(sec, 0x41, first, 100);
+	assert_named(f->store, 0x41, 0, 10, true);
+	assert_named(sec, 0x41, 0, 10, true);
+	for (uint32_t first = 1000; first < 20000; first += 6000) {
+		assert_named(f->store, 0x41, first, 100, true);
+		assert_named(sec, 0x41, first, 100, true);
 	}
 	st_store_close(sec);
 }
@@ -446,7 +415,7 @@ a_service_with_many_operations_is_found_by_any(void **state)
 	st_traces t;
 	st_summaries sum;
 
-	write_named(f->store, 0x33, 0, 40); /* 40 operations of one service in one trace */
+	write_named(f->store, 0x33, 0, 40, false); /* 40 operations of one service in one trace */
 	for (uint32_t i = 0; i < 40; i += 13) {
 		char op[16];
 		snprintf(op, sizeof op, "op-%u", i);
