@@ -99,7 +99,7 @@ configure(st_store *s, const st_options *o)
 		 * it writes them, so their memtables are vectors: an insert is
 		 * an append, sorted once at flush, where the skip list searched
 		 * ~100k nodes of cache misses per key (a quarter of native
-		 * ingest). Native ingest +37% on 2M-span runs
+		 * ingest). Native ingest per core +19-37% back to back
 		 * (docs/benchmarks.md). A read of a vector memtable copies and
 		 * sorts it: correct, for tests that read what they wrote, but
 		 * a secondary (weft-query), which reads all the time, keeps
