@@ -210,7 +210,7 @@ bench-ingest: all
 bench-sdk: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/bench-sdk.sh
 
-# make soak [SOAK_SECONDS=600]: mixed load; fails on errors or RSS growth after warm-up
+# make soak [SOAK_SECONDS=600]: mixed load; fails on errors or memory growth after warm-up
 soak: all
 	@WEFT_BIN=$(abspath $(BIN)) bash scripts/soak.sh
 
