@@ -2,7 +2,6 @@
  * memory.c - what the store holds in memory (store.h), and its gauges in
  * Prometheus text for the daemons' /metrics.
  */
-#include <stddef.h>
 #include <string.h>
 
 #include "store.h"
@@ -36,24 +35,20 @@ st_store_memory(st_store *s, st_memory *m)
 	pthread_rwlock_unlock(&s->lock);
 }
 
+/* One gauge in Prometheus text. */
+static void
+gauge(cm_buf *out, const char *name, const char *help, uint64_t v)
+{
+	cm_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, (unsigned long long)v);
+}
+
 void
 st_memory_render(const st_memory *m, cm_buf *out)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} g[] = {
-		{ "weft_store_memtable_bytes", "Bytes of RocksDB write buffers (memtables), all families.",
-		    offsetof(st_memory, memtable_bytes) },
-		{ "weft_store_block_cache_bytes", "Bytes in the block cache (bounded by --block-cache-mib).",
-		    offsetof(st_memory, block_cache_bytes) },
-		{ "weft_store_table_readers_bytes", "Bytes of table files' index and filter blocks held outside the block cache.",
-		    offsetof(st_memory, table_readers_bytes) },
-	};
-	for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
-		uint64_t v;
-		memcpy(&v, (const char *)m + g[i].off, sizeof v);
-		cm_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", g[i].name, g[i].help, g[i].name,
-		    g[i].name, (unsigned long long)v);
-	}
+	gauge(out, "weft_store_memtable_bytes", "Bytes of RocksDB write buffers (memtables), all families.",
+	    m->memtable_bytes);
+	gauge(out, "weft_store_block_cache_bytes", "Bytes in the block cache (bounded by --block-cache-mib).",
+	    m->block_cache_bytes);
+	gauge(out, "weft_store_table_readers_bytes",
+	    "Bytes of table files' index and filter blocks held outside the block cache.", m->table_readers_bytes);
 }

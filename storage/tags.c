@@ -326,8 +326,8 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 				continue; /* the same tag again in the same trace */
 			if (cm_buf_reserve(&val, 20) != CM_OK)
 				break;
-			if (j == i || lo != prev)
-				next = 0;
+			if (lo != prev)
+				next = 0; /* (next starts at 0 in each bucket) */
 			st_put_varint(&val, lo - prev);
 			st_put_varint(&val, trace - next);
 			prev = lo;
@@ -348,15 +348,13 @@ st_tag_postings_find(const char *val, size_t len, uint32_t lo, int (*fn)(void *a
 {
 	const uint8_t *p = (const uint8_t *)val, *end = p + len;
 	uint64_t acc = 0, next = 0;
-	bool first = true;
 	while (p < end) {
 		uint64_t delta, gap, trace;
 		int rv;
 		if (!st_get_varint(&p, end, &delta) || !st_get_varint(&p, end, &gap))
 			return CM_EPROTO;
-		if (first || delta != 0)
+		if (delta != 0)
 			next = 0;
-		first = false;
 		if (gap > UINT32_MAX || (trace = next + gap) > UINT32_MAX)
 			return CM_EPROTO;
 		next = trace + 1;
