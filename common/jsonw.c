@@ -89,12 +89,18 @@ escaped(cm_buf *out, const char *s, size_t n)
 }
 
 void
-cm_jsonw_key(cm_jsonw *w, const char *key)
+cm_jsonw_keyn(cm_jsonw *w, cm_str key)
 {
 	value_start(w);
-	escaped(w->out, key, strlen(key));
+	escaped(w->out, key.p ? key.p : "", key.len);
 	cm_buf_append(w->out, ":", 1);
 	w->after_key = true;
+}
+
+void
+cm_jsonw_key(cm_jsonw *w, const char *key)
+{
+	cm_jsonw_keyn(w, (cm_str){ key, (uint32_t)strlen(key) });
 }
 
 void

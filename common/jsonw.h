@@ -29,6 +29,7 @@ void cm_jsonw_obj_end(cm_jsonw *w);
 void cm_jsonw_arr(cm_jsonw *w);
 void cm_jsonw_arr_end(cm_jsonw *w);
 void cm_jsonw_key(cm_jsonw *w, const char *key);
+void cm_jsonw_keyn(cm_jsonw *w, cm_str key);
 void cm_jsonw_str(cm_jsonw *w, const char *s);
 void cm_jsonw_strn(cm_jsonw *w, cm_str s);
 void cm_jsonw_int(cm_jsonw *w, int64_t v);
