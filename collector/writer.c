@@ -2,7 +2,9 @@
  * writer.c - one thread turning queued batches into large RocksDB writes.
  *
  * Requests live on their callers' stacks; the queue links them under `mu`.
- * A caller waits on `done` until the writer has set its result.
+ * A caller waits on `done` until the writer has set its result. Once idle
+ * for ST_DEPS_WRITE_MS after a write, the writer writes the dependency
+ * totals the store counted and has not written yet (store.h).
  */
 #include "writer.h"
 
@@ -58,27 +60,60 @@ take(col_writer *w, size_t *n)
 	return first;
 }
 
-static void
-linger(col_writer *w)
+/* The CLOCK_MONOTONIC time us from now, for timed waits on `work`. */
+static struct timespec
+deadline_in(uint64_t us)
 {
 	struct timespec ts;
 	uint64_t ns;
 
-	if (w->cfg.linger_us == 0 || w->queued_spans >= w->cfg.max_spans || w->stopping)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_nsec + (uint64_t)w->cfg.linger_us * 1000u;
+	ns = (uint64_t)ts.tv_nsec + us * 1000u;
 	ts.tv_sec += (time_t)(ns / 1000000000u);
 	ts.tv_nsec = (long)(ns % 1000000000u);
+	return ts;
+}
+
+static void
+linger(col_writer *w)
+{
+	struct timespec ts;
+
+	if (w->cfg.linger_us == 0 || w->queued_spans >= w->cfg.max_spans || w->stopping)
+		return;
+	ts = deadline_in(w->cfg.linger_us);
 	while (w->queued_spans < w->cfg.max_spans && !w->stopping &&
 	    pthread_cond_timedwait(&w->work, &w->mu, &ts) != ETIMEDOUT)
 		;
+}
+
+/*
+ * Waits (mu held) for a request or stop. After a write (*deps_due), the
+ * wait is bounded: idle for ST_DEPS_WRITE_MS, the dependency totals are
+ * written, and the wait goes on unbounded.
+ */
+static void
+wait_for_work(col_writer *w, bool *deps_due)
+{
+	struct timespec ts = deadline_in((uint64_t)ST_DEPS_WRITE_MS * 1000u);
+
+	while (w->head == NULL && !w->stopping) {
+		if (!*deps_due) {
+			pthread_cond_wait(&w->work, &w->mu);
+		} else if (pthread_cond_timedwait(&w->work, &w->mu, &ts) == ETIMEDOUT) {
+			pthread_mutex_unlock(&w->mu);
+			st_store_write_deps(w->store); /* a failure is logged */
+			pthread_mutex_lock(&w->mu);
+			*deps_due = false;
+		}
+	}
 }
 
 static void *
 writer_main(void *arg)
 {
 	col_writer *w = arg;
+	bool deps_due = false;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -87,8 +122,7 @@ writer_main(void *arg)
 		uint64_t t0, spans = 0;
 		int rv;
 
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->work, &w->mu);
+		wait_for_work(w, &deps_due);
 		if (w->head == NULL)
 			break; /* stopping and drained */
 		linger(w);
@@ -109,6 +143,7 @@ writer_main(void *arg)
 			}
 			t0 = cm_mono_ns();
 			rv = st_store_write_many(w->store, w->batches, n);
+			deps_due = true;
 			if (rv == CM_OK)
 				col_metrics_observe_write(w->metrics, (cm_mono_ns() - t0) / 1000, (uint32_t)spans);
 			else

@@ -398,9 +398,11 @@ st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out
 	size_t cap = 0;
 	rocksdb_iterator_t *it;
 	char *err = NULL;
-	int rv = st_lock_read(s);
+	int rv;
 
-	if (rv != CM_OK)
+	if (!s->secondary)
+		st_store_write_deps(s); /* what this process counted; a failure is logged */
+	if ((rv = st_lock_read(s)) != CM_OK)
 		return rv;
 	from[0] = to[0] = ST_META_DEPENDENCY;
 	st_put_be64((uint8_t *)from + 1, start_ns / 3600000000000ull);

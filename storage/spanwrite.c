@@ -316,10 +316,10 @@ mark_failed(st_store *s)
 }
 
 /*
- * Takes s->lock shared with the partition to write into. A store whose
- * last write failed is reopened first, at most once per
- * REOPEN_INTERVAL_NS: until then, and while reopening fails (the disk is
- * still full), writes fail fast with CM_EIO.
+ * Takes s->lock shared, and the partition to write into unless part is
+ * NULL. A store whose last write failed is reopened first, at most once
+ * per REOPEN_INTERVAL_NS: until then, and while reopening fails (the disk
+ * is still full), writes fail fast with CM_EIO.
  */
 static int
 lock_for_write(st_store *s, st_part **part)
@@ -347,7 +347,7 @@ lock_for_write(st_store *s, st_part **part)
 			return CM_EIO;
 		pthread_rwlock_rdlock(&s->lock);
 	}
-	rv = s->db == NULL ? CM_EIO : st_part_current(s, part);
+	rv = s->db == NULL ? CM_EIO : part != NULL ? st_part_current(s, part) : CM_OK;
 	if (rv != CM_OK)
 		pthread_rwlock_unlock(&s->lock);
 	return rv;
@@ -406,7 +406,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 		st_sym_write_end(&s->sym, false);
 		goto out;
 	}
-	/* Dependencies: observed and their totals written with these spans, atomically. */
+	/* Dependencies: observed now; their totals written with these spans when due (store.h). */
 	pthread_mutex_lock(&s->deps_mu);
 	for (size_t i = 0; i < total && i < DEPS_PREFETCH_AHEAD; i++)
 		st_deps_prefetch(s->deps, refs[i].sp);
@@ -415,7 +415,10 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD].sp);
 		st_deps_observe(s->deps, s, refs[i].sp, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
 	}
-	st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
+	if (cm_mono_ns() - s->deps_written_ns >= (uint64_t)ST_DEPS_WRITE_MS * 1000000u) {
+		st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
+		s->deps_written_ns = cm_mono_ns();
+	}
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
 	pthread_mutex_unlock(&s->deps_mu);
 	rv = err ? st_rocks_error("write batch", err) : CM_OK;
@@ -446,4 +449,33 @@ int
 st_store_write(st_store *s, const cm_batch *b)
 {
 	return st_store_write_many(s, &b, 1);
+}
+
+int
+st_store_write_deps(st_store *s)
+{
+	rocksdb_writebatch_t *wb;
+	char *err = NULL;
+	int rv;
+
+	if (s->secondary)
+		return CM_OK;
+	if ((rv = lock_for_write(s, NULL)) != CM_OK) { /* the meta family only: no partition */
+		if (rv == CM_EIO)
+			mark_failed(s);
+		return rv;
+	}
+	wb = rocksdb_writebatch_create();
+	pthread_mutex_lock(&s->deps_mu);
+	st_deps_flush(s->deps, wb, s->cf[CF_META]);
+	if (rocksdb_writebatch_count(wb) > 0)
+		rocksdb_write(s->db, s->wopts, wb, &err);
+	s->deps_written_ns = cm_mono_ns();
+	pthread_mutex_unlock(&s->deps_mu);
+	rocksdb_writebatch_destroy(wb);
+	rv = err ? st_rocks_error("write dependency totals", err) : CM_OK;
+	pthread_rwlock_unlock(&s->lock);
+	if (rv == CM_EIO)
+		mark_failed(s);
+	return rv;
 }

@@ -46,7 +46,11 @@ typedef struct st_options {
  * never created the directory) with the reason in err[0..errlen).
  */
 int st_store_open(const st_options *o, st_store **out, char *err, size_t errlen);
-/* Flushes nothing extra (the WAL holds every write) and closes. NULL is a no-op. */
+/*
+ * Writes the dependency totals not written yet (a primary's; see
+ * st_store_write_deps()) and closes: the WAL holds every other write.
+ * NULL is a no-op.
+ */
 void st_store_close(st_store *s);
 
 /*
@@ -62,6 +66,19 @@ int st_store_write(st_store *s, const cm_batch *b);
  * Durability and idempotence as st_store_write().
  */
 int st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n);
+
+/*
+ * Dependency totals are counted as spans are written and written
+ * themselves at most once per ST_DEPS_WRITE_MS, with the spans of a
+ * write: each total is one key rewritten again and again, and writing
+ * every total with every batch was a tenth of the collector's CPU (most
+ * of the meta family's writes). A crash loses at most the last interval's
+ * counts, never a span. st_store_write_deps() writes what is counted now;
+ * a writer calls it once idle for ST_DEPS_WRITE_MS; st_dependencies() on
+ * the primary and st_store_close() call it too.
+ */
+#define ST_DEPS_WRITE_MS 1000
+int st_store_write_deps(st_store *s);
 
 /*
  * Primary: drops the partitions that expired (and dependency totals of

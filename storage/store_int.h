@@ -65,6 +65,7 @@ struct st_store {
 	st_symbols sym;
 	struct st_deps *deps;     /* primary only; guarded by deps_mu */
 	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
+	uint64_t deps_written_ns; /* monotonic time dependency totals were last written; under deps_mu */
 	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;
