@@ -17,6 +17,7 @@
 #include "jsondepth.h"
 #include "otlp_json.h"
 #include "otlp_proto.h"
+#include "otlp_trace.pb-c.h"
 #include "zipkin.h"
 
 static char *
@@ -233,6 +234,132 @@ protobuf_follows_proto3_rules(void **state)
 	assert_true(cm_str_eq(b.resources[0].service, "svc!"));
 	assert_true(cm_str_eq(attr(&b.resources[0].attrs, "a")->u.s, "1x"));
 	cm_batch_fini(&b);
+}
+
+/*
+ * A request with every field the decoder reads, packed by protobuf-c from
+ * the .proto written from the OTLP specification, decodes field for field.
+ * (protobuf-c's strings are char *: the literals are cast.)
+ */
+static void
+protobuf_packed_by_protobuf_c_decodes_field_for_field(void **state)
+{
+	uint8_t tid[16], sid[8], pid[8], lid[8], blob[3] = { 0, 1, 2 };
+	Weft__Otlp__AnyValue vs = WEFT__OTLP__ANY_VALUE__INIT, vb = WEFT__OTLP__ANY_VALUE__INIT,
+	                     vi = WEFT__OTLP__ANY_VALUE__INIT, vd = WEFT__OTLP__ANY_VALUE__INIT,
+	                     vy = WEFT__OTLP__ANY_VALUE__INIT, va = WEFT__OTLP__ANY_VALUE__INIT,
+	                     vk = WEFT__OTLP__ANY_VALUE__INIT, svc = WEFT__OTLP__ANY_VALUE__INIT;
+	Weft__Otlp__AnyValue *elems[] = { &vi, &vs };
+	Weft__Otlp__ArrayValue arr = WEFT__OTLP__ARRAY_VALUE__INIT;
+	Weft__Otlp__KeyValue ks = WEFT__OTLP__KEY_VALUE__INIT, kb = WEFT__OTLP__KEY_VALUE__INIT,
+	                     ki = WEFT__OTLP__KEY_VALUE__INIT, kd = WEFT__OTLP__KEY_VALUE__INIT,
+	                     ky = WEFT__OTLP__KEY_VALUE__INIT, ka = WEFT__OTLP__KEY_VALUE__INIT,
+	                     kk = WEFT__OTLP__KEY_VALUE__INIT, ksvc = WEFT__OTLP__KEY_VALUE__INIT;
+	Weft__Otlp__KeyValue *attrs[] = { &ks, &kb, &ki, &kd, &ky, &ka, &kk }, *list_kvs[] = { &ki, &kb },
+	                     *res_attrs[] = { &ksvc }, *one[] = { &ki };
+	Weft__Otlp__KeyValueList list = WEFT__OTLP__KEY_VALUE_LIST__INIT;
+	Weft__Otlp__Resource res = WEFT__OTLP__RESOURCE__INIT;
+	Weft__Otlp__InstrumentationScope scope = WEFT__OTLP__INSTRUMENTATION_SCOPE__INIT;
+	Weft__Otlp__Span__Event ev = WEFT__OTLP__SPAN__EVENT__INIT, *evs[] = { &ev };
+	Weft__Otlp__Span__Link ln = WEFT__OTLP__SPAN__LINK__INIT, *lns[] = { &ln };
+	Weft__Otlp__Status st = WEFT__OTLP__STATUS__INIT;
+	Weft__Otlp__Span sp = WEFT__OTLP__SPAN__INIT, *sps[] = { &sp };
+	Weft__Otlp__ScopeSpans ss = WEFT__OTLP__SCOPE_SPANS__INIT, *sss[] = { &ss };
+	Weft__Otlp__ResourceSpans rs = WEFT__OTLP__RESOURCE_SPANS__INIT, *rss[] = { &rs };
+	Weft__Otlp__ExportTraceServiceRequest req = WEFT__OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	const cm_span *s;
+	const char *why = NULL;
+	uint8_t *buf;
+	size_t n;
+	cm_batch b;
+	(void)state;
+
+	memset(tid, 0xab, sizeof tid), memset(sid, 0xcd, sizeof sid), memset(pid, 0xef, sizeof pid);
+	memset(lid, 0x12, sizeof lid);
+	vs.value_case = WEFT__OTLP__ANY_VALUE__VALUE_STRING_VALUE, vs.string_value = (char *)"text";
+	vb.value_case = WEFT__OTLP__ANY_VALUE__VALUE_BOOL_VALUE, vb.bool_value = 1;
+	vi.value_case = WEFT__OTLP__ANY_VALUE__VALUE_INT_VALUE, vi.int_value = -42;
+	vd.value_case = WEFT__OTLP__ANY_VALUE__VALUE_DOUBLE_VALUE, vd.double_value = 2.5;
+	vy.value_case = WEFT__OTLP__ANY_VALUE__VALUE_BYTES_VALUE, vy.bytes_value = (ProtobufCBinaryData){ 3, blob };
+	arr.n_values = 2, arr.values = elems;
+	va.value_case = WEFT__OTLP__ANY_VALUE__VALUE_ARRAY_VALUE, va.array_value = &arr;
+	list.n_values = 2, list.values = list_kvs;
+	vk.value_case = WEFT__OTLP__ANY_VALUE__VALUE_KVLIST_VALUE, vk.kvlist_value = &list;
+	svc.value_case = WEFT__OTLP__ANY_VALUE__VALUE_STRING_VALUE, svc.string_value = (char *)"shop";
+	ks.key = (char *)"s", ks.value = &vs;
+	kb.key = (char *)"b", kb.value = &vb;
+	ki.key = (char *)"i", ki.value = &vi;
+	kd.key = (char *)"d", kd.value = &vd;
+	ky.key = (char *)"y", ky.value = &vy;
+	ka.key = (char *)"a", ka.value = &va;
+	kk.key = (char *)"k", kk.value = &vk;
+	ksvc.key = (char *)"service.name", ksvc.value = &svc;
+	res.n_attributes = 1, res.attributes = res_attrs, res.dropped_attributes_count = 4;
+	scope.name = (char *)"lib", scope.version = (char *)"1.0", scope.n_attributes = 1, scope.attributes = one;
+	ev.time_unix_nano = 1500, ev.name = (char *)"retry", ev.n_attributes = 1, ev.attributes = one;
+	ev.dropped_attributes_count = 2;
+	ln.trace_id = (ProtobufCBinaryData){ 16, tid }, ln.span_id = (ProtobufCBinaryData){ 8, lid };
+	ln.trace_state = (char *)"k=v", ln.flags = 1, ln.n_attributes = 1, ln.attributes = one;
+	st.code = WEFT__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR, st.message = (char *)"boom";
+	sp.trace_id = (ProtobufCBinaryData){ 16, tid }, sp.span_id = (ProtobufCBinaryData){ 8, sid };
+	sp.parent_span_id = (ProtobufCBinaryData){ 8, pid };
+	sp.trace_state = (char *)"a=b", sp.flags = 0x301, sp.name = (char *)"GET /x";
+	sp.kind = WEFT__OTLP__SPAN__SPAN_KIND__SPAN_KIND_CONSUMER;
+	sp.start_time_unix_nano = 1000, sp.end_time_unix_nano = 2000;
+	sp.n_attributes = 7, sp.attributes = attrs, sp.dropped_attributes_count = 5;
+	sp.n_events = 1, sp.events = evs, sp.dropped_events_count = 6;
+	sp.n_links = 1, sp.links = lns, sp.dropped_links_count = 7;
+	sp.status = &st;
+	ss.scope = &scope, ss.n_spans = 1, ss.spans = sps;
+	rs.resource = &res, rs.n_scope_spans = 1, rs.scope_spans = sss;
+	req.n_resource_spans = 1, req.resource_spans = rss;
+	n = weft__otlp__export_trace_service_request__get_packed_size(&req);
+	buf = malloc(n);
+	weft__otlp__export_trace_service_request__pack(&req, buf);
+
+	cm_batch_init(&b);
+	assert_int_equal(col_otlp_proto_decode(buf, n, &b, &why), CM_OK);
+	assert_int_equal(b.nresources, 1);
+	assert_true(cm_str_eq(b.resources[0].service, "shop"));
+	assert_int_equal(b.resources[0].attrs.dropped, 4);
+	assert_true(cm_str_eq(b.scopes[0].name, "lib") && cm_str_eq(b.scopes[0].version, "1.0"));
+	assert_int_equal(attr(&b.scopes[0].attrs, "i")->u.i, -42);
+	assert_int_equal(b.nspans, 1);
+	s = &b.spans[0];
+	assert_id(s->trace_id.b, 16, "abababababababababababababababab");
+	assert_id(s->span_id.b, 8, "cdcdcdcdcdcdcdcd");
+	assert_id(s->parent_span_id.b, 8, "efefefefefefefef");
+	assert_true(cm_str_eq(s->trace_state, "a=b") && cm_str_eq(s->name, "GET /x"));
+	assert_int_equal(s->flags, 0x301);
+	assert_int_equal(s->kind, CM_KIND_CONSUMER);
+	assert_true(s->start_ns == 1000 && s->end_ns == 2000);
+	assert_int_equal(s->status, CM_STATUS_ERROR);
+	assert_true(cm_str_eq(s->status_message, "boom"));
+	assert_int_equal(s->attrs.n, 7);
+	assert_int_equal(s->attrs.dropped, 5);
+	assert_true(cm_str_eq(attr(&s->attrs, "s")->u.s, "text"));
+	assert_true(attr(&s->attrs, "b")->type == CM_VAL_BOOL && attr(&s->attrs, "b")->u.b);
+	assert_true(attr(&s->attrs, "d")->type == CM_VAL_DOUBLE && attr(&s->attrs, "d")->u.d == 2.5);
+	assert_int_equal(attr(&s->attrs, "y")->type, CM_VAL_BYTES);
+	assert_int_equal(attr(&s->attrs, "y")->u.s.len, 3);
+	assert_memory_equal(attr(&s->attrs, "y")->u.s.p, blob, 3);
+	assert_int_equal(attr(&s->attrs, "a")->type, CM_VAL_ARRAY);
+	assert_int_equal(attr(&s->attrs, "a")->u.arr.n, 2);
+	assert_int_equal(attr(&s->attrs, "a")->u.arr.v[0].u.i, -42);
+	assert_true(cm_str_eq(attr(&s->attrs, "a")->u.arr.v[1].u.s, "text"));
+	assert_true(cm_str_eq(attr(&s->attrs, "k")->u.s, "{\"i\":-42,\"b\":true}"));
+	assert_int_equal(s->nevents, 1);
+	assert_true(s->events[0].time_ns == 1500 && cm_str_eq(s->events[0].name, "retry"));
+	assert_int_equal(s->events[0].attrs.n, 1);
+	assert_int_equal(s->events[0].attrs.dropped, 2);
+	assert_int_equal(s->dropped_events, 6);
+	assert_int_equal(s->nlinks, 1);
+	assert_id(s->links[0].span_id.b, 8, "1212121212121212");
+	assert_true(cm_str_eq(s->links[0].trace_state, "k=v") && s->links[0].flags == 1);
+	assert_int_equal(s->links[0].attrs.n, 1);
+	assert_int_equal(s->dropped_links, 7);
+	cm_batch_fini(&b);
+	free(buf);
 }
 
 static void
@@ -480,6 +607,7 @@ main(void)
 		cmocka_unit_test(every_protobuf_prefix_is_refused_or_decoded),
 		cmocka_unit_test(deeply_nested_protobuf_values_are_refused),
 		cmocka_unit_test(protobuf_follows_proto3_rules),
+		cmocka_unit_test(protobuf_packed_by_protobuf_c_decodes_field_for_field),
 		cmocka_unit_test(responses_carry_partial_success),
 	};
 	return cmocka_run_group_tests_name("ingest_decode", tests, NULL, NULL);
