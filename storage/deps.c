@@ -41,6 +41,8 @@ struct st_deps {
 	uint32_t nservices;
 	edge *edges;
 	size_t nedges, capedges;
+	uint32_t *edge_at;   /* open addressing over edges: index + 1, 0 empty */
+	uint32_t edge_slots; /* twice capedges, a power of two */
 	uint64_t newest_hour;
 };
 
@@ -123,6 +125,7 @@ st_deps_destroy(st_deps *d)
 	for (uint32_t i = 0; i < d->nservices; i++)
 		cm_free(d->services[i]);
 	cm_free(d->services);
+	cm_free(d->edge_at);
 	cm_free(d->edges);
 	cm_free(d);
 }
@@ -159,26 +162,65 @@ edge_key(const st_deps *d, const edge *e, char *key, size_t cap)
 	return 10 + pl + cl;
 }
 
+/*
+ * The edge_at slot of (hour, parent, child): the one holding its edge, or
+ * the empty one where it would go. A search of the edge list was 1.4% of
+ * native ingest: a hundred edges an hour, kept for three hours.
+ */
+static uint32_t *
+edge_slot(st_deps *d, uint64_t hour, uint32_t parent, uint32_t child)
+{
+	uint64_t h = (hour * 0x9e3779b97f4a7c15ull) ^ (((uint64_t)parent << 32 | child) * 0xc2b2ae3d27d4eb4full);
+	uint32_t mask = d->edge_slots - 1;
+
+	for (uint32_t i = (uint32_t)(h >> 32) & mask;; i = (i + 1) & mask) {
+		const edge *e;
+		if (d->edge_at[i] == 0)
+			return &d->edge_at[i];
+		e = &d->edges[d->edge_at[i] - 1];
+		if (e->hour == hour && e->parent == parent && e->child == child)
+			return &d->edge_at[i];
+	}
+}
+
+/* Refills edge_at (twice capedges slots) from the edges. */
+static void
+edges_reindex(st_deps *d)
+{
+	memset(d->edge_at, 0, d->edge_slots * sizeof *d->edge_at);
+	for (size_t i = 0; i < d->nedges; i++)
+		*edge_slot(d, d->edges[i].hour, d->edges[i].parent, d->edges[i].child) = (uint32_t)i + 1;
+}
+
 static void
 count_edge(st_deps *d, st_store *s, uint64_t hour, uint32_t parent, uint32_t child)
 {
-	edge *e = NULL;
-	for (size_t i = 0; i < d->nedges && e == NULL; i++)
-		if (d->edges[i].hour == hour && d->edges[i].parent == parent && d->edges[i].child == child)
-			e = &d->edges[i];
+	uint32_t *at = d->edge_slots != 0 ? edge_slot(d, hour, parent, child) : NULL;
+	edge *e = at != NULL && *at != 0 ? &d->edges[*at - 1] : NULL;
+
 	if (e == NULL) {
 		char key[2100], *err = NULL, *val;
 		size_t klen, vlen = 0;
 		if (d->nedges == d->capedges) {
 			size_t cap = d->capedges ? d->capedges * 2 : 64;
 			edge *v = cm_realloc(d->edges, cap * sizeof *v);
-			if (v == NULL)
+			uint32_t *index = cm_calloc(2 * cap, sizeof *index);
+			if (v != NULL)
+				d->edges = v;
+			if (v == NULL || index == NULL) {
+				cm_free(index);
 				return;
-			d->edges = v;
+			}
+			cm_free(d->edge_at);
+			d->edge_at = index;
+			d->edge_slots = (uint32_t)(2 * cap);
 			d->capedges = cap;
+			edges_reindex(d);
+			at = edge_slot(d, hour, parent, child);
 		}
 		e = &d->edges[d->nedges++];
 		*e = (edge){ hour, parent, child, 0, false };
+		*at = (uint32_t)d->nedges;
 		/* start from the stored total: counting goes on across restarts */
 		if ((klen = edge_key(d, e, key, sizeof key)) != 0) {
 			val = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], key, klen, &vlen, &err);
@@ -203,29 +245,28 @@ prefetch_slot(const table gen[2], uint64_t key)
 }
 
 void
-st_deps_prefetch(const st_deps *d, const cm_span *sp)
+st_deps_prefetch(const st_deps *d, const cm_span *sp, st_deps_keys *k)
 {
-	uint64_t self = key_of(&sp->trace_id, &sp->span_id);
-	prefetch_slot(d->seen, self);
-	prefetch_slot(d->pending, self);
-	if (!cm_span_id_is_zero(&sp->parent_span_id)) {
-		uint64_t parent = key_of(&sp->trace_id, &sp->parent_span_id);
-		prefetch_slot(d->seen, parent);
-		prefetch_slot(d->pending, parent);
+	k->self = key_of(&sp->trace_id, &sp->span_id);
+	k->parent = cm_span_id_is_zero(&sp->parent_span_id) ? 0 : key_of(&sp->trace_id, &sp->parent_span_id);
+	prefetch_slot(d->seen, k->self);
+	prefetch_slot(d->pending, k->self);
+	if (k->parent != 0) {
+		prefetch_slot(d->seen, k->parent);
+		prefetch_slot(d->pending, k->parent);
 	}
 }
 
 void
-st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, cm_str service)
+st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, const st_deps_keys *k, cm_str service)
 {
-	uint64_t self = key_of(&sp->trace_id, &sp->span_id), hour = sp->start_ns / 3600000000000ull;
+	uint64_t self = k->self, parent = k->parent, hour = sp->start_ns / 3600000000000ull;
 	uint32_t svc = intern(d, service), other;
 
 	if (svc == UINT32_MAX || find(d->seen, self, &other))
 		return; /* out of memory, or seen already: a resent batch counts nothing */
 	insert(d->seen, self, svc, (uint32_t)hour);
-	if (!cm_span_id_is_zero(&sp->parent_span_id)) {
-		uint64_t parent = key_of(&sp->trace_id, &sp->parent_span_id);
+	if (parent != 0) {
 		if (find(d->seen, parent, &other)) {
 			if (other != svc)
 				count_edge(d, s, hour, other, svc);
@@ -259,5 +300,8 @@ st_deps_flush(st_deps *d, rocksdb_writebatch_t *wb, rocksdb_column_family_handle
 		if (e->hour + 2 >= d->newest_hour)
 			d->edges[kept++] = *e;
 	}
-	d->nedges = kept;
+	if (kept != d->nedges) {
+		d->nedges = kept;
+		edges_reindex(d);
+	}
 }

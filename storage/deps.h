@@ -32,16 +32,22 @@ struct st_store;
 st_deps *st_deps_create(void);
 void st_deps_destroy(st_deps *d);
 
-/*
- * Asks for the table slots st_deps_observe(sp) will read. The tables are
- * 16 MiB of random access: a writer that prefetches a span some spans
- * ahead of observing it overlaps the cache misses instead of waiting for
- * each. Under the same lock as st_deps_observe.
- */
-void st_deps_prefetch(const st_deps *d, const cm_span *sp);
+/* A span's keys in the tables: its own, and its parent's (0: a root). */
+typedef struct st_deps_keys {
+	uint64_t self, parent;
+} st_deps_keys;
 
-/* Feeds one span of service `service`. */
-void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, cm_str service);
+/*
+ * Makes sp's keys and asks for the table slots st_deps_observe() will
+ * read with them. The tables are 16 MiB of random access: a writer that
+ * prefetches a span some spans ahead of observing it overlaps the cache
+ * misses instead of waiting for each. Under the same lock as
+ * st_deps_observe. OUT: *k.
+ */
+void st_deps_prefetch(const st_deps *d, const cm_span *sp, st_deps_keys *k);
+
+/* Feeds one span of service `service`, whose keys st_deps_prefetch() made. */
+void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, const st_deps_keys *k, cm_str service);
 
 /* Adds a Put of every edge total changed since the last call to wb. */
 void st_deps_flush(st_deps *d, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);

@@ -357,6 +357,7 @@ int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
 	writer w = { .s = s, .batches = batches };
+	st_deps_keys ahead[DEPS_PREFETCH_AHEAD];
 	span_ref *refs = NULL;
 	size_t total = 0, k = 0;
 	char *err = NULL;
@@ -409,11 +410,12 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	/* Dependencies: observed now; their totals written with these spans when due (store.h). */
 	pthread_mutex_lock(&s->deps_mu);
 	for (size_t i = 0; i < total && i < DEPS_PREFETCH_AHEAD; i++)
-		st_deps_prefetch(s->deps, refs[i].sp);
+		st_deps_prefetch(s->deps, refs[i].sp, &ahead[i]);
 	for (size_t i = 0; i < total; i++) {
+		st_deps_keys keys = ahead[i % DEPS_PREFETCH_AHEAD]; /* its slot takes span i + DEPS_PREFETCH_AHEAD's */
 		if (i + DEPS_PREFETCH_AHEAD < total)
-			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD].sp);
-		st_deps_observe(s->deps, s, refs[i].sp, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
+			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD].sp, &ahead[i % DEPS_PREFETCH_AHEAD]);
+		st_deps_observe(s->deps, s, refs[i].sp, &keys, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
 	}
 	if (cm_mono_ns() - s->deps_written_ns >= (uint64_t)ST_DEPS_WRITE_MS * 1000000u) {
 		st_deps_flush(s->deps, w.wb, s->cf[CF_META]);

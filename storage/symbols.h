@@ -58,7 +58,7 @@ typedef struct st_symbols {
 	pthread_mutex_t mu;
 	_Atomic(const st_sym_entry *) *text; /* [ST_SYM_MAX], by number */
 	/* primary only: */
-	uint32_t *slot;   /* text -> number + 1, open addressing */
+	uint64_t *slot;   /* text -> its hash's high half, number + 1 (symbols.c); open addressing */
 	uint8_t *stored;  /* [id]: the entry is known to be on disk */
 	uint32_t *putgen; /* [id]: the write that last put the entry */
 	uint32_t gen;     /* the write in progress */

@@ -17,9 +17,9 @@
 
 static const uint64_t T0 = 1700000000000000000u;
 
-/* Writes one span (its own batch) of `service`, id `id`, parent `parent` (0: root), in trace `trace`. */
+/* write_span() with the span starting `hours` hours after T0. */
 static void
-write_span(st_store *st, const char *service, uint8_t trace, uint8_t id, uint8_t parent)
+write_span_at(st_store *st, const char *service, uint8_t trace, uint8_t id, uint8_t parent, uint64_t hours)
 {
 	cm_resource res = { cm_str_from(service), { NULL, 0, 0 } };
 	cm_scope scope = { CM_STR("lib"), CM_STR(""), { NULL, 0, 0 } };
@@ -30,9 +30,16 @@ write_span(st_store *st, const char *service, uint8_t trace, uint8_t id, uint8_t
 	sp.span_id.b[7] = id;
 	sp.parent_span_id.b[7] = parent;
 	sp.name = CM_STR("op");
-	sp.start_ns = T0 + id;
-	sp.end_ns = T0 + 1000;
+	sp.start_ns = T0 + id + hours * 3600000000000u;
+	sp.end_ns = sp.start_ns + 1000;
 	assert_int_equal(st_store_write(st, &b), CM_OK);
+}
+
+/* Writes one span (its own batch) of `service`, id `id`, parent `parent` (0: root), in trace `trace`. */
+static void
+write_span(st_store *st, const char *service, uint8_t trace, uint8_t id, uint8_t parent)
+{
+	write_span_at(st, service, trace, id, parent, 0);
 }
 
 static uint64_t
@@ -98,11 +105,47 @@ edges_are_counted_once_in_any_arrival_order_and_survive_restarts(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Hundreds of edges over several hours: the resolver keeps the last three
+ * hours' totals in memory, indexed; an older hour's late span reloads its
+ * edge's total from the store and adds to it.
+ */
+static void
+many_edges_over_hours_keep_their_totals(void **state)
+{
+	char dir[] = "/tmp/weft-deps-XXXXXX", err[256], parent[16], child[16];
+	st_options o = { 0 };
+	st_store *st;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	o.data_dir = dir;
+	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t hour = 0; hour < 6; hour += 5) /* hour 5 pushes hour 0 out of memory */
+			for (int rep = 0; rep < 2; rep++) /* the second call of each edge finds the first's */
+				for (int e = 0; e < 150; e++) {
+					uint8_t trace = (uint8_t)(e + 1), id = (uint8_t)(2 + 2 * rep + 4 * round + 10 * hour);
+					snprintf(parent, sizeof parent, "p%d", e % 15);
+					snprintf(child, sizeof child, "c%d", e / 15);
+					write_span_at(st, parent, trace, id, 0, hour);
+					write_span_at(st, child, trace, (uint8_t)(id + 1), id, hour);
+				}
+		assert_int_equal(st_store_write_deps(st), CM_OK); /* written, and hour 0 forgotten */
+	}
+	assert_int_equal(calls(st, "p3", "c7", T0, T0 + 1), 4);
+	assert_int_equal(calls(st, "p14", "c9", T0 + 5 * 3600000000000u, T0 + 5 * 3600000000000u + 1), 4);
+	assert_int_equal(calls(st, "p0", "c0", T0, T0 + 6 * 3600000000000u), 8);
+	st_store_close(st);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(edges_are_counted_once_in_any_arrival_order_and_survive_restarts),
+		cmocka_unit_test(many_edges_over_hours_keep_their_totals),
 	};
 	return cmocka_run_group_tests_name("deps", tests, NULL, NULL);
 }
