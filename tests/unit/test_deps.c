@@ -62,17 +62,27 @@ rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(p);
 }
 
+/* Opens a primary store in a new directory made from dir (a mkdtemp template); o keeps its options. */
+static st_store *
+open_new_store(char *dir, st_options *o)
+{
+	char err[256];
+	st_store *st;
+
+	assert_non_null(mkdtemp(dir));
+	memset(o, 0, sizeof *o);
+	o->data_dir = dir;
+	assert_int_equal(st_store_open(o, &st, err, sizeof err), CM_OK);
+	return st;
+}
+
 static void
 edges_are_counted_once_in_any_arrival_order_and_survive_restarts(void **state)
 {
 	char dir[] = "/tmp/weft-deps-XXXXXX", err[256];
-	st_options o = { 0 };
-	st_store *st;
+	st_options o;
+	st_store *st = open_new_store(dir, &o);
 	(void)state;
-
-	assert_non_null(mkdtemp(dir));
-	o.data_dir = dir;
-	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
 
 	write_span(st, "cart", 1, 2, 1);     /* the child first, as usually happens */
 	write_span(st, "frontend", 1, 1, 0); /* then its parent */
@@ -113,14 +123,11 @@ edges_are_counted_once_in_any_arrival_order_and_survive_restarts(void **state)
 static void
 many_edges_over_hours_keep_their_totals(void **state)
 {
-	char dir[] = "/tmp/weft-deps-XXXXXX", err[256], parent[16], child[16];
-	st_options o = { 0 };
-	st_store *st;
+	char dir[] = "/tmp/weft-deps-XXXXXX", parent[16], child[16];
+	st_options o;
+	st_store *st = open_new_store(dir, &o);
 	(void)state;
 
-	assert_non_null(mkdtemp(dir));
-	o.data_dir = dir;
-	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
 	for (int round = 0; round < 2; round++) {
 		for (uint64_t hour = 0; hour < 6; hour += 5) /* hour 5 pushes hour 0 out of memory */
 			for (int rep = 0; rep < 2; rep++) /* the second call of each edge finds the first's */
