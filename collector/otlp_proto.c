@@ -49,6 +49,26 @@ deeper(int depth, const char **why)
 }
 
 static int any_json(cm_jsonw *w, pb_msg m, int depth, const char **why);
+static int member_json(cm_jsonw *w, const pb_field *f, int depth, const char **why);
+
+/*
+ * Checks what a later field replaced (proto3 keeps the last of a singular
+ * field): an AnyValue member `member`, or else a whole AnyValue `any`,
+ * rendered and dropped, so that bad bytes in it are refused all the same.
+ */
+static int
+check_replaced(const pb_field *member, pb_msg any, int depth, const char **why)
+{
+	cm_buf scratch;
+	cm_jsonw w;
+	int rv;
+
+	cm_buf_init(&scratch);
+	cm_jsonw_init(&w, &scratch);
+	rv = member != NULL ? member_json(&w, member, depth, why) : any_json(&w, any, depth, why);
+	cm_buf_fini(&scratch);
+	return rv;
+}
 
 /* A KeyValueList at depth as a JSON object; a key without a value maps to null. */
 static int
@@ -75,6 +95,8 @@ kvlist_json(cm_jsonw *w, pb_msg m, int depth, const char **why)
 				key = pb_str(&kf);
 			} else if (kf.num == 2) {
 				PB_EXPECT(kf, PB_LEN, why);
+				if (value.p != NULL && (rv = check_replaced(NULL, value, depth + 2, why)) != CM_OK)
+					return rv;
 				value = pb_sub(&kf);
 			}
 		}
@@ -100,7 +122,6 @@ static int
 any_json(cm_jsonw *w, pb_msg m, int depth, const char **why)
 {
 	pb_field f, last = { 0 };
-	double d;
 	int rv;
 
 	if ((rv = deeper(depth, why)) != CM_OK)
@@ -109,28 +130,41 @@ any_json(cm_jsonw *w, pb_msg m, int depth, const char **why)
 		if (f.num >= sizeof any_wire)
 			continue;
 		PB_EXPECT(f, any_wire[f.num], why);
+		if ((last.num == 5 || last.num == 6) && (rv = check_replaced(&last, m, depth, why)) != CM_OK)
+			return rv;
 		last = f;
 	}
 	if (rv != CM_OK)
 		return rv;
-	switch (last.num) {
-	case 1: cm_jsonw_strn(w, pb_str(&last)); break;
-	case 2: cm_jsonw_bool(w, last.v != 0); break;
-	case 3: cm_jsonw_int(w, (int64_t)last.v); break;
+	return member_json(w, &last, depth, why);
+}
+
+/* One member f of an AnyValue at depth as JSON; null for none (num 0) or bytes. */
+static int
+member_json(cm_jsonw *w, const pb_field *f, int depth, const char **why)
+{
+	pb_field e;
+	double d;
+	int rv;
+
+	switch (f->num) {
+	case 1: cm_jsonw_strn(w, pb_str(f)); break;
+	case 2: cm_jsonw_bool(w, f->v != 0); break;
+	case 3: cm_jsonw_int(w, (int64_t)f->v); break;
 	case 4:
-		memcpy(&d, &last.v, sizeof d);
+		memcpy(&d, &f->v, sizeof d);
 		cm_jsonw_double(w, d);
 		break;
 	case 5: {
-		pb_msg arr = pb_sub(&last);
+		pb_msg arr = pb_sub(f);
 		if ((rv = deeper(depth + 1, why)) != CM_OK)
 			return rv;
 		cm_jsonw_arr(w);
-		while (pb_next(&arr, &f, &rv, why)) {
-			if (f.num != 1)
+		while (pb_next(&arr, &e, &rv, why)) {
+			if (e.num != 1)
 				continue;
-			PB_EXPECT(f, PB_LEN, why);
-			if ((rv = any_json(w, pb_sub(&f), depth + 2, why)) != CM_OK)
+			PB_EXPECT(e, PB_LEN, why);
+			if ((rv = any_json(w, pb_sub(&e), depth + 2, why)) != CM_OK)
 				return rv;
 		}
 		if (rv != CM_OK)
@@ -138,7 +172,7 @@ any_json(cm_jsonw *w, pb_msg m, int depth, const char **why)
 		cm_jsonw_arr_end(w);
 		break;
 	}
-	case 6: return kvlist_json(w, pb_sub(&last), depth + 1, why);
+	case 6: return kvlist_json(w, pb_sub(f), depth + 1, why);
 	default: cm_jsonw_null(w);
 	}
 	return CM_OK;

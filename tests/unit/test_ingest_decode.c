@@ -199,6 +199,9 @@ protobuf_follows_proto3_rules(void **state)
 	static const uint8_t unknown[] = "\x12\x08" "BBBBBBBB" "\xa0\x06\x01" "\xa1\x06" "12345678" "\xaa\x06\x01x";
 	static const uint8_t name_as_varint[] = "\x12\x08" "BBBBBBBB" "\x28\x01";
 	static const uint8_t group[] = "\x12\x08" "BBBBBBBB" "\x0b";
+	/* an attribute {k: kvlist {a: AnyValue{array_value: <a key of field 0>, string_value: "x"}}} */
+	static const uint8_t replaced_bad[] = "\x12\x08" "BBBBBBBB" "\x4a\x14\x0a\x01k\x12\x0f\x32\x0d\x0a\x0b"
+	                                      "\x0a\x01" "a" "\x12\x06\x2a\x01\x00\x0a\x01" "x";
 	/* Resource{ attributes: {a: "1x"} } twice, the second {service.name: "svc!"}, dropped 2 */
 	static const uint8_t two_resources[] = "\x0a\x0b\x0a\x09\x0a\x01" "a" "\x12\x04\x0a\x02" "1" "x"
 	                                       "\x0a\x1a\x0a\x16\x0a\x0c" "service.name" "\x12\x06\x0a\x04" "svc!" "\x10\x02";
@@ -223,6 +226,10 @@ protobuf_follows_proto3_rules(void **state)
 	cm_batch_fini(&b);
 	assert_int_equal(decode_span_bytes(group, sizeof group - 1, &b, &why), CM_EPROTO);
 	assert_string_equal(why, "protobuf group or invalid wire type");
+	cm_batch_fini(&b);
+	/* Bad bytes in a member a later one replaced are refused too, inside a kvlist as anywhere. */
+	assert_int_equal(decode_span_bytes(replaced_bad, sizeof replaced_bad - 1, &b, &why), CM_EPROTO);
+	assert_string_equal(why, "protobuf field key is malformed");
 	cm_batch_fini(&b);
 	/* A singular message sent twice merges: both resources' attributes, the last dropped count. */
 	n = request_of(req, two_resources, sizeof two_resources - 1, unknown, 10);
