@@ -27,7 +27,7 @@ cm_buf_fini(cm_buf *b)
 }
 
 int
-cm_buf_reserve(cm_buf *b, size_t n)
+cm_buf_grow(cm_buf *b, size_t n)
 {
 	size_t cap;
 	char *p;

@@ -28,7 +28,7 @@ cm_mpw_take(cm_buf *b, size_t n)
 {
 	unsigned char *p;
 
-	if (b->cap - b->len <= n && cm_buf_reserve(b, n) != CM_OK)
+	if (cm_buf_reserve(b, n) != CM_OK)
 		return NULL;
 	p = (unsigned char *)b->data + b->len;
 	b->len += n;
