@@ -158,11 +158,11 @@ st_block_scratch_fini(st_block_scratch *x)
 }
 
 static void
-id_index_make(st_block_scratch *x, const span_ref *refs, uint32_t n)
+id_index_make(st_block_scratch *x, const cm_span *const *refs, uint32_t n)
 {
 	for (uint32_t i = n; i-- > 0;) { /* the first of equal ids wins, as a scan would find it */
-		uint32_t h = id_slot(x, &refs[i].sp->span_id);
-		while (x->slot[h] != 0 && memcmp(refs[x->slot[h] - 1].sp->span_id.b, refs[i].sp->span_id.b, 8) != 0)
+		uint32_t h = id_slot(x, &refs[i]->span_id);
+		while (x->slot[h] != 0 && memcmp(refs[x->slot[h] - 1]->span_id.b, refs[i]->span_id.b, 8) != 0)
 			h = (h + 1) & x->mask;
 		x->slot[h] = i + 1;
 	}
@@ -170,16 +170,16 @@ id_index_make(st_block_scratch *x, const span_ref *refs, uint32_t n)
 
 /* The index of the span with id in the block, or UINT32_MAX. */
 static uint32_t
-id_index_find(const st_block_scratch *x, const span_ref *refs, const cm_span_id *id)
+id_index_find(const st_block_scratch *x, const cm_span *const *refs, const cm_span_id *id)
 {
 	for (uint32_t h = id_slot(x, id); x->slot[h] != 0; h = (h + 1) & x->mask)
-		if (memcmp(refs[x->slot[h] - 1].sp->span_id.b, id->b, 8) == 0)
+		if (memcmp(refs[x->slot[h] - 1]->span_id.b, id->b, 8) == 0)
 			return x->slot[h] - 1;
 	return UINT32_MAX;
 }
 
 static void
-put_parent(cm_buf *b, const st_block_scratch *ids, const span_ref *refs, const cm_span *sp)
+put_parent(cm_buf *b, const st_block_scratch *ids, const cm_span *const *refs, const cm_span *sp)
 {
 	uint32_t i;
 	if (cm_span_id_is_zero(&sp->parent_span_id)) {
@@ -203,10 +203,10 @@ ref_index(const uint64_t (*pairs)[2], uint32_t n, uint64_t r, uint64_t s)
 }
 
 void
-st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const span_ref *refs, uint32_t n,
-    uint64_t *const *res_hash, uint64_t *const *scope_hash)
+st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const cm_span *const *refs, uint32_t n,
+    const uint64_t *res_hash, const uint64_t *scope_hash)
 {
-	uint64_t base = n > 0 ? refs[0].sp->start_ns : 0;
+	uint64_t base = n > 0 ? refs[0]->start_ns : 0;
 	uint32_t nrefs = 0;
 	uint8_t hash[16];
 
@@ -216,8 +216,8 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const s
 	}
 	id_index_make(x, refs, n);
 	for (uint32_t i = 0; i < n; i++) { /* the distinct (resource, scope) pairs, in order of first use */
-		const cm_span *sp = refs[i].sp;
-		uint64_t r = res_hash[refs[i].batch][sp->resource], s = scope_hash[refs[i].batch][sp->scope];
+		const cm_span *sp = refs[i];
+		uint64_t r = res_hash[sp->resource], s = scope_hash[sp->scope];
 		if ((x->ref_of[i] = ref_index(x->pairs, nrefs, r, s)) == nrefs) {
 			x->pairs[nrefs][0] = r;
 			x->pairs[nrefs++][1] = s;
@@ -231,7 +231,7 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const s
 		cm_buf_append(out, hash, 16);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const cm_span *sp = refs[i].sp;
+		const cm_span *sp = refs[i];
 		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
 		if (i > 0)
 			cm_buf_append(out, sp->span_id.b, 8);

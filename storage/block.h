@@ -58,12 +58,12 @@ void st_block_scratch_fini(st_block_scratch *x);
 
 /*
  * Appends the spans refs[0..n) of one trace, in start order (the first
- * names the block: keys.h), to out; res_hash[b][r] and
- * scope_hash[b][s] are the content hashes of batch b's resource r and
- * scope s. Out of memory shows in out->failed.
+ * names the block: keys.h), to out; res_hash[r] and scope_hash[s] are
+ * the content hashes of their batch's resource r and scope s. Out of
+ * memory shows in out->failed.
  */
-void st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const span_ref *refs, uint32_t n,
-    uint64_t *const *res_hash, uint64_t *const *scope_hash);
+void st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const cm_span *const *refs, uint32_t n,
+    const uint64_t *res_hash, const uint64_t *scope_hash);
 
 /* How a decoder turns a symbol number into text that outlives the span. */
 typedef struct st_block_syms {

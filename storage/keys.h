@@ -33,9 +33,10 @@
  *                 minus the position after the trace listed before it with
  *                 the same low bits, or minus 0) ... attribute postings of
  *                 the batch's traces (tags.h)
- *              One 'S' entry per service and one 'T' entry per written batch;
- *              start is the batch's earliest span start, batch a hash of its
- *              first span's ids (so a resent batch rewrites the same entries).
+ *              One 'S' entry per service and one 'T' entry per write (its
+ *              batches merged); start is the write's earliest span start,
+ *              batch a hash of all its trace and span ids (so only a write
+ *              of the same spans replaces the entries).
  *              Search scans them newest first.
  *
  * Big-endian integers make byte order equal time order, so a prefix seek on

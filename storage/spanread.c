@@ -8,6 +8,12 @@
  * come out ordered by start within each block and blocks by their first
  * start; the result is then sorted by start. Resources and scopes are
  * fetched once per distinct hash.
+ *
+ * A span stored again by a resent batch is read once: a resent batch
+ * forms other blocks than the write it was first part of (spanwrite.c),
+ * or lands in the next partition, so a span equal in id, start and
+ * parent to one of an earlier block is dropped. Repeats within one block
+ * are the sender's own and are kept, as Jaeger keeps them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,12 +144,20 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 }
 
 /* The trace being read: spans appended to out, resource and scope hashes numbered. */
+/* The spans of the blocks read so far, by span id: open addressing of index + 1 in out->spans. */
+typedef struct span_set {
+	uint32_t *slot;
+	uint32_t mask; /* slots - 1; no table yet when slot is NULL */
+	uint32_t n;
+} span_set;
+
 typedef struct trace_read {
 	st_store *s;
 	const cm_trace_id *id;
 	cm_batch *out;
 	uint32_t cap;
 	refs res, scopes;
+	span_set seen;
 } trace_read;
 
 /* A symbol's text, copied into the batch's arena (st_block_syms). */
@@ -183,6 +197,75 @@ grow(trace_read *tr, uint32_t n)
 	return CM_OK;
 }
 
+static uint32_t
+span_home(const span_set *set, const cm_span *sp)
+{
+	uint64_t h;
+	memcpy(&h, sp->span_id.b, 8); /* random bits already */
+	return (uint32_t)(h ^ h >> 32) & set->mask;
+}
+
+/* Adds out->spans[i] to the set; false when out of memory. */
+static bool
+set_add(span_set *set, const cm_batch *out, uint32_t i)
+{
+	if ((set->n + 1) * 2 > set->mask + 1 || set->slot == NULL) {
+		uint32_t cap = set->slot ? (set->mask + 1) * 2 : 256;
+		uint32_t *old = set->slot, old_cap = set->slot ? set->mask + 1 : 0;
+		if ((set->slot = cm_calloc(cap, sizeof *set->slot)) == NULL) {
+			set->slot = old;
+			return false;
+		}
+		set->mask = cap - 1;
+		set->n = 0;
+		for (uint32_t k = 0; k < old_cap; k++)
+			if (old[k] != 0)
+				set_add(set, out, old[k] - 1); /* room enough: cannot fail */
+		cm_free(old);
+	}
+	uint32_t h = span_home(set, &out->spans[i]);
+	while (set->slot[h] != 0)
+		h = (h + 1) & set->mask;
+	set->slot[h] = i + 1;
+	set->n++;
+	return true;
+}
+
+/* Whether a span read before (an earlier block's) has sp's id, start and parent. */
+static bool
+set_has(const span_set *set, const cm_batch *out, const cm_span *sp)
+{
+	if (set->slot == NULL)
+		return false;
+	for (uint32_t h = span_home(set, sp); set->slot[h] != 0; h = (h + 1) & set->mask) {
+		const cm_span *o = &out->spans[set->slot[h] - 1];
+		if (o->start_ns == sp->start_ns && memcmp(o->span_id.b, sp->span_id.b, 8) == 0 &&
+		    memcmp(o->parent_span_id.b, sp->parent_span_id.b, 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Keeps the n spans just decoded after out->spans[0..out->nspans) that no
+ * earlier block had (see the top of this file), and adds them to the set.
+ */
+static int
+keep_new_spans(trace_read *tr, uint32_t n)
+{
+	cm_batch *out = tr->out;
+	uint32_t from = out->nspans, kept = from;
+
+	for (uint32_t k = from; k < from + n; k++)
+		if (!set_has(&tr->seen, out, &out->spans[k]))
+			out->spans[kept++] = out->spans[k];
+	for (uint32_t k = from; k < kept; k++)
+		if (!set_add(&tr->seen, out, k))
+			return CM_ENOMEM;
+	out->nspans = kept;
+	return CM_OK;
+}
+
 /* Appends the spans of one block (st_trace_blocks callback). */
 static int
 add_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
@@ -212,44 +295,20 @@ add_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 		if (sp->resource == UINT32_MAX || sp->scope == UINT32_MAX)
 			rv = CM_ENOMEM;
 	}
-	if (rv == CM_OK)
-		out->nspans += n;
-	return rv;
-}
-
-/*
- * Removes spans stored twice: a batch resent after its partition ended is
- * written again into the next one. out->spans is sorted by start and id.
- */
-static void
-drop_repeats(cm_batch *out)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < out->nspans; i++) {
-		const cm_span *sp = &out->spans[i];
-		if (n > 0 && out->spans[n - 1].start_ns == sp->start_ns &&
-		    memcmp(out->spans[n - 1].span_id.b, sp->span_id.b, 8) == 0 &&
-		    memcmp(out->spans[n - 1].parent_span_id.b, sp->parent_span_id.b, 8) == 0)
-			continue;
-		out->spans[n++] = *sp;
-	}
-	out->nspans = n;
+	return rv == CM_OK ? keep_new_spans(tr, n) : rv;
 }
 
 int
 st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 {
 	trace_read tr = { .s = s, .id = id, .out = out };
-	uint32_t parts = 0;
 	uint64_t now = s->now_ns();
 	int rv = CM_OK;
 
 	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++) {
-		uint32_t before = out->nspans;
 		if (!st_part_alive(s, &s->parts[i], now))
 			continue;
 		rv = st_trace_blocks(s, s->parts[i].spans, id, add_block, &tr, "read trace");
-		parts += out->nspans > before;
 	}
 	if (rv == CM_EPROTO || rv == CM_EVERSION)
 		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
@@ -257,12 +316,11 @@ st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out)
 		rv = CM_ENOENT;
 	if (rv == CM_OK)
 		qsort(out->spans, out->nspans, sizeof *out->spans, by_start);
-	if (rv == CM_OK && parts > 1)
-		drop_repeats(out);
 	if (rv == CM_OK)
 		rv = load_refs(s, out, &tr.res, &tr.scopes);
 	cm_free(tr.res.v);
 	cm_free(tr.scopes.v);
+	cm_free(tr.seen.slot);
 	return rv;
 }
 

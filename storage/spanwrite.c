@@ -1,15 +1,19 @@
 /*
- * spanwrite.c - the write path: one cm_batch -> one RocksDB write batch.
+ * spanwrite.c - the write path: batches -> one RocksDB write batch.
  *
  * Everything goes into the time partition current at arrival
- * (partition.h). The spans of one trace in one batch are stored together
- * as one span block (keys.h, block.h), headed by their partial summary (summary.h),
- * so a batch costs one memtable insert per trace instead of one per span,
- * and the block compresses as a unit. Several batches can be written at
- * once (one WAL write) but never share a block, so a block's key depends
- * only on its batch: a resent batch rewrites the same blocks. Each batch
- * also gets its index entries: by service, by time, and attribute postings
- * (tags.h). Resources and scopes are stored once per distinct content
+ * (partition.h). The batches of one write are merged first: the spans of
+ * one trace in them are stored together as one span block (keys.h,
+ * block.h), headed by their partial summary (summary.h), so a write costs
+ * one memtable insert per trace instead of one per span, and the block
+ * compresses as a unit. The merged batch gets one set of index entries:
+ * by service, by time, and attribute postings (tags.h), each trace and
+ * tag listed once however many of the write's batches carry it. A batch
+ * resent while its first copy is queued lands in the same write, and its
+ * repeats are dropped here (drop_resent); resent alone after it was part
+ * of a larger write, it forms other blocks: readers drop the repeated
+ * spans (spanread.c), and trace summaries count them twice (summary.h).
+ * Resources and scopes are stored once per distinct content
  * (keyed by the hash of their encoding); each span refers to them by that
  * hash. Services and operations are upserted so listing them needs no scan
  * of spans. Meta entries already known to be stored (the store's seen-set)
@@ -37,14 +41,14 @@ typedef struct writer {
 	rocksdb_writebatch_t *wb;
 	st_store *s;
 	st_part *part; /* the partition written into */
-	const cm_batch *const *batches;
+	const cm_batch *b; /* the write's batches, merged */
 	st_summary_scratch sum;
 	st_block_scratch blk;
 	cm_buf head; /* a block's summary */
 	cm_buf buf;
-	uint64_t **res_hash;   /* per batch, per resource */
-	uint64_t **scope_hash; /* per batch, per scope */
-	uint64_t *fresh; /* meta hashes written by this batch, for the seen-set */
+	uint64_t *res_hash;   /* per resource */
+	uint64_t *scope_hash; /* per scope */
+	uint64_t *fresh; /* meta hashes written by this write, for the seen-set */
 	size_t nfresh, capfresh;
 	bool oom;
 } writer;
@@ -112,21 +116,32 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 	put_meta_once(w, ST_META_OPERATION, key, n, "", 0);
 }
 
-/* Order of spans in a write: by batch, trace, start, then span id. */
+/* Whether x and y are the same span: a resent batch's repeats have the same trace, id, start and parent. */
+static bool
+same_span(const cm_span *x, const cm_span *y)
+{
+	return x->start_ns == y->start_ns && memcmp(x->span_id.b, y->span_id.b, 8) == 0 &&
+	    memcmp(x->trace_id.b, y->trace_id.b, 16) == 0 &&
+	    memcmp(x->parent_span_id.b, y->parent_span_id.b, 8) == 0;
+}
+
+/*
+ * Order of spans in a write: by trace, start, span id, then place in the
+ * merged batch, which puts the repeats of a span in the order of the
+ * batches that carried them (drop_resent()).
+ */
 static int
 by_trace_start(const void *a, const void *b)
 {
-	const span_ref *ra = a, *rb = b;
-	const cm_span *x = ra->sp, *y = rb->sp;
-	int c;
-	if (ra->batch != rb->batch)
-		return ra->batch < rb->batch ? -1 : 1;
-	c = memcmp(x->trace_id.b, y->trace_id.b, 16);
+	const cm_span *x = *(const cm_span *const *)a, *y = *(const cm_span *const *)b;
+	int c = memcmp(x->trace_id.b, y->trace_id.b, 16);
 	if (c != 0)
 		return c;
 	if (x->start_ns != y->start_ns)
 		return x->start_ns < y->start_ns ? -1 : 1;
-	return memcmp(x->span_id.b, y->span_id.b, 8);
+	if ((c = memcmp(x->span_id.b, y->span_id.b, 8)) != 0)
+		return c;
+	return x < y ? -1 : x > y;
 }
 
 typedef struct op_stat {
@@ -136,9 +151,9 @@ typedef struct op_stat {
 
 /* True if refs[i] starts another trace than refs[i - 1]. */
 static inline bool
-new_trace(const span_ref *refs, size_t i)
+new_trace(const cm_span *const *refs, size_t i)
 {
-	return i == 0 || memcmp(refs[i].sp->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0;
+	return i == 0 || memcmp(refs[i]->trace_id.b, refs[i - 1]->trace_id.b, 16) != 0;
 }
 
 /*
@@ -148,7 +163,7 @@ new_trace(const span_ref *refs, size_t i)
  * the traces listed.
  */
 static size_t
-put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n, cm_str svc)
+put_service_traces(writer *w, const cm_batch *b, const cm_span *const *refs, size_t n, cm_str svc)
 {
 	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
 	size_t listed = 0;
@@ -159,7 +174,7 @@ put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n,
 		uint32_t nops = 0;
 		bool wildcard = false;
 		for (j = i; j < n && (j == i || !new_trace(refs, j)); j++) {
-			const cm_span *sp = refs[j].sp;
+			const cm_span *sp = refs[j];
 			uint64_t d = sp->end_ns - sp->start_ns;
 			uint32_t k;
 			if (wildcard || !cm_str_same(b->resources[sp->resource].service, svc))
@@ -197,31 +212,39 @@ put_service_traces(writer *w, const cm_batch *b, const span_ref *refs, size_t n,
 }
 
 /*
- * The index entries of one batch (keys.h): refs[0..n) are its spans sorted
- * by trace. The list of all its traces by time, their attribute postings,
+ * The index entries of the write's batch (keys.h): refs[0..n) are its spans
+ * sorted by trace. The list of all its traces by time, their attribute postings,
  * and for each service the traces it has spans in, with operations.
  */
 static void
-put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
+put_batch_index(writer *w, const cm_batch *b, const cm_span *const *refs, size_t n)
 {
 	char key[1 + 1024 + 1 + 16];
-	uint8_t batch_key[8], ids[24];
-	uint64_t start = UINT64_MAX;
+	uint8_t batch_key[8];
+	uint64_t start = UINT64_MAX, h = ST_HASH_SEED;
 	size_t klen;
 
 	if (n == 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		start = refs[i].sp->start_ns < start ? refs[i].sp->start_ns : start;
-	memcpy(ids, refs[0].sp->trace_id.b, 16);
-	memcpy(ids + 16, refs[0].sp->span_id.b, 8);
-	st_put_be64(batch_key, st_hash64(ids, sizeof ids));
+	/*
+	 * The entries' key names every span: a write's entries are replaced
+	 * only by a write of the same spans. A batch resent alone after it was
+	 * part of a larger write gets entries of its own, and the larger
+	 * write's, which list its other batches' traces and tags, stay.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		start = refs[i]->start_ns < start ? refs[i]->start_ns : start;
+		if (new_trace(refs, i))
+			h = st_hash_mix(h, refs[i]->trace_id.b, 16);
+		h = st_hash_mix(h, refs[i]->span_id.b, 8);
+	}
+	st_put_be64(batch_key, h);
 
 	/* 'T': every trace of the batch */
 	w->buf.len = 0;
 	for (size_t i = 0; i < n; i++)
 		if (new_trace(refs, i))
-			cm_buf_append(&w->buf, refs[i].sp->trace_id.b, 16);
+			cm_buf_append(&w->buf, refs[i]->trace_id.b, 16);
 	key[0] = ST_INDEX_TIME;
 	st_put_be64((uint8_t *)key + 1, start);
 	memcpy(key + 9, batch_key, 8);
@@ -255,13 +278,13 @@ put_batch_index(writer *w, const cm_batch *b, const span_ref *refs, size_t n)
 
 /* Adds one block (keys.h): the spans refs[0..n) of one trace, headed by their summary. */
 static void
-put_block(writer *w, const span_ref *refs, uint32_t n)
+put_block(writer *w, const cm_span *const *refs, uint32_t n)
 {
 	uint8_t key[ST_SPAN_KEY_SIZE], version = ST_SPAN_VALUE_VERSION;
 	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
 
 	w->head.len = 0;
-	if (!st_summary_put(&w->head, &enc, w->batches[refs[0].batch], refs, n, &w->sum)) {
+	if (!st_summary_put(&w->head, &enc, w->b, refs, n, &w->sum)) {
 		w->oom = true;
 		return;
 	}
@@ -271,29 +294,29 @@ put_block(writer *w, const span_ref *refs, uint32_t n)
 		st_put_varint(&w->buf, w->head.len);
 	cm_buf_append(&w->buf, w->head.data, w->head.len);
 	st_block_encode(&enc, &w->blk, &w->buf, refs, n, w->res_hash, w->scope_hash);
-	st_key_span(key, refs[0].sp);
+	st_key_span(key, refs[0]);
 	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
 }
 
-/* Resources, scopes, services and operations of batch bi. */
+/* Resources, scopes, services and operations of the write's batch. */
 static bool
-put_meta_of(writer *w, const cm_batch *b, size_t bi)
+put_meta_of(writer *w, const cm_batch *b)
 {
-	w->res_hash[bi] = cm_calloc(b->nresources + 1, sizeof(uint64_t));
-	w->scope_hash[bi] = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
-	if (w->res_hash[bi] == NULL || w->scope_hash[bi] == NULL)
+	w->res_hash = cm_calloc(b->nresources + 1, sizeof(uint64_t));
+	w->scope_hash = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
+	if (w->res_hash == NULL || w->scope_hash == NULL)
 		return false;
 	for (uint32_t i = 0; i < b->nresources; i++) {
 		const cm_resource *r = &b->resources[i];
 		w->buf.len = 0;
 		cm_pack_resource(&w->buf, r);
-		w->res_hash[bi][i] = put_hashed(w, ST_META_RESOURCE);
+		w->res_hash[i] = put_hashed(w, ST_META_RESOURCE);
 		put_meta_once(w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
 	}
 	for (uint32_t i = 0; i < b->nscopes; i++) {
 		w->buf.len = 0;
 		cm_pack_scope(&w->buf, &b->scopes[i]);
-		w->scope_hash[bi][i] = put_hashed(w, ST_META_SCOPE);
+		w->scope_hash[i] = put_hashed(w, ST_META_SCOPE);
 	}
 	for (uint32_t i = 0; i < b->nspans; i++)
 		put_operation(w, b, &b->spans[i]);
@@ -353,13 +376,89 @@ lock_for_write(st_store *s, st_part **part)
 	return rv;
 }
 
+/*
+ * The n batches as one: their resources, scopes and spans one after the
+ * other, each span's resource and scope renumbered, and in origin[i] the
+ * batch span i came from. The spans' contents stay where they are (the
+ * batches outlive the write). False when out of memory; free the arrays
+ * with merged_fini() either way.
+ */
+static bool
+merge_batches(const cm_batch *const *batches, size_t n, cm_batch *m, uint32_t **origin)
+{
+	size_t spans = 0, res = 0, scopes = 0;
+
+	memset(m, 0, sizeof *m);
+	for (size_t i = 0; i < n; i++) {
+		spans += batches[i]->nspans;
+		res += batches[i]->nresources;
+		scopes += batches[i]->nscopes;
+	}
+	if (spans > UINT32_MAX || res > UINT32_MAX || scopes > UINT32_MAX)
+		return false;
+	m->spans = cm_malloc((spans + 1) * sizeof *m->spans);
+	m->resources = cm_malloc((res + 1) * sizeof *m->resources);
+	m->scopes = cm_malloc((scopes + 1) * sizeof *m->scopes);
+	*origin = cm_malloc((spans + 1) * sizeof **origin);
+	if (m->spans == NULL || m->resources == NULL || m->scopes == NULL || *origin == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const cm_batch *b = batches[i];
+		cm_span *sp = m->spans + m->nspans;
+		memcpy(sp, b->spans, b->nspans * sizeof *sp);
+		for (uint32_t j = 0; j < b->nspans; j++) {
+			sp[j].resource += m->nresources;
+			sp[j].scope += m->nscopes;
+			(*origin)[m->nspans + j] = (uint32_t)i;
+		}
+		m->nspans += b->nspans;
+		memcpy(m->resources + m->nresources, b->resources, b->nresources * sizeof *m->resources);
+		m->nresources += b->nresources;
+		memcpy(m->scopes + m->nscopes, b->scopes, b->nscopes * sizeof *m->scopes);
+		m->nscopes += b->nscopes;
+	}
+	return true;
+}
+
+static void
+merged_fini(cm_batch *m, uint32_t *origin)
+{
+	cm_free(m->spans);
+	cm_free(m->resources);
+	cm_free(m->scopes);
+	cm_free(origin);
+}
+
+/*
+ * Drops from refs[0..n), sorted by by_trace_start(), the spans that an
+ * earlier batch of the write carried too: a batch resent while the first
+ * copy was still queued. Repeats within one batch are the sender's own and
+ * stay, as Jaeger keeps them. Returns the spans kept.
+ */
+static size_t
+drop_resent(const cm_batch *b, const uint32_t *origin, const cm_span **refs, size_t n)
+{
+	size_t kept = 0, first = 0; /* first: where the run of equal spans began */
+
+	for (size_t i = 0; i < n; i++) {
+		if (kept == 0 || !same_span(refs[first], refs[i]))
+			first = kept;
+		else if (origin[refs[i] - b->spans] != origin[refs[first] - b->spans])
+			continue;
+		refs[kept++] = refs[i];
+	}
+	return kept;
+}
+
 int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
-	writer w = { .s = s, .batches = batches };
+	writer w = { .s = s };
 	st_deps_keys ahead[DEPS_PREFETCH_AHEAD];
-	span_ref *refs = NULL;
-	size_t total = 0, k = 0;
+	const cm_span **refs = NULL;
+	cm_batch merged = { 0 };
+	uint32_t *origin = NULL;
+	size_t total;
 	char *err = NULL;
 	int rv = CM_ENOMEM;
 
@@ -376,31 +475,26 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
 	cm_buf_init(&w.head);
-	for (size_t i = 0; i < n; i++)
-		total += batches[i]->nspans;
-	w.res_hash = cm_calloc(n + 1, sizeof *w.res_hash);
-	w.scope_hash = cm_calloc(n + 1, sizeof *w.scope_hash);
-	refs = cm_malloc((total + 1) * sizeof *refs);
-	if (w.res_hash == NULL || w.scope_hash == NULL || refs == NULL)
+	if (n == 1)
+		w.b = batches[0];
+	else if (merge_batches(batches, n, &merged, &origin))
+		w.b = &merged;
+	else
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (!put_meta_of(&w, batches[i], i))
-			goto out;
-		for (uint32_t j = 0; j < batches[i]->nspans; j++)
-			refs[k++] = (span_ref){ &batches[i]->spans[j], (uint32_t)i };
-	}
+	total = w.b->nspans;
+	refs = cm_malloc((total + 1) * sizeof *refs);
+	if (refs == NULL || !put_meta_of(&w, w.b))
+		goto out;
+	for (size_t i = 0; i < total; i++)
+		refs[i] = &w.b->spans[i];
 	qsort(refs, total, sizeof *refs, by_trace_start);
+	if (origin != NULL)
+		total = drop_resent(w.b, origin, refs, total);
 	st_sym_write_begin(&s->sym);
-	for (size_t i = 0, j = 0; i < total; i = j) { /* refs are grouped by batch: index each */
-		while (j < total && refs[j].batch == refs[i].batch)
-			j++;
-		put_batch_index(&w, batches[refs[i].batch], refs + i, j - i);
-	}
+	put_batch_index(&w, w.b, refs, total);
 	for (size_t i = 0, j; i < total; i = j) {
-		for (j = i + 1; j < total; j++)
-			if (refs[i].batch != refs[j].batch ||
-			    memcmp(refs[i].sp->trace_id.b, refs[j].sp->trace_id.b, 16) != 0)
-				break;
+		for (j = i + 1; j < total && !new_trace(refs, j); j++)
+			;
 		put_block(&w, refs + i, (uint32_t)(j - i));
 	}
 	if (w.buf.failed || w.head.failed || w.oom) {
@@ -410,12 +504,12 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	/* Dependencies: observed now; their totals written with these spans when due (store.h). */
 	pthread_mutex_lock(&s->deps_mu);
 	for (size_t i = 0; i < total && i < DEPS_PREFETCH_AHEAD; i++)
-		st_deps_prefetch(s->deps, refs[i].sp, &ahead[i]);
+		st_deps_prefetch(s->deps, refs[i], &ahead[i]);
 	for (size_t i = 0; i < total; i++) {
 		st_deps_keys keys = ahead[i % DEPS_PREFETCH_AHEAD]; /* its slot takes span i + DEPS_PREFETCH_AHEAD's */
 		if (i + DEPS_PREFETCH_AHEAD < total)
-			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD].sp, &ahead[i % DEPS_PREFETCH_AHEAD]);
-		st_deps_observe(s->deps, s, refs[i].sp, &keys, batches[refs[i].batch]->resources[refs[i].sp->resource].service);
+			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD], &ahead[i % DEPS_PREFETCH_AHEAD]);
+		st_deps_observe(s->deps, s, refs[i], &keys, w.b->resources[refs[i]->resource].service);
 	}
 	if (cm_mono_ns() - s->deps_written_ns >= (uint64_t)ST_DEPS_WRITE_MS * 1000000u) {
 		st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
@@ -428,10 +522,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	if (rv == CM_OK)
 		st_seen_add(&s->seen, w.fresh, w.nfresh);
 out:
-	for (size_t i = 0; w.res_hash != NULL && i < n; i++) {
-		cm_free(w.res_hash[i]);
-		cm_free(w.scope_hash[i]);
-	}
+	merged_fini(&merged, origin);
 	cm_free(refs);
 	cm_free(w.fresh);
 	st_summary_scratch_fini(&w.sum);

@@ -57,13 +57,16 @@ void st_store_close(st_store *s);
  * Writes every span of b, with its resource and scope, in one atomic
  * RocksDB write batch. On CM_OK the spans are in the write-ahead log (and
  * on disk with sync): they survive a crash of the process. Writing the same
- * span twice stores it once: keys derive from trace id, start and span id.
+ * batch twice stores it once: keys derive from trace id, start and span id.
  */
 int st_store_write(st_store *s, const cm_batch *b);
 
 /*
- * Writes n batches in one atomic RocksDB write batch (one WAL write).
- * Durability and idempotence as st_store_write().
+ * Writes n batches in one atomic RocksDB write batch (one WAL write),
+ * merged: a trace's spans in any of them form one block, and each trace
+ * and tag is indexed once. Durability as st_store_write(). A batch
+ * written again alone is stored again in part; trace reads return each
+ * span once, trace summaries count its spans twice.
  */
 int st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n);
 

@@ -28,12 +28,6 @@ typedef struct st_seen {
 	uint32_t used;
 } st_seen;
 
-/* A span of one of the batches being written (spanwrite.c and its helpers). */
-typedef struct span_ref {
-	const cm_span *sp;
-	uint32_t batch;
-} span_ref;
-
 /* One time partition: the spans and index written while it was current. */
 typedef struct st_part {
 	uint64_t start_s, end_s; /* [start, end) in Unix seconds, of arrival */

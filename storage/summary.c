@@ -26,7 +26,7 @@ st_summary_scratch_fini(st_summary_scratch *s)
 }
 
 bool
-st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const span_ref *refs, size_t n,
+st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const cm_span *const *refs, size_t n,
     st_summary_scratch *scratch)
 {
 	uint64_t start = UINT64_MAX, end = 0;
@@ -35,7 +35,7 @@ st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const sp
 	const cm_span *root = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		const cm_span *s = refs[i].sp;
+		const cm_span *s = refs[i];
 		cm_str svc = s->resource < b->nresources ? b->resources[s->resource].service : CM_STR("");
 		size_t k;
 		start = s->start_ns < start ? s->start_ns : start;

@@ -8,9 +8,10 @@
  * trace's partials, one prefix seek per live partition, without decoding
  * a span. The header costs no write of its own: separate summary entries
  * cost ingest 18% (random keys in a second family to insert and compact),
- * the header nothing measurable. A batch resent into the same partition
- * rewrites its block; resent after its partition ended, its spans are
- * counted twice.
+ * the header nothing measurable. A batch written again as it was written
+ * before rewrites its blocks; resent alone after it was merged with other
+ * batches in a write (spanwrite.c), or after its partition ended, its
+ * spans are counted twice (trace reads drop the repeats).
  */
 #ifndef WEFT_STORAGE_SUMMARY_H
 #define WEFT_STORAGE_SUMMARY_H
@@ -33,7 +34,7 @@ void st_summary_scratch_fini(st_summary_scratch *s);
  * as blocks write them (block.h). The earliest start and the span count are
  * the spans' own (block.h). False when out of memory.
  */
-bool st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const span_ref *refs, size_t n,
+bool st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const cm_span *const *refs, size_t n,
     st_summary_scratch *scratch);
 
 /* st_trace_summary() with s->lock held. */

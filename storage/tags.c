@@ -274,7 +274,7 @@ radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 
 int
 st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *index, const cm_batch *b,
-    const span_ref *refs, size_t n, const uint8_t suffix[16])
+    const cm_span *const *refs, size_t n, const uint8_t suffix[16])
 {
 	collector c = { 0 };
 	shared_tags res = { 0 }, scopes = { 0 };
@@ -286,8 +286,8 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 		c.oom = true;
 
 	for (size_t i = 0; i < n; i++) {
-		const cm_span *s = refs[i].sp;
-		if (i > 0 && memcmp(s->trace_id.b, refs[i - 1].sp->trace_id.b, 16) != 0)
+		const cm_span *s = refs[i];
+		if (i > 0 && memcmp(s->trace_id.b, refs[i - 1]->trace_id.b, 16) != 0)
 			c.trace++;
 		if (c.oom)
 			break;

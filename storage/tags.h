@@ -52,7 +52,7 @@ bool st_tag_span_has(const cm_batch *b, const cm_span *s, const char *key, const
  * Returns CM_OK or CM_ENOMEM.
  */
 int st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *index, const cm_batch *b,
-    const span_ref *refs, size_t n, const uint8_t suffix[16]);
+    const cm_span *const *refs, size_t n, const uint8_t suffix[16]);
 
 /* The low hash bits a posting lists a tag by. */
 static inline uint32_t

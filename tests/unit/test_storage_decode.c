@@ -151,16 +151,15 @@ typedef struct sample_block {
 static void
 make_block(sample_block *k)
 {
-	static uint64_t res[2] = { 0x1111, 0x2222 }, scope[1] = { 0x3333 };
-	uint64_t *rh[1] = { res }, *sh[1] = { scope };
-	span_ref refs[3] = { { &k->sp[0], 0 }, { &k->sp[1], 0 }, { &k->sp[2], 0 } };
+	static const uint64_t res[2] = { 0x1111, 0x2222 }, scope[1] = { 0x3333 };
+	const cm_span *refs[3] = { &k->sp[0], &k->sp[1], &k->sp[2] };
 	const st_block_enc inline_only = { NULL, NULL, NULL };
 
 	make_spans(k->sp, &k->ev, &k->ln);
 	st_key_span(k->key, &k->sp[0]);
 	cm_buf_init(&k->b);
 	st_block_scratch x = { 0 };
-	st_block_encode(&inline_only, &x, &k->b, refs, 3, rh, sh);
+	st_block_encode(&inline_only, &x, &k->b, refs, 3, res, scope);
 	st_block_scratch_fini(&x);
 	assert_false(k->b.failed);
 }
@@ -250,9 +249,9 @@ big_blocks_keep_their_parents(void **state)
 {
 	enum { N = 3000 };
 	static cm_span sp[N], out[N];
-	static span_ref refs[N];
+	static const cm_span *refs[N];
 	static uint64_t res_out[N], scope_out[N];
-	uint64_t res[1] = { 1 }, scope[1] = { 2 }, *rh[1] = { res }, *sh[1] = { scope };
+	const uint64_t res[1] = { 1 }, scope[1] = { 2 };
 	const st_block_enc inline_only = { NULL, NULL, NULL };
 	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint64_t x = 88172645463325252u;
@@ -267,7 +266,7 @@ big_blocks_keep_their_parents(void **state)
 		memcpy(sp[i].span_id.b, &x, 8);
 		sp[i].start_ns = 1000 + i;
 		sp[i].end_ns = 2000 + i;
-		refs[i] = (span_ref){ &sp[i], 0 };
+		refs[i] = &sp[i];
 	}
 	for (uint32_t i = 1; i < N; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -279,7 +278,7 @@ big_blocks_keep_their_parents(void **state)
 	st_key_span(key, &sp[0]);
 	cm_buf_init(&b);
 	st_block_scratch scratch = { 0 };
-	st_block_encode(&inline_only, &scratch, &b, refs, N, rh, sh);
+	st_block_encode(&inline_only, &scratch, &b, refs, N, res, scope);
 	st_block_scratch_fini(&scratch);
 	assert_false(b.failed);
 	cm_arena_init(&a, 65536);

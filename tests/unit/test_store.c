@@ -695,6 +695,95 @@ a_batch_resent_into_the_next_partition_reads_once(void **state)
 	assert_int_equal(found_by_search(pri), 1);
 }
 
+/* Entries in family cf. */
+static size_t
+entries_in(st_store *s, rocksdb_column_family_handle_t *cf)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, cf);
+	size_t n = 0;
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it))
+		n++;
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return n;
+}
+
+static uint32_t
+spans_read(st_store *s, uint8_t tid)
+{
+	cm_batch t;
+	cm_trace_id id;
+	uint32_t n;
+	memset(id.b, tid, 16);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
+	n = t.nspans;
+	cm_batch_fini(&t);
+	return n;
+}
+
+static void
+batches_written_together_share_blocks_and_a_resent_one_reads_once(void **state)
+{
+	fixture *f = *state;
+	sample a, b;
+	const cm_batch *both[2] = { &a.b, &b.b };
+	st_summary sum;
+	cm_trace_id id;
+
+	/* a: 3 spans of trace 0x50 and the first one again (the sender's own repeat); b: 3 more of it */
+	make_sample(&a, 0x50, 3);
+	a.spans[3] = a.spans[0];
+	a.b.nspans = 4;
+	make_sample(&b, 0x50, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		b.spans[i].span_id.b[1] = 0xbb;
+	assert_int_equal(st_store_write_many(f->store, both, 2), CM_OK);
+	assert_int_equal(entries_in(f->store, f->store->parts[0].spans), 1); /* one block for the trace */
+	assert_int_equal(spans_read(f->store, 0x50), 7);                     /* a repeat within a batch is kept */
+	memset(id.b, 0x50, 16);
+	assert_int_equal(st_trace_summary(f->store, &id, &sum), CM_OK);
+	assert_int_equal(sum.spans, 7);
+	st_summary_fini(&sum);
+	assert_int_equal(found_by_search(f->store), 1);
+
+	/* b's acknowledgement was lost: resent alone, it forms another block, whose spans read once */
+	assert_int_equal(st_store_write(f->store, &b.b), CM_OK);
+	assert_int_equal(entries_in(f->store, f->store->parts[0].spans), 2);
+	assert_int_equal(spans_read(f->store, 0x50), 7);
+	assert_int_equal(found_by_search(f->store), 1);
+
+	/* resent while the first copy was still queued: both in one write, stored once, the repeat within kept */
+	both[0] = both[1] = &a.b;
+	for (uint32_t i = 0; i < 4; i++)
+		memset(a.spans[i].trace_id.b, 0x51, 16);
+	assert_int_equal(st_store_write_many(f->store, both, 2), CM_OK);
+	assert_int_equal(spans_read(f->store, 0x51), 4);
+	memset(id.b, 0x51, 16);
+	assert_int_equal(st_trace_summary(f->store, &id, &sum), CM_OK);
+	assert_int_equal(sum.spans, 4);
+	st_summary_fini(&sum);
+}
+
+/* A batch resent alone after a write that merged it with another must not replace that write's index entries. */
+static void
+a_resent_batch_leaves_the_index_of_its_first_write(void **state)
+{
+	fixture *f = *state;
+	sample a, b;
+	const cm_batch *both[2] = { &a.b, &b.b };
+
+	make_sample(&a, 0x50, 3);
+	make_sample(&b, 0x60, 3); /* same starts, a later trace id: the write's first span is a's */
+	assert_int_equal(st_store_write_many(f->store, both, 2), CM_OK);
+	assert_int_equal(found_by_search(f->store), 2);
+	assert_int_equal(st_store_write(f->store, &a.b), CM_OK);
+	assert_int_equal(found_by_search(f->store), 2);
+	assert_int_equal(spans_read(f->store, 0x50), 3);
+	assert_int_equal(spans_read(f->store, 0x60), 3);
+}
+
 int
 main(void)
 {
@@ -713,6 +802,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(damaged_span_blocks_read_as_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(retention_drops_whole_partitions_and_readers_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_resent_into_the_next_partition_reads_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(batches_written_together_share_blocks_and_a_resent_one_reads_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_resent_batch_leaves_the_index_of_its_first_write, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
