@@ -53,7 +53,7 @@ static const char usage[] =
     "  --write-max-spans N   spans the writer puts in one RocksDB write (65536)\n"
     "                                                         [WEFT_WRITE_MAX_SPANS]\n"
     "  --write-linger-us N   how long the writer waits for more batches when it\n"
-    "                        has fewer than that (2000)        [WEFT_WRITE_LINGER_US]\n"
+    "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --retention D         keep spans this long after arrival, then drop them\n"
     "                        (7d; e.g. 72h; 0: for ever)         [WEFT_RETENTION]\n"
@@ -158,7 +158,7 @@ parse_args(int argc, char **argv, config *c)
 	const char *spans = cm_env_or("WEFT_MAX_BATCH_SPANS", "100000");
 	const char *depth = cm_env_or("WEFT_MAX_JSON_DEPTH", "64");
 	const char *wmax = cm_env_or("WEFT_WRITE_MAX_SPANS", "65536");
-	const char *linger = cm_env_or("WEFT_WRITE_LINGER_US", "2000");
+	const char *linger = cm_env_or("WEFT_WRITE_LINGER_US", "0");
 	const char *cache = cm_env_or("WEFT_BLOCK_CACHE_MIB", "64");
 	const char *retention = cm_env_or("WEFT_RETENTION", "7d");
 	int ch;
