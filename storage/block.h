@@ -14,8 +14,11 @@
  *             the index of its (resource, scope) in refs
  *   parent  = 0: none; 1: span_id[8] follows; 2 + i: the i-th span of this block
  *   attrs   = count, dropped, (key, value)...
- *   value   = varint h: h & 7 the type (cm_value_type; 6: an integer too
- *             large for h, its zigzag varint follows), h >> 3: str and
+ *   value   = varint h: h & 7 the type (cm_value_type; 6 with h >> 3 == 0:
+ *             an integer too large for h, its zigzag varint follows; 6 with
+ *             h >> 3 == 1: a string ending in a decimal number, its prefix
+ *             (a string as above) and the number (varint) follow; 7: a
+ *             string value that is symbol h >> 3), h >> 3: str and
  *             bytes: length, the bytes follow; bool: 0 or 1; int: zigzag;
  *             array: count, the values follow (nested at most 4 deep);
  *             double: 0, 8 bytes LE follow

@@ -89,11 +89,13 @@ void st_sym_write_begin(st_symbols *y);
 uint32_t st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
 void st_sym_write_end(st_symbols *y, bool written);
 /*
- * st_sym_intern() for a string attribute value: its number when it is a
- * symbol already or has become frequent (symbols.h above), else
- * ST_SYM_NONE, counting the sighting.
+ * st_sym_intern() for a string attribute value of at least min_len bytes
+ * (ST_SYM_VALUE_MIN for a whole value): its number when it is a symbol
+ * already or has become frequent (symbols.h above), else ST_SYM_NONE,
+ * counting the sighting.
  */
-uint32_t st_sym_intern_frequent(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
+uint32_t st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writebatch_t *wb,
+    rocksdb_column_family_handle_t *meta);
 
 /*
  * The text of symbol id, read from meta the first time. CM_EPROTO if the

@@ -243,6 +243,92 @@ blocks_give_back_every_field(void **state)
 	cm_arena_fini(&a);
 }
 
+enum { NUM_STR_HEADER = 1 << 3 | 6 }; /* block.h: a string ending in a decimal number */
+
+/* Encodes one span with attributes a[0..n), decodes it into out (arena a); returns the encoding's length. */
+static size_t
+round_trip_values(const cm_attr *a, uint32_t n, cm_arena *arena, cm_span *out, cm_buf *enc)
+{
+	static const uint64_t res[1] = { 1 }, scope[1] = { 2 };
+	const st_block_enc inline_only = { NULL, NULL, NULL };
+	uint64_t res_out[1], scope_out[1];
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	cm_span sp;
+	const cm_span *refs[1] = { &sp };
+	st_block_scratch x = { 0 };
+
+	memset(&sp, 0, sizeof sp);
+	memset(sp.trace_id.b, 1, 16);
+	memset(sp.span_id.b, 2, 8);
+	sp.name = (cm_str){ "op", 2 };
+	sp.attrs = (cm_attrs){ (cm_attr *)a, n, 0 };
+	st_key_span(key, &sp);
+	enc->len = 0;
+	st_block_encode(&inline_only, &x, enc, refs, 1, res, scope);
+	st_block_scratch_fini(&x);
+	assert_false(enc->failed);
+	assert_int_equal(st_block_decode(enc->data, enc->len, key, NULL, arena, out, res_out, scope_out), CM_OK);
+	return enc->len;
+}
+
+static void
+strings_ending_in_numbers_come_back_exactly(void **state)
+{
+	/* taken apart: a prefix not ending in a digit, then 4 to 19 digits without a leading zero */
+	static const char *const split[] = { "u-123456", "order-98211", "10.0.3.1712", "a9999999999999999999", "x1000" };
+	/* kept whole: no prefix, a leading zero, too few or too many digits, digits not at the end */
+	static const char *const whole[] = { "123456", "u-0123456", "u-999", "a-18446744073709551615",
+		"a-99999999999999999999", "u-1234x", "" };
+	cm_attr a[12];
+	uint32_t n = 0;
+	cm_arena arena;
+	cm_span out;
+	cm_buf enc;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof split / sizeof *split; i++, n++)
+		a[n] = (cm_attr){ { "k", 1 }, { .type = CM_VAL_STR, .u.s = { split[i], (uint32_t)strlen(split[i]) } } };
+	for (size_t i = 0; i < sizeof whole / sizeof *whole; i++, n++)
+		a[n] = (cm_attr){ { "k", 1 }, { .type = CM_VAL_STR, .u.s = { whole[i], (uint32_t)strlen(whole[i]) } } };
+	cm_arena_init(&arena, 4096);
+	cm_buf_init(&enc);
+	round_trip_values(a, n, &arena, &out, &enc);
+	assert_same_attrs(&out.attrs, &(cm_attrs){ a, n, 0 });
+	for (size_t i = 0; i < sizeof split / sizeof *split; i++)
+		assert_null(memmem(enc.data, enc.len, split[i], strlen(split[i]))); /* not stored as text */
+	for (size_t i = 0; i + 1 < sizeof whole / sizeof *whole; i++)
+		assert_non_null(memmem(enc.data, enc.len, whole[i], strlen(whole[i])));
+
+	/* "u-123456" is its prefix and a number: 7 bytes instead of 9 with the prefix inline, as here; 6 as a symbol */
+	size_t small = round_trip_values(a, 1, &arena, &out, &enc);
+	size_t big = round_trip_values(&(cm_attr){ { "k", 1 }, { .type = CM_VAL_STR, .u.s = { "u-12345x", 8 } } }, 1,
+	    &arena, &out, &enc);
+	assert_int_equal(big - small, 2);
+
+	/* damaged: an empty prefix, a prefix symbol the store does not have, a cut number */
+	round_trip_values(a, 1, &arena, &out, &enc);
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	uint64_t r1[1], s1[1];
+	st_key_span(key, &out);
+	char *hdr = memchr(enc.data, NUM_STR_HEADER, enc.len);
+	assert_non_null(hdr);
+	assert_int_equal(hdr[1], 2 << 1); /* "u-" inline */
+	cm_buf c;
+	cm_buf_init(&c);
+	cm_buf_append(&c, enc.data, (size_t)(hdr + 1 - enc.data));
+	cm_buf_append(&c, "\x00", 1); /* an empty prefix */
+	cm_buf_append(&c, hdr + 4, enc.len - (size_t)(hdr + 4 - enc.data));
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, &out, r1, s1), CM_EPROTO);
+	c.data[hdr + 1 - enc.data] = 0x0b; /* symbol 5, with no symbols to resolve it */
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, &out, r1, s1), CM_EPROTO);
+	c.len = (size_t)(hdr + 4 - enc.data) + 1; /* the number's varint cut after its first byte */
+	memcpy(c.data, enc.data, c.len);
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, &out, r1, s1), CM_EPROTO);
+	cm_buf_fini(&c);
+	cm_buf_fini(&enc);
+	cm_arena_fini(&arena);
+}
+
 /* A block of thousands of spans keeps every parent, in the block or not. */
 static void
 big_blocks_keep_their_parents(void **state)
@@ -463,6 +549,7 @@ main(void)
 		cmocka_unit_test(block_heads_are_checked),
 		cmocka_unit_test(blocks_give_back_every_field),
 		cmocka_unit_test(big_blocks_keep_their_parents),
+		cmocka_unit_test(strings_ending_in_numbers_come_back_exactly),
 		cmocka_unit_test(damaged_blocks_are_refused),
 		cmocka_unit_test(postings_are_read_up_to_the_damage),
 		cmocka_unit_test(tag_text_is_what_jaeger_compares),
