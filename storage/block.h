@@ -4,11 +4,12 @@
  * Varints (LEB128), strings as varint v then, when v is even, v / 2 bytes
  * of text, else symbol number v / 2 (symbols.h):
  *
- *   spans   = count, refs, span...
+ *   spans   = count << 2 | units, refs, span... (units: bit 0, the starts'
+ *             offsets are in microseconds; bit 1, the durations are)
  *   refs    = count, (resource hash[8 BE], scope hash[8 BE])...
  *   span    = span_id[8] (not for the first: the key's), parent, trace_state,
  *             flags, name, kind | status << 4,
- *             status_message, start - base, end - start, attrs,
+ *             status_message, start - base, end - start (in their units), attrs,
  *             events: count, dropped, (zigzag(time - start), name, attrs)...,
  *             links: count, dropped, (trace_id[16], span_id[8], trace_state, flags, attrs)...,
  *             the index of its (resource, scope) in refs

@@ -114,21 +114,19 @@ merge_block_head(void *arg, const uint8_t *key, const char *val, size_t vlen)
 	const st_block_syms syms = { st_store_symbol, m->s };
 	size_t sum_off, sum_len, spans_off;
 	const uint8_t *p, *end;
-	uint64_t spans, start, dur, errors, has_root, nsvcs;
+	uint64_t start, dur, errors, has_root, nsvcs;
+	uint32_t spans;
 	cm_str svc, op;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &spans_off)) != CM_OK)
+	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &spans_off)) != CM_OK ||
+	    (rv = st_block_count(val + spans_off, vlen - spans_off, &spans)) != CM_OK)
 		return rv;
-	p = (const uint8_t *)val + spans_off;
-	end = (const uint8_t *)val + vlen;
-	if (!st_get_varint(&p, end, &spans))
-		return CM_EPROTO;
 	start = st_get_be64(key + 16); /* the block's first span's, its earliest */
 	p = (const uint8_t *)val + sum_off;
 	end = p + sum_len;
 	if (!st_get_varint(&p, end, &dur) || !st_get_varint(&p, end, &errors) || !st_get_varint(&p, end, &has_root) ||
-	    dur > UINT64_MAX - start || spans > UINT32_MAX || errors > spans || has_root > 1)
+	    dur > UINT64_MAX - start || errors > spans || has_root > 1)
 		return CM_EPROTO;
 	if (has_root && (!st_block_get_name(&p, end, &syms, &svc) || !st_block_get_name(&p, end, &syms, &op)))
 		return CM_EPROTO;
@@ -140,7 +138,7 @@ merge_block_head(void *arg, const uint8_t *key, const char *val, size_t vlen)
 		out->start_ns = start < out->start_ns ? start : out->start_ns;
 		out->duration_ns = (start + dur > oend ? start + dur : oend) - out->start_ns;
 	}
-	out->spans += (uint32_t)spans;
+	out->spans += spans;
 	out->errors += (uint32_t)errors;
 	if (has_root && out->root_service == NULL) {
 		out->root_service = cm_strndup(svc.p, svc.len);
