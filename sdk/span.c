@@ -255,10 +255,9 @@ start_in_lineage(sdk_thread *ts, weft_span *s, const char *name, size_t name_len
 	return start_decided(ts, s, l.parent, name, name_len, opts);
 }
 
-/* A start once the thread's state ts and a span s are in hand. */
-static __attribute__((noinline)) weft_span *
-span_begin(weft_tracer *t, sdk_thread *ts, weft_span *s, const char *name, size_t name_len,
-    const weft_span_options *opts)
+/* What every start sets first. */
+HOT void
+span_init(weft_tracer *t, weft_span *s)
 {
 	s->tracer = t;
 	s->prev_current = NULL;
@@ -267,10 +266,25 @@ span_begin(weft_tracer *t, sdk_thread *ts, weft_span *s, const char *name, size_
 	s->current = false;
 	s->ids_pending = 0;
 	s->text_used = 0;
-	if (opts != NULL || tls_current != NULL)
-		return start_in_lineage(ts, s, name, name_len, opts);
+}
+
+/* A root span without options inherits no strings. */
+HOT void
+root_strings(weft_span *s)
+{
 	s->rec.trace_state = CM_STR(""); /* two statements: see rec_reset() */
 	s->baggage = CM_STR("");
+}
+
+/* A start once the thread's state ts and a span s are in hand. */
+static __attribute__((noinline)) weft_span *
+span_begin(weft_tracer *t, sdk_thread *ts, weft_span *s, const char *name, size_t name_len,
+    const weft_span_options *opts)
+{
+	span_init(t, s);
+	if (opts != NULL || tls_current != NULL)
+		return start_in_lineage(ts, s, name, name_len, opts);
+	root_strings(s);
 	return start_decided(ts, s, NULL, name, name_len, &default_options);
 }
 
@@ -295,14 +309,8 @@ span_start_slow(weft_tracer *t, const char *name, size_t name_len, const weft_sp
 HOT weft_span *
 start_off(weft_tracer *t, sdk_thread *ts, weft_span *s)
 {
-	s->tracer = t;
-	s->prev_current = NULL;
-	s->gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
-	s->bytes = 0;
-	s->current = false;
-	s->text_used = 0;
-	s->rec.trace_state = CM_STR(""); /* two statements: see rec_reset() */
-	s->baggage = CM_STR("");
+	span_init(t, s);
+	root_strings(s);
 	memset(s->rec.parent_span_id.b, 0, 8);
 	s->ids_pending = PENDING_TRACE_ID | PENDING_SPAN_ID;
 	s->recording = false;

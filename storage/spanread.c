@@ -143,7 +143,6 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 	return err ? st_rocks_error(what, err) : rv;
 }
 
-/* The trace being read: spans appended to out, resource and scope hashes numbered. */
 /* The spans of the blocks read so far, by span id: open addressing of index + 1 in out->spans. */
 typedef struct span_set {
 	uint32_t *slot;
@@ -151,6 +150,7 @@ typedef struct span_set {
 	uint32_t n;
 } span_set;
 
+/* The trace being read: spans appended to out, resource and scope hashes numbered. */
 typedef struct trace_read {
 	st_store *s;
 	const cm_trace_id *id;
