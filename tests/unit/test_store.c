@@ -101,6 +101,35 @@ make_sample(sample *s, uint8_t tid, uint32_t n)
 	s->b.nspans = n;
 }
 
+/* The spans a read of trace `tid` returns. */
+static uint32_t
+spans_read(st_store *s, uint8_t tid)
+{
+	cm_batch t;
+	cm_trace_id id;
+	uint32_t n;
+	memset(id.b, tid, 16);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
+	n = t.nspans;
+	cm_batch_fini(&t);
+	return n;
+}
+
+/* The span count trace `tid`'s summary gives. */
+static uint32_t
+summary_spans(st_store *s, uint8_t tid)
+{
+	st_summary sum;
+	cm_trace_id id;
+	uint32_t n;
+	memset(id.b, tid, 16);
+	assert_int_equal(st_trace_summary(s, &id, &sum), CM_OK);
+	n = sum.spans;
+	st_summary_fini(&sum);
+	return n;
+}
+
 static void
 trace_reads_back_in_start_order(void **state)
 {
@@ -133,17 +162,11 @@ rewriting_a_batch_stores_each_span_once(void **state)
 {
 	fixture *f = *state;
 	sample s;
-	cm_batch t;
-	cm_trace_id id;
 
 	make_sample(&s, 0x43, 4);
 	assert_int_equal(st_store_write(f->store, &s.b), CM_OK);
 	assert_int_equal(st_store_write(f->store, &s.b), CM_OK);
-	memset(id.b, 0x43, 16);
-	cm_batch_init(&t);
-	assert_int_equal(st_trace_get(f->store, &id, &t), CM_OK);
-	assert_int_equal(t.nspans, 4);
-	cm_batch_fini(&t);
+	assert_int_equal(spans_read(f->store, 0x43), 4);
 }
 
 static void
@@ -158,11 +181,7 @@ traces_do_not_bleed_into_each_other(void **state)
 	make_sample(&b, 0x51, 2);
 	assert_int_equal(st_store_write(f->store, &a.b), CM_OK);
 	assert_int_equal(st_store_write(f->store, &b.b), CM_OK);
-	memset(id.b, 0x51, 16);
-	cm_batch_init(&t);
-	assert_int_equal(st_trace_get(f->store, &id, &t), CM_OK);
-	assert_int_equal(t.nspans, 2);
-	cm_batch_fini(&t);
+	assert_int_equal(spans_read(f->store, 0x51), 2);
 	memset(id.b, 0x52, 16);
 	cm_batch_init(&t);
 	assert_int_equal(st_trace_get(f->store, &id, &t), CM_ENOENT);
@@ -674,8 +693,6 @@ a_batch_resent_into_the_next_partition_reads_once(void **state)
 	st_options po = { .data_dir = f->dir, .retention_ns = 24 * HOUR_NS, .now_ns = fake_clock };
 	st_store *pri;
 	sample smp;
-	cm_batch t;
-	cm_trace_id id;
 	char err[256];
 
 	st_store_close(f->store);
@@ -687,11 +704,7 @@ a_batch_resent_into_the_next_partition_reads_once(void **state)
 	fake_now += 2; /* the sender did not see the acknowledgement and resends later */
 	assert_int_equal(st_store_write(pri, &smp.b), CM_OK);
 	assert_int_equal(span_partitions_on_disk(f->dir), 2);
-	memset(id.b, 0x40, 16);
-	cm_batch_init(&t);
-	assert_int_equal(st_trace_get(pri, &id, &t), CM_OK);
-	assert_int_equal(t.nspans, 3);
-	cm_batch_fini(&t);
+	assert_int_equal(spans_read(pri, 0x40), 3);
 	assert_int_equal(found_by_search(pri), 1);
 }
 
@@ -709,28 +722,12 @@ entries_in(st_store *s, rocksdb_column_family_handle_t *cf)
 	return n;
 }
 
-static uint32_t
-spans_read(st_store *s, uint8_t tid)
-{
-	cm_batch t;
-	cm_trace_id id;
-	uint32_t n;
-	memset(id.b, tid, 16);
-	cm_batch_init(&t);
-	assert_int_equal(st_trace_get(s, &id, &t), CM_OK);
-	n = t.nspans;
-	cm_batch_fini(&t);
-	return n;
-}
-
 static void
 batches_written_together_share_blocks_and_a_resent_one_reads_once(void **state)
 {
 	fixture *f = *state;
 	sample a, b;
 	const cm_batch *both[2] = { &a.b, &b.b };
-	st_summary sum;
-	cm_trace_id id;
 
 	/* a: 3 spans of trace 0x50 and the first one again (the sender's own repeat); b: 3 more of it */
 	make_sample(&a, 0x50, 3);
@@ -742,10 +739,7 @@ batches_written_together_share_blocks_and_a_resent_one_reads_once(void **state)
 	assert_int_equal(st_store_write_many(f->store, both, 2), CM_OK);
 	assert_int_equal(entries_in(f->store, f->store->parts[0].spans), 1); /* one block for the trace */
 	assert_int_equal(spans_read(f->store, 0x50), 7);                     /* a repeat within a batch is kept */
-	memset(id.b, 0x50, 16);
-	assert_int_equal(st_trace_summary(f->store, &id, &sum), CM_OK);
-	assert_int_equal(sum.spans, 7);
-	st_summary_fini(&sum);
+	assert_int_equal(summary_spans(f->store, 0x50), 7);
 	assert_int_equal(found_by_search(f->store), 1);
 
 	/* b's acknowledgement was lost: resent alone, it forms another block, whose spans read once */
@@ -760,10 +754,7 @@ batches_written_together_share_blocks_and_a_resent_one_reads_once(void **state)
 		memset(a.spans[i].trace_id.b, 0x51, 16);
 	assert_int_equal(st_store_write_many(f->store, both, 2), CM_OK);
 	assert_int_equal(spans_read(f->store, 0x51), 4);
-	memset(id.b, 0x51, 16);
-	assert_int_equal(st_trace_summary(f->store, &id, &sum), CM_OK);
-	assert_int_equal(sum.spans, 4);
-	st_summary_fini(&sum);
+	assert_int_equal(summary_spans(f->store, 0x51), 4);
 }
 
 /* A batch resent alone after a write that merged it with another must not replace that write's index entries. */
