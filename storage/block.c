@@ -27,14 +27,20 @@ put_text(cm_buf *b, cm_str s)
 	cm_buf_append(b, s.p, s.len);
 }
 
-void
-st_block_put_name(const st_block_enc *e, cm_buf *b, cm_str s)
+/* A string as blocks have it (block.h): symbol id, or s inline when id is ST_SYM_NONE. */
+static void
+put_str(cm_buf *b, cm_str s, uint32_t id)
 {
-	uint32_t id = e->sym != NULL ? st_sym_intern(e->sym, s, e->wb, e->meta) : ST_SYM_NONE;
 	if (id == ST_SYM_NONE)
 		put_text(b, s);
 	else
 		put_u(b, (uint64_t)id << 1 | 1);
+}
+
+void
+st_block_put_name(const st_block_enc *e, cm_buf *b, cm_str s)
+{
+	put_str(b, s, e->sym != NULL ? st_sym_intern(e->sym, s, e->wb, e->meta) : ST_SYM_NONE);
 }
 
 /*
@@ -96,11 +102,8 @@ put_value(const st_block_enc *e, cm_buf *b, const cm_value *v)
 		if (split_number(v->u.s, &plen, &num)) {
 			cm_str prefix = { v->u.s.p, plen };
 			put_u(b, NUM_STR << TYPE_BITS | BIG_INT);
-			id = e->sym != NULL ? st_sym_intern_frequent(e->sym, prefix, 1, e->wb, e->meta) : ST_SYM_NONE;
-			if (id == ST_SYM_NONE)
-				put_text(b, prefix);
-			else
-				put_u(b, (uint64_t)id << 1 | 1);
+			put_str(b, prefix,
+			    e->sym != NULL ? st_sym_intern_frequent(e->sym, prefix, 1, e->wb, e->meta) : ST_SYM_NONE);
 			put_u(b, num);
 			break;
 		}

@@ -238,9 +238,7 @@ set_has(const span_set *set, const cm_batch *out, const cm_span *sp)
 	if (set->slot == NULL)
 		return false;
 	for (uint32_t h = span_home(set, sp); set->slot[h] != 0; h = (h + 1) & set->mask) {
-		const cm_span *o = &out->spans[set->slot[h] - 1];
-		if (o->start_ns == sp->start_ns && memcmp(o->span_id.b, sp->span_id.b, 8) == 0 &&
-		    memcmp(o->parent_span_id.b, sp->parent_span_id.b, 8) == 0)
+		if (st_span_repeats(&out->spans[set->slot[h] - 1], sp))
 			return true;
 	}
 	return false;

@@ -116,15 +116,6 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 	put_meta_once(w, ST_META_OPERATION, key, n, "", 0);
 }
 
-/* Whether x and y are the same span: a resent batch's repeats have the same trace, id, start and parent. */
-static bool
-same_span(const cm_span *x, const cm_span *y)
-{
-	return x->start_ns == y->start_ns && memcmp(x->span_id.b, y->span_id.b, 8) == 0 &&
-	    memcmp(x->trace_id.b, y->trace_id.b, 16) == 0 &&
-	    memcmp(x->parent_span_id.b, y->parent_span_id.b, 8) == 0;
-}
-
 /*
  * Order of spans in a write: by trace, start, span id, then place in the
  * merged batch, which puts the repeats of a span in the order of the
@@ -217,8 +208,9 @@ put_service_traces(writer *w, const cm_batch *b, const cm_span *const *refs, siz
  * and for each service the traces it has spans in, with operations.
  */
 static void
-put_batch_index(writer *w, const cm_batch *b, const cm_span *const *refs, size_t n)
+put_batch_index(writer *w, const cm_span *const *refs, size_t n)
 {
+	const cm_batch *b = w->b;
 	char key[1 + 1024 + 1 + 16];
 	uint8_t batch_key[8];
 	uint64_t start = UINT64_MAX, h = ST_HASH_SEED;
@@ -300,8 +292,10 @@ put_block(writer *w, const cm_span *const *refs, uint32_t n)
 
 /* Resources, scopes, services and operations of the write's batch. */
 static bool
-put_meta_of(writer *w, const cm_batch *b)
+put_meta_of(writer *w)
 {
+	const cm_batch *b = w->b;
+
 	w->res_hash = cm_calloc(b->nresources + 1, sizeof(uint64_t));
 	w->scope_hash = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
 	if (w->res_hash == NULL || w->scope_hash == NULL)
@@ -441,7 +435,7 @@ drop_resent(const cm_batch *b, const uint32_t *origin, const cm_span **refs, siz
 	size_t kept = 0, first = 0; /* first: where the run of equal spans began */
 
 	for (size_t i = 0; i < n; i++) {
-		if (kept == 0 || !same_span(refs[first], refs[i]))
+		if (kept == 0 || !st_span_repeats(refs[first], refs[i]))
 			first = kept;
 		else if (origin[refs[i] - b->spans] != origin[refs[first] - b->spans])
 			continue;
@@ -483,7 +477,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 		goto out;
 	total = w.b->nspans;
 	refs = cm_malloc((total + 1) * sizeof *refs);
-	if (refs == NULL || !put_meta_of(&w, w.b))
+	if (refs == NULL || !put_meta_of(&w))
 		goto out;
 	for (size_t i = 0; i < total; i++)
 		refs[i] = &w.b->spans[i];
@@ -491,7 +485,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	if (origin != NULL)
 		total = drop_resent(w.b, origin, refs, total);
 	st_sym_write_begin(&s->sym);
-	put_batch_index(&w, w.b, refs, total);
+	put_batch_index(&w, refs, total);
 	for (size_t i = 0, j; i < total; i = j) {
 		for (j = i + 1; j < total && !new_trace(refs, j); j++)
 			;

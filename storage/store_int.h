@@ -5,11 +5,24 @@
 #define WEFT_STORAGE_STORE_INT_H
 
 #include <pthread.h>
+#include <string.h>
 #include <rocksdb/c.h>
 
 #include "buf.h"
 #include "store.h"
 #include "symbols.h"
+
+/*
+ * Whether y repeats x: a resent batch's copy of a span has its trace, id,
+ * start and parent. The writer drops such repeats across the batches of a
+ * write (spanwrite.c), the reader across blocks (spanread.c).
+ */
+static inline bool
+st_span_repeats(const cm_span *x, const cm_span *y)
+{
+	return x->start_ns == y->start_ns && memcmp(x->span_id.b, y->span_id.b, 8) == 0 &&
+	    memcmp(x->trace_id.b, y->trace_id.b, 16) == 0 && memcmp(x->parent_span_id.b, y->parent_span_id.b, 8) == 0;
+}
 
 /* The column families every store has; partitions come and go (partition.h). */
 enum { CF_DEFAULT, CF_META, CF_FIXED };

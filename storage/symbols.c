@@ -233,7 +233,7 @@ st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writeb
 {
 	uint64_t h, *slot;
 
-	if (s.len < min_len || s.len == 0 || s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+	if (s.len < min_len || s.len > ST_SYM_LEN_MAX || !writer_tables(y))
 		return ST_SYM_NONE;
 	h = st_hash_fast(s.p, s.len);
 	slot = find_slot(y, s.p, s.len, h);

@@ -245,30 +245,40 @@ blocks_give_back_every_field(void **state)
 
 enum { NUM_STR_HEADER = 1 << 3 | 6 }; /* block.h: a string ending in a decimal number */
 
-/* Encodes one span with attributes a[0..n), decodes it into out (arena a); returns the encoding's length. */
+/* Encodes sp[0..n) of one trace into enc and decodes them into out; returns the encoding's length. */
 static size_t
-round_trip_values(const cm_attr *a, uint32_t n, cm_arena *arena, cm_span *out, cm_buf *enc)
+round_trip_spans(const cm_span *sp, uint32_t n, cm_arena *arena, cm_span *out, cm_buf *enc)
 {
 	static const uint64_t res[1] = { 1 }, scope[1] = { 2 };
 	const st_block_enc inline_only = { NULL, NULL, NULL };
-	uint64_t res_out[1], scope_out[1];
+	uint64_t res_out[4], scope_out[4];
 	uint8_t key[ST_SPAN_KEY_SIZE];
-	cm_span sp;
-	const cm_span *refs[1] = { &sp };
+	const cm_span *refs[4];
 	st_block_scratch x = { 0 };
+
+	for (uint32_t i = 0; i < n; i++)
+		refs[i] = &sp[i];
+	st_key_span(key, &sp[0]);
+	enc->len = 0;
+	st_block_encode(&inline_only, &x, enc, refs, n, res, scope);
+	st_block_scratch_fini(&x);
+	assert_false(enc->failed);
+	assert_int_equal(st_block_decode(enc->data, enc->len, key, NULL, arena, out, res_out, scope_out), CM_OK);
+	return enc->len;
+}
+
+/* round_trip_spans() of one span with attributes a[0..n). */
+static size_t
+round_trip_values(const cm_attr *a, uint32_t n, cm_arena *arena, cm_span *out, cm_buf *enc)
+{
+	cm_span sp;
 
 	memset(&sp, 0, sizeof sp);
 	memset(sp.trace_id.b, 1, 16);
 	memset(sp.span_id.b, 2, 8);
 	sp.name = (cm_str){ "op", 2 };
 	sp.attrs = (cm_attrs){ (cm_attr *)a, n, 0 };
-	st_key_span(key, &sp);
-	enc->len = 0;
-	st_block_encode(&inline_only, &x, enc, refs, 1, res, scope);
-	st_block_scratch_fini(&x);
-	assert_false(enc->failed);
-	assert_int_equal(st_block_decode(enc->data, enc->len, key, NULL, arena, out, res_out, scope_out), CM_OK);
-	return enc->len;
+	return round_trip_spans(&sp, 1, arena, out, enc);
 }
 
 static void
@@ -329,43 +339,19 @@ strings_ending_in_numbers_come_back_exactly(void **state)
 	cm_arena_fini(&arena);
 }
 
-/* Encodes sp[0..n) of one trace and decodes them into out; returns the encoding's length. */
-static size_t
-round_trip_spans(const cm_span *sp, uint32_t n, cm_arena *arena, cm_span *out)
-{
-	static const uint64_t res[1] = { 1 }, scope[1] = { 2 };
-	const st_block_enc inline_only = { NULL, NULL, NULL };
-	uint64_t res_out[4], scope_out[4];
-	uint8_t key[ST_SPAN_KEY_SIZE];
-	const cm_span *refs[4];
-	st_block_scratch x = { 0 };
-	cm_buf enc;
-	size_t len;
-
-	for (uint32_t i = 0; i < n; i++)
-		refs[i] = &sp[i];
-	st_key_span(key, &sp[0]);
-	cm_buf_init(&enc);
-	st_block_encode(&inline_only, &x, &enc, refs, n, res, scope);
-	st_block_scratch_fini(&x);
-	assert_false(enc.failed);
-	assert_int_equal(st_block_decode(enc.data, enc.len, key, NULL, arena, out, res_out, scope_out), CM_OK);
-	len = enc.len;
-	cm_buf_fini(&enc);
-	return len;
-}
-
 static void
 microsecond_times_are_stored_in_microseconds(void **state)
 {
 	static const uint64_t starts[3] = { 0, 2000, 5000000 }, durs[3] = { 3000, 7000000, 1000 };
 	cm_span sp[3], out[3];
 	cm_arena arena;
+	cm_buf enc;
 	size_t us, ns;
 	(void)state;
 
 	memset(sp, 0, sizeof sp);
 	cm_arena_init(&arena, 4096);
+	cm_buf_init(&enc);
 	for (int i = 0; i < 3; i++) {
 		memset(sp[i].trace_id.b, 1, 16);
 		memset(sp[i].span_id.b, 2 + i, 8);
@@ -373,7 +359,7 @@ microsecond_times_are_stored_in_microseconds(void **state)
 		sp[i].start_ns = 1700000000123456789ull + starts[i];
 		sp[i].end_ns = sp[i].start_ns + durs[i];
 	}
-	us = round_trip_spans(sp, 3, &arena, out);
+	us = round_trip_spans(sp, 3, &arena, out, &enc);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(out[i].start_ns, sp[i].start_ns);
 		assert_int_equal(out[i].end_ns, sp[i].end_ns);
@@ -381,15 +367,16 @@ microsecond_times_are_stored_in_microseconds(void **state)
 	/* one start and one duration a nanosecond off: all in nanoseconds again, and longer */
 	sp[1].start_ns += 1;
 	sp[2].end_ns += 1;
-	ns = round_trip_spans(sp, 3, &arena, out);
+	ns = round_trip_spans(sp, 3, &arena, out, &enc);
 	assert_true(ns >= us + 4);
 	/* an end before its start wraps and comes back as it was */
 	sp[2].end_ns = sp[2].start_ns - 1000;
-	round_trip_spans(sp, 3, &arena, out);
+	round_trip_spans(sp, 3, &arena, out, &enc);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(out[i].start_ns, sp[i].start_ns);
 		assert_int_equal(out[i].end_ns, sp[i].end_ns);
 	}
+	cm_buf_fini(&enc);
 	cm_arena_fini(&arena);
 }
 
