@@ -252,23 +252,39 @@ add_attrs(collector *c, const cm_attrs *a)
 }
 
 /*
- * Sorts v[0..n) using tmp (as large): LSD radix, 8 bits a pass. A batch has
- * thousands of postings; qsort's comparator calls cost a fifth of ingest.
+ * Sorts v[0..n) by bucket and low hash bits, using tmp (as large); the
+ * result is in v. Postings are pushed in trace order, and a stable sort on
+ * the 22 hash bits alone leaves each tag's traces in that order: the whole
+ * key's order in two LSD passes of 11 bits, both counted in one read. (A
+ * batch has thousands of postings; qsort's comparator calls cost a fifth
+ * of ingest, eight-bit passes over all 48 bits a twentieth.)
  */
+enum { RADIX_BITS = 11, RADIX = 1 << RADIX_BITS };
+_Static_assert(6 + 16 == 2 * RADIX_BITS, "two passes cover bucket[6] lo[16]");
+
 static void
 radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 {
-	for (unsigned shift = 0; shift < 6 + 16 + TRACE_BITS; shift += 8) {
-		size_t count[257] = { 0 };
+	size_t count[2][RADIX] = { { 0 } };
+	uint64_t *from = v, *to = tmp;
+
+	for (size_t i = 0; i < n; i++) {
+		count[0][(v[i] >> TRACE_BITS) & (RADIX - 1)]++;
+		count[1][(v[i] >> (TRACE_BITS + RADIX_BITS)) & (RADIX - 1)]++;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned shift = TRACE_BITS + (unsigned)pass * RADIX_BITS;
+		size_t sum = 0;
+		for (int b = 0; b < RADIX; b++) {
+			size_t c = count[pass][b];
+			count[pass][b] = sum;
+			sum += c;
+		}
 		for (size_t i = 0; i < n; i++)
-			count[((v[i] >> shift) & 0xff) + 1]++;
-		if (count[((v[0] >> shift) & 0xff) + 1] == n)
-			continue; /* every key has this byte: nothing moves */
-		for (int b = 0; b < 256; b++)
-			count[b + 1] += count[b];
-		for (size_t i = 0; i < n; i++)
-			tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-		memcpy(v, tmp, n * sizeof *v);
+			to[count[pass][(from[i] >> shift) & (RADIX - 1)]++] = from[i];
+		uint64_t *t = from;
+		from = to;
+		to = t;
 	}
 }
 
