@@ -119,20 +119,73 @@ put_operation(writer *w, const cm_batch *b, const cm_span *sp)
 /*
  * Order of spans in a write: by trace, start, span id, then place in the
  * merged batch, which puts the repeats of a span in the order of the
- * batches that carried them (drop_resent()).
+ * batches that carried them (drop_resent()). The ids are compared as
+ * big-endian words (memcmp's order) in a stable merge sort with the
+ * comparison inline: qsort's calls to a comparator cost 2.5% of ingest.
  */
-static int
-by_trace_start(const void *a, const void *b)
+typedef struct span_order {
+	uint64_t trace_hi, trace_lo, start, span;
+	const cm_span *sp;
+} span_order;
+
+static inline bool
+order_before(const span_order *x, const span_order *y)
 {
-	const cm_span *x = *(const cm_span *const *)a, *y = *(const cm_span *const *)b;
-	int c = memcmp(x->trace_id.b, y->trace_id.b, 16);
-	if (c != 0)
-		return c;
-	if (x->start_ns != y->start_ns)
-		return x->start_ns < y->start_ns ? -1 : 1;
-	if ((c = memcmp(x->span_id.b, y->span_id.b, 8)) != 0)
-		return c;
-	return x < y ? -1 : x > y;
+	if (x->trace_hi != y->trace_hi)
+		return x->trace_hi < y->trace_hi;
+	if (x->trace_lo != y->trace_lo)
+		return x->trace_lo < y->trace_lo;
+	if (x->start != y->start)
+		return x->start < y->start;
+	return x->span < y->span;
+}
+
+enum { SORT_RUN = 16 }; /* runs sorted by insertion before merging */
+
+/* Merges the sorted a[0..na) and b[0..nb) into out; a's element first on a tie. */
+static void
+merge_runs(const span_order *a, size_t na, const span_order *b, size_t nb, span_order *out)
+{
+	size_t i = 0, j = 0;
+	while (i < na && j < nb)
+		*out++ = order_before(&b[j], &a[i]) ? b[j++] : a[i++];
+	while (i < na)
+		*out++ = a[i++];
+	while (j < nb)
+		*out++ = b[j++];
+}
+
+/* Sorts refs[0..n), spans of one batch in place order, as above; false when out of memory. */
+static bool
+sort_spans(const cm_span **refs, size_t n)
+{
+	span_order *v = cm_malloc(2 * (n + 1) * sizeof *v), *from = v, *to;
+
+	if (v == NULL)
+		return false;
+	to = v + n;
+	for (size_t i = 0; i < n; i++) {
+		const cm_span *sp = refs[i];
+		span_order o = { st_get_be64(sp->trace_id.b), st_get_be64(sp->trace_id.b + 8), sp->start_ns,
+			st_get_be64(sp->span_id.b), sp };
+		size_t k = i;
+		for (; k % SORT_RUN != 0 && order_before(&o, &v[k - 1]); k--)
+			v[k] = v[k - 1];
+		v[k] = o;
+	}
+	for (size_t width = SORT_RUN; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+			merge_runs(from + lo, mid - lo, from + mid, hi - mid, to + lo);
+		}
+		span_order *t = from;
+		from = to;
+		to = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = from[i].sp;
+	cm_free(v);
+	return true;
 }
 
 typedef struct op_stat {
@@ -424,7 +477,7 @@ merged_fini(cm_batch *m, uint32_t *origin)
 }
 
 /*
- * Drops from refs[0..n), sorted by by_trace_start(), the spans that an
+ * Drops from refs[0..n), sorted by sort_spans(), the spans that an
  * earlier batch of the write carried too: a batch resent while the first
  * copy was still queued. Repeats within one batch are the sender's own and
  * stay, as Jaeger keeps them. Returns the spans kept.
@@ -481,7 +534,8 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 		goto out;
 	for (size_t i = 0; i < total; i++)
 		refs[i] = &w.b->spans[i];
-	qsort(refs, total, sizeof *refs, by_trace_start);
+	if (!sort_spans(refs, total))
+		goto out;
 	if (origin != NULL)
 		total = drop_resent(w.b, origin, refs, total);
 	st_sym_write_begin(&s->sym);
