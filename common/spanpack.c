@@ -241,9 +241,9 @@ unpack_attrs(cm_mpread *r, cm_arena *a, cm_attrs *out, const char **why)
 	if (!cm_mp_read_array(r, &n) || n % 2 != 0)
 		FAIL("attributes are not a key/value array");
 	n /= 2;
-	out->n = n;
+	out->n = 0; /* until every slot is written: the slots are not zeroed (a memset per span cost 1% of ingest) */
 	out->v = NULL;
-	if (n > 0 && (out->v = cm_arena_alloc(a, sizeof(cm_attr) * n)) == NULL)
+	if (n > 0 && (out->v = cm_arena_alloc_uninit(a, sizeof(cm_attr) * n)) == NULL)
 		return CM_ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		int rv;
@@ -252,6 +252,7 @@ unpack_attrs(cm_mpread *r, cm_arena *a, cm_attrs *out, const char **why)
 		if ((rv = unpack_value(r, a, &out->v[i].val, 0, why)) != CM_OK)
 			return rv;
 	}
+	out->n = n;
 	if (get_u32(r, &out->dropped) != CM_OK)
 		FAIL("dropped attribute count is not an unsigned integer");
 	return CM_OK;

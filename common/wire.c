@@ -225,7 +225,8 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 		FAIL(CM_EPROTO, "spans are not an array");
 	if (n > lim->max_spans)
 		FAIL(CM_ETOOBIG, "more spans than the batch limit");
-	if ((out->spans = cm_arena_alloc(&out->arena, sizeof(cm_span) * (n + 1))) == NULL)
+	/* cm_unpack_span() clears each span it reads: zeroing the array first was a second memset of every span. */
+	if ((out->spans = cm_arena_alloc_uninit(&out->arena, sizeof(cm_span) * (n + 1))) == NULL)
 		FAIL(CM_ENOMEM, "out of memory");
 	for (out->nspans = 0; out->nspans < n; out->nspans++) {
 		uint64_t rref, sref;
