@@ -6,26 +6,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "overread.h"
 #include "varint.h"
-
-void
-st_put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-uint64_t
-st_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void
 st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s)
@@ -63,70 +44,60 @@ st_hash64(const void *p, size_t n)
 	return h;
 }
 
-/*
- * The last 1-7 bytes of a string as a little-endian word: one load and a
- * mask when 8 bytes from b stay within a page (tags and names are short,
- * and the branches on n's bits mispredicted), else a 4-, a 2- and a
- * 1-byte load, as they apply. Both give the same word.
- */
 static inline uint64_t
-tail_word(const uint8_t *b, size_t n)
+load64(const uint8_t *p)
 {
-	uint32_t w4 = 0;
-	uint16_t w2 = 0;
 	uint64_t w;
-	size_t i = 0;
-
-#if CM_OVERREAD_OK && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (cm_within_page(b, 8)) {
-		memcpy(&w, b, 8);
-		return w & (((uint64_t)1 << (8 * n)) - 1);
-	}
-#endif
-	if (n & 4) {
-		memcpy(&w4, b, 4);
-		i = 4;
-	}
-	if (n & 2)
-		memcpy(&w2, b + i, 2);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w4 = __builtin_bswap32(w4);
-	w2 = __builtin_bswap16(w2);
-#endif
-	w = (uint64_t)w4 | (uint64_t)w2 << (8 * i);
-	if (n & 1)
-		w |= (uint64_t)b[n - 1] << (8 * (n - 1));
+	memcpy(&w, p, 8);
 	return w;
 }
 
-uint64_t
-st_hash_mix(uint64_t h, const void *p, size_t n)
+static inline uint64_t
+load32(const uint8_t *p)
 {
-	const uint8_t *b = p;
-	uint64_t w;
-
-	/* Words are little-endian whatever the machine: the hash is persisted. */
-	for (; n >= 8; b += 8, n -= 8) {
-		memcpy(&w, b, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		w = __builtin_bswap64(w);
-#endif
-		h = (h ^ w ^ (uint64_t)8 << 56) * 0x100000001b3u;
-		h ^= h >> 31;
-	}
-	if (n > 0) {
-		h = (h ^ tail_word(b, n) ^ (uint64_t)n << 56) * 0x100000001b3u;
-		h ^= h >> 31;
-	}
-	return h;
+	uint32_t w;
+	memcpy(&w, p, 4);
+	return w;
 }
 
+/* The 128-bit product's halves xored: every bit of a and b reaches the middle bits. */
+static inline uint64_t
+fold_mul(uint64_t a, uint64_t b)
+{
+	unsigned __int128 m = (unsigned __int128)a * b;
+	return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
+
+/*
+ * Not st_hash_mix: its one multiply per word is a chain of dependent
+ * multiplies, and every key and value a write interns is hashed. Up to 16
+ * bytes are two loads that may overlap, longer texts 16 bytes a multiply;
+ * the byte order does not matter, since nothing keeps these hashes.
+ */
 uint64_t
 st_hash_fast(const void *p, size_t n)
 {
-	uint64_t h = st_hash_mix(ST_HASH_SEED, p, n) ^ n;
-	h *= 0xbf58476d1ce4e5b9u;
-	return h ^ h >> 32;
+	const uint8_t *b = p;
+	uint64_t x, y, h = (uint64_t)n * 0x9e3779b97f4a7c15u;
+
+	if (n > 16) {
+		const uint8_t *end = b + n;
+		for (; end - b > 16; b += 16)
+			h = fold_mul(load64(b) ^ 0xa0761d6478bd642fu, load64(b + 8) ^ h);
+		x = load64(end - 16);
+		y = load64(end - 8);
+	} else if (n >= 8) {
+		x = load64(b);
+		y = load64(b + n - 8);
+	} else if (n >= 4) {
+		x = load32(b);
+		y = load32(b + n - 4);
+	} else {
+		x = n > 0 ? (uint64_t)b[0] << 16 | (uint64_t)b[n >> 1] << 8 | b[n - 1] : 0;
+		y = 0;
+	}
+	h = fold_mul(x ^ 0xe7037ed1a0b428dbu, y ^ h ^ 0x8ebc6af09c88c6e3u);
+	return fold_mul(h ^ 0x589965cc75374cc3u, (uint64_t)n ^ 0x1d8e4e27c47d124fu);
 }
 
 /* Buckets 0-15 are those nanoseconds; then eight per doubling: 16 + 8 * (log2(d) - 4) + the next three bits. */

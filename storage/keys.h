@@ -47,6 +47,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "overread.h"
 
 #include "span.h"
 
@@ -74,8 +77,26 @@ void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
  * CM_EPROTO if damaged.
  */
 int st_block_split(const char *val, size_t len, size_t *sum_off, size_t *sum_len, size_t *spans_off);
-void st_put_be64(uint8_t *p, uint64_t v);
-uint64_t st_get_be64(const uint8_t *p);
+/* Big-endian words: keys sort by them. Inline: a write reads four for each span it orders. */
+static inline void
+st_put_be64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	memcpy(p, &v, 8);
+}
+
+static inline uint64_t
+st_get_be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
 /* 64-bit FNV-1a, the content hash of encoded resources and scopes (persisted). */
 uint64_t st_hash64(const void *p, size_t n);
 
@@ -83,10 +104,67 @@ uint64_t st_hash64(const void *p, size_t n);
 /*
  * Mixes n bytes into h eight at a time (a multiply-xorshift per word): the
  * tag hash (tags.h) is made of it and persisted in postings, so it must
- * never change; byte-at-a-time FNV-1a cost 3% of ingest.
+ * never change; byte-at-a-time FNV-1a cost 3% of ingest. Inline, with
+ * tail_word(): a write hashes every tag of every span twice over.
  */
-uint64_t st_hash_mix(uint64_t h, const void *p, size_t n);
-/* A hash for in-memory tables only (never stored): st_hash_mix, finished. */
+/*
+ * The last 1-7 bytes of a string as a little-endian word: one load and a
+ * mask when 8 bytes from b stay within a page (tags and names are short,
+ * and the branches on n's bits mispredicted), else a 4-, a 2- and a
+ * 1-byte load, as they apply. Both give the same word.
+ */
+static inline uint64_t
+tail_word(const uint8_t *b, size_t n)
+{
+	uint32_t w4 = 0;
+	uint16_t w2 = 0;
+	uint64_t w;
+	size_t i = 0;
+
+#if CM_OVERREAD_OK && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (cm_within_page(b, 8)) {
+		memcpy(&w, b, 8);
+		return w & (((uint64_t)1 << (8 * n)) - 1);
+	}
+#endif
+	if (n & 4) {
+		memcpy(&w4, b, 4);
+		i = 4;
+	}
+	if (n & 2)
+		memcpy(&w2, b + i, 2);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w4 = __builtin_bswap32(w4);
+	w2 = __builtin_bswap16(w2);
+#endif
+	w = (uint64_t)w4 | (uint64_t)w2 << (8 * i);
+	if (n & 1)
+		w |= (uint64_t)b[n - 1] << (8 * (n - 1));
+	return w;
+}
+
+static inline uint64_t
+st_hash_mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+
+	/* Words are little-endian whatever the machine: the hash is persisted. */
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		h = (h ^ w ^ (uint64_t)8 << 56) * 0x100000001b3u;
+		h ^= h >> 31;
+	}
+	if (n > 0) {
+		h = (h ^ tail_word(b, n) ^ (uint64_t)n << 56) * 0x100000001b3u;
+		h ^= h >> 31;
+	}
+	return h;
+}
+/* A hash for in-memory tables only (never stored; it may change). */
 uint64_t st_hash_fast(const void *p, size_t n);
 
 /*

@@ -70,8 +70,30 @@ slot_of(uint64_t h, uint32_t id)
 	return (h >> 32) << 32 | (id + 1);
 }
 
+/*
+ * The lookups below are inlined into the two interns, and short texts
+ * compared with two loads each: a write interns each span's keys and
+ * values, and the calls' register saves and memcmp() were a third of it.
+ */
+#define HOT static inline __attribute__((always_inline))
+
+/* Whether a[0..n) and b[0..n) are the same bytes. */
+HOT bool
+same_text(const char *a, const char *b, uint32_t n)
+{
+	uint64_t x0, x1, y0, y1;
+
+	if (n < 8 || n > 16)
+		return memcmp(a, b, n) == 0;
+	memcpy(&x0, a, 8);
+	memcpy(&y0, b, 8);
+	memcpy(&x1, a + n - 8, 8);
+	memcpy(&y1, b + n - 8, 8);
+	return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+}
+
 /* The slot of text p (whose st_hash_fast is h): where it is, or the empty one where it would go. mu held. */
-static uint64_t *
+HOT uint64_t *
 find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 {
 	for (uint32_t i = (uint32_t)h % SLOTS;; i = (i + 1) % SLOTS) {
@@ -80,7 +102,7 @@ find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 			return &y->slot[i];
 		if (v >> 32 == h >> 32) {
 			const st_sym_entry *t = atomic_load_explicit(&y->text[(uint32_t)v - 1], memory_order_relaxed);
-			if (t->len == len && memcmp(t->p, p, len) == 0)
+			if (t->len == len && same_text(t->p, p, len))
 				return &y->slot[i];
 		}
 	}
@@ -90,6 +112,8 @@ find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 static bool
 writer_tables(st_symbols *y)
 {
+	if (y->tables)
+		return true;
 	if (y->slot == NULL)
 		y->slot = cm_calloc(SLOTS, sizeof *y->slot);
 	if (y->stored == NULL)
@@ -98,7 +122,8 @@ writer_tables(st_symbols *y)
 		y->putgen = cm_calloc(ST_SYM_MAX, sizeof *y->putgen);
 	if (y->sketch == NULL)
 		y->sketch = cm_calloc(2u << ST_SYM_SKETCH_BITS, 1);
-	return y->slot != NULL && y->stored != NULL && y->putgen != NULL && y->sketch != NULL;
+	y->tables = y->slot != NULL && y->stored != NULL && y->putgen != NULL && y->sketch != NULL;
+	return y->tables;
 }
 
 int
@@ -155,17 +180,16 @@ st_sym_write_begin(st_symbols *y)
 	pthread_mutex_lock(&y->mu);
 	y->gen++;
 	y->nput = 0;
+	writer_tables(y); /* the interns below only look at y->tables */
 }
 
-/* Puts the entry of symbol id into wb, once per write. mu held. */
-static bool
-put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+/* Puts the entry of symbol id into wb: put_entry() past its check. mu held. */
+static __attribute__((noinline)) bool
+put_entry_now(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
 	const st_sym_entry *t = atomic_load_explicit(&y->text[id], memory_order_relaxed);
 	char key[5];
 
-	if (y->stored[id] || y->putgen[id] == y->gen)
-		return true;
 	if (y->nput == y->capput) {
 		uint32_t cap = y->capput ? y->capput * 2 : 64;
 		uint32_t *v = cm_realloc(y->put, cap * sizeof *v);
@@ -181,21 +205,34 @@ put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_f
 	return true;
 }
 
+/* Puts the entry of symbol id into wb, once per write. mu held. */
+HOT bool
+put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	if (y->stored[id] || y->putgen[id] == y->gen)
+		return true;
+	return put_entry_now(y, id, wb, meta);
+}
+
+/* A number for s (hashed h), whose empty slot is slot; ST_SYM_NONE when the table is full or out of memory. mu held. */
+static __attribute__((noinline)) uint32_t
+intern_new(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s)
+{
+	if (y->next >= ST_SYM_MAX || publish(y, y->next, s.p, s.len) == NULL)
+		return ST_SYM_NONE;
+	*slot = slot_of(h, y->next);
+	return y->next++;
+}
+
 /* The number of s (hashed h), whose slot is slot: handed out now if s is new. mu held. */
-static uint32_t
+HOT uint32_t
 intern_at(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s, rocksdb_writebatch_t *wb,
     rocksdb_column_family_handle_t *meta)
 {
-	uint32_t id;
+	uint32_t id = *slot != 0 ? (uint32_t)*slot - 1 : intern_new(y, slot, h, s);
 
-	if (*slot != 0) {
-		id = (uint32_t)*slot - 1;
-	} else {
-		if (y->next >= ST_SYM_MAX || publish(y, y->next, s.p, s.len) == NULL)
-			return ST_SYM_NONE;
-		id = y->next++;
-		*slot = slot_of(h, id);
-	}
+	if (id == ST_SYM_NONE)
+		return ST_SYM_NONE;
 	return put_entry(y, id, wb, meta) ? id : ST_SYM_NONE;
 }
 
@@ -204,7 +241,7 @@ st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_
 {
 	uint64_t h;
 
-	if (s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+	if (s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
 	h = st_hash_fast(s.p, s.len);
 	return intern_at(y, find_slot(y, s.p, s.len, h), h, s, wb, meta);
@@ -233,7 +270,7 @@ st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writeb
 {
 	uint64_t h, *slot;
 
-	if (s.len < min_len || s.len > ST_SYM_LEN_MAX || !writer_tables(y))
+	if (s.len < min_len || s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
 	h = st_hash_fast(s.p, s.len);
 	slot = find_slot(y, s.p, s.len, h);

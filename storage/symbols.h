@@ -67,6 +67,7 @@ typedef struct st_symbols {
 	uint32_t next;    /* the next number to hand out */
 	uint8_t *sketch;  /* [2 << ST_SYM_SKETCH_BITS]: value sightings, two rows */
 	uint32_t sightings; /* since the sketch was last halved */
+	bool tables;      /* slot, stored, putgen and sketch are allocated */
 	bool loaded;      /* every stored entry read */
 	cm_arena arena;   /* the texts */
 } st_symbols;
