@@ -15,22 +15,34 @@
 #include "varint.h"
 
 
-/* Decimal text of v into buf (at least 21 bytes); returns its length. snprintf costs ~10x at ingest. */
+/*
+ * Decimal text of v into buf (at least 21 bytes); returns its length.
+ * Two digits a division, from a table: every integer attribute of every
+ * span is hashed as text (snprintf cost ~10x, a digit a division ~2x).
+ */
 static size_t
 int_text(int64_t v, char *buf)
 {
-	char tmp[24];
-	size_t n = 0, len = 0;
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	char tmp[24], *end = tmp + sizeof tmp, *p = end;
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+
+	for (; u >= 100; u /= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
 	if (v < 0)
-		buf[len++] = '-';
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	return len;
+		*--p = '-';
+	memcpy(buf, p, (size_t)(end - p));
+	return (size_t)(end - p);
 }
 
 bool

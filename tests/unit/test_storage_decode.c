@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -540,6 +542,16 @@ tag_text_is_what_jaeger_compares(void **state)
 	assert_true(cm_str_eq(t, "-9223372036854775808"));
 	v = (cm_value){ .type = CM_VAL_INT, .u.i = 0 };
 	assert_true(st_tag_text(&v, buf, &t) && cm_str_eq(t, "0"));
+	for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) { /* every digit count's edges, both signs */
+		int64_t edges[] = { p - 1, p, p + 1, 10 * p - 1, -p, -(10 * p - 1), INT64_MAX };
+		for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+			char want[32];
+			snprintf(want, sizeof want, "%" PRId64, edges[i]);
+			v = (cm_value){ .type = CM_VAL_INT, .u.i = edges[i] };
+			assert_true(st_tag_text(&v, buf, &t));
+			assert_true(cm_str_eq(t, want));
+		}
+	}
 	v = (cm_value){ .type = CM_VAL_DOUBLE, .u.d = 0.1 };
 	assert_true(st_tag_text(&v, buf, &t) && cm_str_eq(t, "0.1"));
 	v = (cm_value){ .type = CM_VAL_BOOL, .u.b = false };
