@@ -96,11 +96,10 @@ attrs_have(const cm_attrs *a, const char *key, const char *value)
 	return false;
 }
 
-/* The tags Jaeger JSON derives from span fields; fn(arg, key, value) for each the span has. */
+/* The tags Jaeger JSON derives from a span's own fields; fn(arg, key, value) for each the span has. */
 static void
-derived_tags(const cm_batch *b, const cm_span *s, void (*fn)(void *arg, cm_str key, cm_str value), void *arg)
+derived_span_tags(const cm_span *s, void (*fn)(void *arg, cm_str key, cm_str value), void *arg)
 {
-	const cm_scope *sc = s->scope < b->nscopes ? &b->scopes[s->scope] : NULL;
 	if (s->status == CM_STATUS_ERROR) {
 		fn(arg, CM_STR("error"), CM_STR("true"));
 		fn(arg, CM_STR("otel.status_code"), CM_STR("ERROR"));
@@ -110,10 +109,23 @@ derived_tags(const cm_batch *b, const cm_span *s, void (*fn)(void *arg, cm_str k
 	}
 	if (s->kind != CM_KIND_UNSPECIFIED && s->kind != CM_KIND_INTERNAL)
 		fn(arg, CM_STR("span.kind"), cm_str_from(cm_kind_name(s->kind)));
-	if (sc != NULL) {
-		fn(arg, CM_STR("otel.scope.name"), sc->name);
-		fn(arg, CM_STR("otel.scope.version"), sc->version);
-	}
+}
+
+/* The tags Jaeger JSON derives from a span's instrumentation scope. */
+static void
+derived_scope_tags(const cm_scope *sc, void (*fn)(void *arg, cm_str key, cm_str value), void *arg)
+{
+	fn(arg, CM_STR("otel.scope.name"), sc->name);
+	fn(arg, CM_STR("otel.scope.version"), sc->version);
+}
+
+/* Every tag Jaeger JSON derives for span s of batch b. */
+static void
+derived_tags(const cm_batch *b, const cm_span *s, void (*fn)(void *arg, cm_str key, cm_str value), void *arg)
+{
+	derived_span_tags(s, fn, arg);
+	if (s->scope < b->nscopes)
+		derived_scope_tags(&b->scopes[s->scope], fn, arg);
 }
 
 typedef struct derived_match {
@@ -158,11 +170,19 @@ st_tag_span_has(const cm_batch *b, const cm_span *s, const char *key, const char
 #define TRACE_BITS 26
 #define MAX_TRACES (1u << TRACE_BITS) /* far above --max-batch-spans */
 
+typedef struct derived_memo {
+	cm_str key, text;
+	uint64_t hash;
+} derived_memo;
+
+enum { DERIVED_MEMO = 16 };
+
 typedef struct collector {
 	uint64_t *v;
 	size_t n, cap;
 	uint32_t trace;
 	bool oom;
+	derived_memo memo[DERIVED_MEMO]; /* add_derived()'s */
 } collector;
 
 static void
@@ -188,37 +208,73 @@ add(void *arg, cm_str key, cm_str text)
 }
 
 /*
- * The tag hashes of a resource's or scope's attributes, made once per
- * batch and added once per trace that has a span of it.
+ * add() for the tags derived from a span's fields, which are mostly the
+ * same few static strings ("span.kind" = "server"): their hashes are kept
+ * by the strings' addresses. Equal addresses and lengths are equal texts
+ * while the batch lives, as it does for the whole call.
+ */
+static void
+add_derived(void *arg, cm_str key, cm_str text)
+{
+	collector *c = arg;
+	derived_memo *m = &c->memo[((uintptr_t)key.p ^ (uintptr_t)text.p >> 3) % DERIVED_MEMO];
+
+	if (m->key.p != key.p || m->key.len != key.len || m->text.p != text.p || m->text.len != text.len) {
+		m->key = key;
+		m->text = text;
+		m->hash = st_tag_hash(key, text);
+	}
+	push(c, m->hash);
+}
+
+/*
+ * The tag hashes of each resource's or scope's attributes, and a scope's
+ * derived tags, made once per batch and added once per trace that has a
+ * span of it.
  */
 typedef struct shared_tags {
 	uint64_t *h;     /* hashes of all, in one array */
 	uint32_t *first; /* [i]: where item i's start; [n]: the end */
 	uint32_t *mark;  /* [i]: 1 + the last trace it was added to */
+	uint32_t k;      /* hashes made so far */
 } shared_tags;
 
+static void
+shared_hash(void *arg, cm_str key, cm_str text)
+{
+	shared_tags *t = arg;
+	t->h[t->k++] = st_tag_hash(key, text);
+}
+
+enum { SCOPE_DERIVED = 2 }; /* derived_scope_tags()'s count */
+
 static bool
-shared_init(shared_tags *t, const cm_attrs *(*attrs_of)(const cm_batch *, uint32_t), const cm_batch *b, uint32_t n)
+shared_init(shared_tags *t, const cm_batch *b, bool scopes)
 {
 	char buf[ST_TAG_TEXT_MAX];
-	size_t total = 0, k = 0;
+	uint32_t n = scopes ? b->nscopes : b->nresources;
+	size_t total = 0;
+
 	for (uint32_t i = 0; i < n; i++)
-		total += attrs_of(b, i)->n;
+		total += (scopes ? b->scopes[i].attrs.n + SCOPE_DERIVED : b->resources[i].attrs.n);
+	t->k = 0;
 	t->h = cm_malloc((total + 1) * sizeof *t->h);
 	t->first = cm_malloc((n + 1) * sizeof *t->first);
 	t->mark = cm_calloc(n + 1, sizeof *t->mark);
 	if (t->h == NULL || t->first == NULL || t->mark == NULL)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
-		const cm_attrs *a = attrs_of(b, i);
-		t->first[i] = (uint32_t)k;
+		const cm_attrs *a = scopes ? &b->scopes[i].attrs : &b->resources[i].attrs;
+		t->first[i] = t->k;
 		for (uint32_t j = 0; j < a->n; j++) {
 			cm_str text;
 			if (st_tag_text(&a->v[j].val, buf, &text))
-				t->h[k++] = st_tag_hash(a->v[j].key, text);
+				shared_hash(t, a->v[j].key, text);
 		}
+		if (scopes)
+			derived_scope_tags(&b->scopes[i], shared_hash, t);
 	}
-	t->first[n] = (uint32_t)k;
+	t->first[n] = t->k;
 	return true;
 }
 
@@ -238,18 +294,6 @@ shared_fini(shared_tags *t)
 	cm_free(t->h);
 	cm_free(t->first);
 	cm_free(t->mark);
-}
-
-static const cm_attrs *
-resource_attrs(const cm_batch *b, uint32_t i)
-{
-	return &b->resources[i].attrs;
-}
-
-static const cm_attrs *
-scope_attrs(const cm_batch *b, uint32_t i)
-{
-	return &b->scopes[i].attrs;
 }
 
 static void
@@ -310,7 +354,7 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 	cm_buf val;
 	int rv = CM_OK;
 
-	if (!shared_init(&res, resource_attrs, b, b->nresources) || !shared_init(&scopes, scope_attrs, b, b->nscopes))
+	if (!shared_init(&res, b, false) || !shared_init(&scopes, b, true))
 		c.oom = true;
 
 	for (size_t i = 0; i < n; i++) {
@@ -328,7 +372,7 @@ st_tag_postings_put(rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *in
 			add_attrs(&c, &s->events[e].attrs);
 		for (uint32_t l = 0; l < s->nlinks; l++)
 			add_attrs(&c, &s->links[l].attrs);
-		derived_tags(b, s, add, &c);
+		derived_span_tags(s, add_derived, &c); /* (the scope's are in scopes) */
 	}
 	shared_fini(&res);
 	shared_fini(&scopes);
