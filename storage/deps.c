@@ -131,8 +131,8 @@ st_deps_destroy(st_deps *d)
 }
 
 /* The id of a service name, interning it; UINT32_MAX when out of memory. */
-static uint32_t
-intern(st_deps *d, cm_str service)
+uint32_t
+st_deps_service(st_deps *d, cm_str service)
 {
 	char **v;
 	for (uint32_t i = 0; i < d->nservices; i++)
@@ -258,10 +258,10 @@ st_deps_prefetch(const st_deps *d, const cm_span *sp, st_deps_keys *k)
 }
 
 void
-st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, const st_deps_keys *k, cm_str service)
+st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, const st_deps_keys *k, uint32_t svc)
 {
 	uint64_t self = k->self, parent = k->parent, hour = sp->start_ns / 3600000000000ull;
-	uint32_t svc = intern(d, service), other;
+	uint32_t other;
 
 	if (svc == UINT32_MAX || find(d->seen, self, &other))
 		return; /* out of memory, or seen already: a resent batch counts nothing */

@@ -46,8 +46,15 @@ typedef struct st_deps_keys {
  */
 void st_deps_prefetch(const st_deps *d, const cm_span *sp, st_deps_keys *k);
 
-/* Feeds one span of service `service`, whose keys st_deps_prefetch() made. */
-void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, const st_deps_keys *k, cm_str service);
+/*
+ * The number the tables know a service by, given out on first sight;
+ * UINT32_MAX when out of memory. A linear search: callers ask once per
+ * resource of a write, not per span. Under st_deps_observe's lock.
+ */
+uint32_t st_deps_service(st_deps *d, cm_str service);
+
+/* Feeds one span of service number svc (st_deps_service), whose keys st_deps_prefetch() made. */
+void st_deps_observe(st_deps *d, struct st_store *s, const cm_span *sp, const st_deps_keys *k, uint32_t svc);
 
 /* Adds a Put of every edge total changed since the last call to wb. */
 void st_deps_flush(st_deps *d, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);

@@ -48,6 +48,7 @@ typedef struct writer {
 	cm_buf buf;
 	uint64_t *res_hash;   /* per resource */
 	uint64_t *scope_hash; /* per scope */
+	uint32_t *res_service; /* per resource: its service's number in the dependency tables */
 	uint64_t *fresh; /* meta hashes written by this write, for the seen-set */
 	size_t nfresh, capfresh;
 	bool oom;
@@ -351,7 +352,8 @@ put_meta_of(writer *w)
 
 	w->res_hash = cm_calloc(b->nresources + 1, sizeof(uint64_t));
 	w->scope_hash = cm_calloc(b->nscopes + 1, sizeof(uint64_t));
-	if (w->res_hash == NULL || w->scope_hash == NULL)
+	w->res_service = cm_calloc(b->nresources + 1, sizeof(uint32_t));
+	if (w->res_hash == NULL || w->scope_hash == NULL || w->res_service == NULL)
 		return false;
 	for (uint32_t i = 0; i < b->nresources; i++) {
 		const cm_resource *r = &b->resources[i];
@@ -553,11 +555,13 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	pthread_mutex_lock(&s->deps_mu);
 	for (size_t i = 0; i < total && i < DEPS_PREFETCH_AHEAD; i++)
 		st_deps_prefetch(s->deps, refs[i], &ahead[i]);
+	for (uint32_t r = 0; r < w.b->nresources; r++)
+		w.res_service[r] = st_deps_service(s->deps, w.b->resources[r].service);
 	for (size_t i = 0; i < total; i++) {
 		st_deps_keys keys = ahead[i % DEPS_PREFETCH_AHEAD]; /* its slot takes span i + DEPS_PREFETCH_AHEAD's */
 		if (i + DEPS_PREFETCH_AHEAD < total)
 			st_deps_prefetch(s->deps, refs[i + DEPS_PREFETCH_AHEAD], &ahead[i % DEPS_PREFETCH_AHEAD]);
-		st_deps_observe(s->deps, s, refs[i], &keys, w.b->resources[refs[i]->resource].service);
+		st_deps_observe(s->deps, s, refs[i], &keys, w.res_service[refs[i]->resource]);
 	}
 	if (cm_mono_ns() - s->deps_written_ns >= (uint64_t)ST_DEPS_WRITE_MS * 1000000u) {
 		st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
@@ -577,6 +581,7 @@ out:
 	st_block_scratch_fini(&w.blk);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
+	cm_free(w.res_service);
 	cm_buf_fini(&w.buf);
 	cm_buf_fini(&w.head);
 	rocksdb_writebatch_destroy(w.wb);
