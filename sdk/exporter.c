@@ -236,6 +236,16 @@ take_batch(exporter *x)
 	return n;
 }
 
+/* A span whose times are TSC ticks (its copy; the events are the span's own, which this thread holds) in nanoseconds. */
+static void
+span_times_to_ns(cm_span *sp)
+{
+	sp->start_ns = sdk_tsc_ticks_to_ns(sp->start_ns);
+	sp->end_ns = sdk_tsc_ticks_to_ns(sp->end_ns);
+	for (uint32_t k = 0; k < sp->nevents; k++)
+		sp->events[k].time_ns = sdk_tsc_ticks_to_ns(sp->events[k].time_ns);
+}
+
 /* Encodes the taken spans into x->msg and hands them back. Returns false if encoding failed. */
 static bool
 encode_and_release(exporter *x, uint32_t n)
@@ -245,9 +255,13 @@ encode_and_release(exporter *x, uint32_t n)
 	cm_batch view;
 	bool ok;
 
+	clock_tick(x); /* a fresh base for the ticks below */
 	for (uint32_t i = 0; i < n; i++) {
-		sdk_attrs_dedup(&x->taken[i]->rec.attrs); /* the application's thread appends a key set again */
-		x->spans[i] = x->taken[i]->rec;          /* resource 0, scope 0: the tracer's */
+		weft_span *s = x->taken[i];
+		sdk_attrs_dedup(&s->rec.attrs); /* the application's thread appends a key set again */
+		x->spans[i] = s->rec;          /* resource 0, scope 0: the tracer's */
+		if (s->ticks)
+			span_times_to_ns(&x->spans[i]);
 	}
 	memset(&view, 0, sizeof view);
 	view.resources = &t->resource;

@@ -85,6 +85,7 @@ struct weft_span {
 	uint8_t ids_pending;     /* unsampled: ids made on first use (span.c) */
 	bool recording;
 	bool current;
+	bool ticks;              /* rec's start, end and event times are TSC ticks, for the exporter to convert (tsc.h) */
 	cm_arena arena;          /* what does not fit below, and events */
 	cm_attr attr_inline[SDK_INLINE_ATTRS];
 	char text[SDK_SPAN_TEXT]; /* NUL-terminated strings, bump-allocated */

@@ -172,6 +172,14 @@ find_lineage(const weft_span_options *o, lineage *l)
 	l->baggage_len = cur->baggage.len;
 }
 
+/* Now, in the unit of s's times: TSC ticks when its start was one, else unix nanoseconds. */
+static inline uint64_t
+span_now(const weft_span *s)
+{
+	uint64_t t;
+	return s->ticks && sdk_tsc_ticks(&t) ? t : sdk_tsc_now();
+}
+
 /* A given length, or p's measured one (WEFT_LEN_UNKNOWN). */
 static inline size_t
 known_len(const weft_span *s, const char *p, size_t len)
@@ -201,7 +209,9 @@ start_recording(sdk_thread *ts, weft_span *s, const char *name, size_t name_len,
 	s->rec.kind = (uint8_t)(opts->kind >= WEFT_KIND_INTERNAL && opts->kind <= WEFT_KIND_CONSUMER
 	        ? opts->kind
 	        : WEFT_KIND_INTERNAL);
-	s->rec.start_ns = opts->start_ns ? opts->start_ns : sdk_tsc_now();
+	s->ticks = opts->start_ns == 0 && sdk_tsc_ticks(&s->rec.start_ns);
+	if (!s->ticks)
+		s->rec.start_ns = opts->start_ns ? opts->start_ns : sdk_tsc_now();
 	s->rec.name = name ? span_strdup(s, name, known_len(s, name, name_len)) : CM_STR("");
 	return s;
 }
@@ -380,7 +390,7 @@ span_end_slow(weft_span *s)
 		discard(ts, s);
 		return;
 	}
-	s->rec.end_ns = sdk_tsc_now();
+	s->rec.end_ns = span_now(s);
 	if (s->rec.end_ns < s->rec.start_ns)
 		s->rec.end_ns = s->rec.start_ns;
 	bytes = (uint32_t)(sizeof *s + s->arena.held);
@@ -742,7 +752,7 @@ weft_span_add_event(weft_span *s, const char *name, const weft_attr *attrs, size
 
 	if (s == NULL || !s->recording || name == NULL || (e = event_slot(s)) == NULL)
 		return;
-	e->time_ns = sdk_tsc_now();
+	e->time_ns = span_now(s);
 	e->name = span_strdup(s, name, span_strlen(s, name));
 	limit = s->tracer->limits.event_attributes;
 	if (nattrs > 0 && limit > 0)

@@ -121,6 +121,25 @@ sdk_tsc_stale(void)
 	return cm_now_ns();
 }
 
+uint64_t
+sdk_tsc_ticks_to_ns(uint64_t ticks)
+{
+	sdk_tsc *c = &sdk_tsc_state;
+
+	for (;;) {
+		uint32_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		uint64_t mult = atomic_load_explicit(&c->mult, memory_order_acquire);
+		uint64_t bt = atomic_load_explicit(&c->base_tsc, memory_order_acquire);
+		uint64_t bn = atomic_load_explicit(&c->base_ns, memory_order_acquire);
+		if (seq & 1 || atomic_load_explicit(&c->seq, memory_order_relaxed) != seq)
+			continue; /* a calibration is being written */
+		if (ticks >= bt)
+			return bn + (uint64_t)(((unsigned __int128)(ticks - bt) * mult) >> 32);
+		uint64_t back = (uint64_t)(((unsigned __int128)(bt - ticks) * mult) >> 32);
+		return back < bn ? bn - back : 0;
+	}
+}
+
 void
 sdk_tsc_fork_lock(void)
 {

@@ -79,6 +79,29 @@ sdk_tsc_read(void)
 	return cm_now_ns();
 }
 
+/*
+ * Spans record their start and end as raw TSC ticks when the clock is
+ * calibrated, and the exporter converts them (sdk_tsc_ticks_to_ns): the
+ * conversion's loads and multiply leave the application's thread, and a
+ * span's two ends are converted with the same base. False (and nothing
+ * read) when there is no usable TSC yet: the caller takes sdk_tsc_now().
+ */
+static inline bool
+sdk_tsc_ticks(uint64_t *ticks)
+{
+#if defined(__x86_64__)
+	if (atomic_load_explicit(&sdk_tsc_state.mult, memory_order_relaxed) != 0) {
+		*ticks = __rdtsc();
+		return true;
+	}
+#endif
+	(void)ticks;
+	return false;
+}
+
+/* Unix nanoseconds of a reading sdk_tsc_ticks() gave, from the current base (before or after it). */
+uint64_t sdk_tsc_ticks_to_ns(uint64_t ticks);
+
 static inline uint64_t
 sdk_tsc_now(void)
 {

@@ -604,6 +604,67 @@ forked_child_exports_its_own_spans_only(void **state)
 }
 
 /*
+ * A recording span's start, end and event times are read as TSC ticks
+ * once the clock is calibrated, and the exporter turns them into unix
+ * nanoseconds; a start given in nanoseconds is kept as it is. Either way
+ * what the store gets lies between two realtime readings around the span.
+ */
+static void
+span_times_are_realtime_when_read_as_ticks(void **state)
+{
+	const uint64_t slack = 5000000; /* a new base may run up to 1 ms ahead of the realtime clock (tsc.c) */
+	server srv;
+	weft_tracer *t;
+	weft_span *s, *given;
+	weft_span_context ctx;
+	cm_batch b;
+	cm_trace_id id;
+	uint64_t before, after, given_start;
+	(void)state;
+
+	sdk_tsc_calibrate();
+	usleep(250000);
+	sdk_tsc_calibrate(); /* the rate needs 200 ms between calibrations */
+	server_init(&srv);
+	server_start(&srv);
+	t = tracer(srv.url, NULL, 0);
+	before = cm_now_ns();
+	s = weft_span_start(t, "ticks", NULL);
+	assert_true(s->ticks == (atomic_load(&sdk_tsc_state.mult) != 0));
+	ctx = weft_span_get_context(s);
+	usleep(2000);
+	weft_span_add_event(s, "middle", NULL, 0);
+	usleep(2000);
+	given_start = before - 1000000;
+	given = weft_span_start(t, "given", &(weft_span_options){ .parent = &ctx, .start_ns = given_start });
+	assert_false(given->ticks);
+	weft_span_end(given);
+	weft_span_end(s);
+	after = cm_now_ns();
+	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
+
+	memcpy(id.b, ctx.trace_id.b, 16);
+	cm_batch_init(&b);
+	assert_int_equal(st_trace_get(srv.store, &id, &b), CM_OK);
+	assert_int_equal(b.nspans, 2);
+	for (uint32_t i = 0; i < b.nspans; i++) {
+		const cm_span *sp = &b.spans[i];
+		if (cm_str_eq(sp->name, "given")) {
+			assert_int_equal(sp->start_ns, given_start);
+			assert_true(sp->end_ns >= before - slack && sp->end_ns <= after + slack);
+			continue;
+		}
+		assert_true(sp->start_ns >= before - slack && sp->start_ns <= after + slack);
+		assert_true(sp->end_ns >= sp->start_ns + 4000000 && sp->end_ns <= after + slack);
+		assert_int_equal(sp->nevents, 1);
+		assert_true(sp->events[0].time_ns >= sp->start_ns + 2000000 && sp->events[0].time_ns <= sp->end_ns - 2000000);
+	}
+	cm_batch_fini(&b);
+	weft_tracer_destroy(t);
+	server_stop(&srv);
+}
+
+/*
  * With no exporter calibrating (one blocked on a hung collector, say), the
  * first reading past the base's age limit calibrates on the reader's
  * thread instead of leaving every later reading to clock_gettime.
@@ -653,6 +714,7 @@ main(void)
 		cmocka_unit_test(batches_close_at_the_byte_limit),
 		cmocka_unit_test(breaker_opens_while_the_collector_is_down_and_closes_after),
 		cmocka_unit_test(forked_child_exports_its_own_spans_only),
+		cmocka_unit_test(span_times_are_realtime_when_read_as_ticks),
 		cmocka_unit_test(stale_clock_base_is_refreshed_by_its_reader),
 	};
 	return cmocka_run_group_tests_name("sdk", tests, NULL, NULL);
