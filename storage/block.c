@@ -177,6 +177,37 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
 }
 
 /*
+ * put_attrs() for a span's own attributes, its keys' symbols taken from
+ * m (the last span of its resource) where the same key is at the same
+ * place: the lookups of most keys become a length and a text compare.
+ * Symbols are numbered for the whole write, and the memo lives no longer.
+ */
+static void
+put_span_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, uint32_t resource)
+{
+	uint32_t known = m->resource == resource + 1 ? m->n : 0;
+
+	put_u(b, a->n);
+	put_u(b, a->dropped);
+	for (uint32_t i = 0; i < a->n; i++) {
+		cm_str key = a->v[i].key;
+		uint32_t id;
+		if (i < known && m->key[i].len == key.len && st_same_text(m->key[i].p, key.p, key.len))
+			id = m->id[i];
+		else
+			id = e->sym != NULL ? st_sym_intern(e->sym, key, e->wb, e->meta) : ST_SYM_NONE;
+		put_str(b, key, id);
+		put_value(e, b, &a->v[i].val);
+		if (i < ST_KEY_MEMO_KEYS) {
+			m->key[i] = key;
+			m->id[i] = id;
+		}
+	}
+	m->resource = resource + 1;
+	m->n = a->n < ST_KEY_MEMO_KEYS ? a->n : ST_KEY_MEMO_KEYS;
+}
+
+/*
  * Where the spans of a block are found by id (their first 8 bytes, random):
  * open addressing over mask + 1 slots (a power of two, at least twice n)
  * holding index + 1, so that a block of thousands of spans finds its
@@ -195,6 +226,8 @@ static bool
 scratch_reserve(st_block_scratch *x, uint32_t n)
 {
 	uint32_t slots = 16;
+	if (x->memo == NULL && (x->memo = cm_calloc(ST_KEY_MEMOS, sizeof *x->memo)) == NULL)
+		return false;
 	if (n > x->cap) {
 		uint32_t cap = n > 2 * x->cap ? n : 2 * x->cap;
 		uint64_t(*pairs)[2] = cm_realloc(x->pairs, (size_t)cap * sizeof *pairs);
@@ -223,6 +256,7 @@ scratch_reserve(st_block_scratch *x, uint32_t n)
 void
 st_block_scratch_fini(st_block_scratch *x)
 {
+	cm_free(x->memo);
 	cm_free(x->pairs);
 	cm_free(x->ref_of);
 	cm_free(x->slot);
@@ -337,7 +371,7 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 		put_text(out, sp->status_message);
 		put_u(out, (sp->start_ns - base) / start_unit);
 		put_u(out, (sp->end_ns - sp->start_ns) / dur_unit); /* wraps if end < start; decoding wraps back */
-		put_attrs(e, out, &sp->attrs);
+		put_span_attrs(e, out, &sp->attrs, &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
 		put_u(out, sp->nevents);
 		put_u(out, sp->dropped_events);
 		for (uint32_t k = 0; k < sp->nevents; k++) {

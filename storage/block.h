@@ -49,8 +49,22 @@ typedef struct st_block_enc {
 	rocksdb_column_family_handle_t *meta;
 } st_block_enc;
 
-/* Memory st_block_encode() reuses from block to block of a write. */
+/*
+ * The attribute keys of the last span of one resource and their symbols:
+ * spans of one service set the same keys in the same order, so a key is
+ * compared with the one at its place before it is looked up.
+ */
+enum { ST_KEY_MEMO_KEYS = 16, ST_KEY_MEMOS = 64 };
+typedef struct st_key_memo {
+	uint32_t resource; /* + 1; 0: empty */
+	uint32_t n;
+	cm_str key[ST_KEY_MEMO_KEYS];
+	uint32_t id[ST_KEY_MEMO_KEYS];
+} st_key_memo;
+
+/* Memory st_block_encode() reuses from block to block of one write (the memos point into its batch). */
 typedef struct st_block_scratch {
+	st_key_memo *memo;    /* [ST_KEY_MEMOS], by resource */
 	uint64_t (*pairs)[2]; /* distinct (resource, scope) hash pairs */
 	uint32_t *ref_of;     /* per span: its pair */
 	uint32_t *slot;       /* span ids -> index + 1, open addressing */

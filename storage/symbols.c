@@ -77,21 +77,6 @@ slot_of(uint64_t h, uint32_t id)
  */
 #define HOT static inline __attribute__((always_inline))
 
-/* Whether a[0..n) and b[0..n) are the same bytes. */
-HOT bool
-same_text(const char *a, const char *b, uint32_t n)
-{
-	uint64_t x0, x1, y0, y1;
-
-	if (n < 8 || n > 16)
-		return memcmp(a, b, n) == 0;
-	memcpy(&x0, a, 8);
-	memcpy(&y0, b, 8);
-	memcpy(&x1, a + n - 8, 8);
-	memcpy(&y1, b + n - 8, 8);
-	return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-}
-
 /* The slot of text p (whose st_hash_fast is h): where it is, or the empty one where it would go. mu held. */
 HOT uint64_t *
 find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
@@ -102,7 +87,7 @@ find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 			return &y->slot[i];
 		if (v >> 32 == h >> 32) {
 			const st_sym_entry *t = atomic_load_explicit(&y->text[(uint32_t)v - 1], memory_order_relaxed);
-			if (t->len == len && same_text(t->p, p, len))
+			if (t->len == len && st_same_text(t->p, p, len))
 				return &y->slot[i];
 		}
 	}
