@@ -136,11 +136,15 @@ $(BIN)/weft-bench-sdk: $(OBJ)/tools/bench/bench_sdk.o $(LIB)/libweft.a
 $(BIN)/weft-bench-query: $(OBJ)/tools/bench/bench_query.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
+
+$(BIN)/weft-bench-probe: $(OBJ)/tools/bench/bench_probe.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL)
 $(BIN)/weft-bench-store: $(OBJ)/tools/bench/bench_store.o $(A_STORAGE) $(A_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_STORE)
 
-PROGRAMS := $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-bench-store $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft \
+PROGRAMS := $(BIN)/weft-bench-probe $(BIN)/weft-bench-query $(BIN)/weft-bench-sdk $(BIN)/weft-bench-store $(BIN)/weft-collector $(BIN)/weft-query $(BIN)/weft \
 	$(BIN)/weft-demo-shop $(BIN)/weft-loadgen $(BIN)/weft-tracecontext-service
 LIBRARIES := $(LIB)/libweft.a $(LIB)/libweft.so $(LIB)/weft.h
 

@@ -47,6 +47,7 @@ run() {
 		'BEGIN { printf "%.0f %.0f %.1f %.0f\n", n / s, n / (c / hz), p, r }'
 }
 
+probe_before=$(probe)
 echo "weft bench-ingest: $RUNS runs; native $NATIVE_SPANS spans, OTLP protobuf $OTLP_SPANS spans"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 declare -a ns nc np nr os oc
@@ -64,3 +65,5 @@ echo "bench: ingest_native_spans_per_s $(median "${ns[@]}")"
 echo "bench: ingest_otlp_proto_spans_per_core $(median "${oc[@]}")"
 echo "bench: ingest_ack_p99_ms $(median "${np[@]}")"
 echo "bench: collector_peak_rss_mb $(printf '%s\n' "${nr[@]}" | sort -g | tail -1)"
+echo "bench: machine_loop_ns_before $probe_before"
+echo "bench: machine_loop_ns_after $(probe)"

@@ -16,6 +16,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+probe_before=$(probe)
 echo "weft bench-query"
 fill_store "$work" "$FILL"
 pids+=("$collector_pid")
@@ -42,3 +43,5 @@ for name in http_trace_by_id_p99_ms critical_path_1000_spans_ms breakdown_1000_s
 	# shellcheck disable=SC2086
 	echo "bench: $name $(median ${vals[$name]})"
 done
+echo "bench: machine_loop_ns_before $probe_before"
+echo "bench: machine_loop_ns_after $(probe)"

@@ -15,6 +15,7 @@ cpid=$!
 trap 'kill $cpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 wait_for busy "$admin"
 
+probe_before=$(probe)
 echo "weft bench-sdk: $RUNS runs; $(nproc) cores, $(uname -r)"
 declare -A vals
 for i in $(seq "$RUNS"); do
@@ -29,3 +30,5 @@ for name in sdk_span_4attr_p50_ns sdk_span_4attr_p99_ns sdk_span_unsampled_p50_n
 	# shellcheck disable=SC2086
 	echo "bench: $name $(median ${vals[$name]})"
 done
+echo "bench: machine_loop_ns_before $probe_before"
+echo "bench: machine_loop_ns_after $(probe)"

@@ -17,6 +17,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+probe_before=$(probe)
 echo "weft bench-store"
 fill_store "$work" "$FILL"
 pids+=("$collector_pid")
@@ -45,3 +46,5 @@ for name in store_spans store_bytes_per_span trace_by_id_p50_ms trace_by_id_p99_
 	echo "bench: $name $(median ${vals[$name]})"
 done
 echo "bench: query_rss_mb $rss"
+echo "bench: machine_loop_ns_before $probe_before"
+echo "bench: machine_loop_ns_after $(probe)"

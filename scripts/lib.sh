@@ -25,6 +25,11 @@ http_get() {
 # cpu_ticks PID: user + system CPU time of PID, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# probe: the machine's speed now, as weft-bench-probe's ns per iteration of
+# a register loop (1.0 while the shared host is quiet, up to 2.0 when it is
+# busy). Benchmarks print it before and after their runs. Needs BIN.
+probe() { "$BIN/weft-bench-probe" | awk '{print $3}'; }
+
 # median N...: the median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
