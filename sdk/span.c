@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "hot.h"
 #include "ids.h"
 #include "sdk_int.h"
 #include "strcopy.h"
@@ -17,8 +18,7 @@
 
 static _Thread_local weft_span *tls_current SDK_TLS;
 
-/* The setters' fast paths are inlined whole, their slow paths kept out of line (see SHORT_TEXT). */
-#define HOT static inline __attribute__((always_inline))
+/* The setters' fast paths are inlined whole (CM_HOT), their slow paths kept out of line (see SHORT_TEXT). */
 #define COLD static __attribute__((noinline, cold))
 
 enum { FIRST_EVENT_CAP = 2 };
@@ -39,7 +39,7 @@ span_strdup_arena(weft_span *s, const char *p, size_t n)
 }
 
 /* Copies the short p[0..n) (n <= SDK_COPY_SHORT_MAX) and a NUL to d. */
-HOT void
+CM_HOT void
 text_copy(char *d, const char *p, size_t n)
 {
 	sdk_copy_short(d, p, n);
@@ -219,7 +219,7 @@ start_recording(sdk_thread *ts, weft_span *s, const char *name, size_t name_len,
 static const weft_span_options default_options = { 0 };
 
 /* The rest of a span's start once its parent (NULL: a root) is known: ids and the sampling decision. */
-HOT weft_span *
+CM_HOT weft_span *
 start_decided(sdk_thread *ts, weft_span *s, const weft_span_context *parent, const char *name, size_t name_len,
     const weft_span_options *opts)
 {
@@ -266,7 +266,7 @@ start_in_lineage(sdk_thread *ts, weft_span *s, const char *name, size_t name_len
 }
 
 /* What every start sets first. */
-HOT void
+CM_HOT void
 span_init(weft_tracer *t, weft_span *s)
 {
 	s->tracer = t;
@@ -279,7 +279,7 @@ span_init(weft_tracer *t, weft_span *s)
 }
 
 /* A root span without options inherits no strings. */
-HOT void
+CM_HOT void
 root_strings(weft_span *s)
 {
 	s->rec.trace_state = CM_STR(""); /* two statements: see rec_reset() */
@@ -316,7 +316,7 @@ span_start_slow(weft_tracer *t, const char *name, size_t name_len, const weft_sp
  * nothing, so it saves no registers. With weft_span_end()'s fast path,
  * an unsampled span's start and end went from 127 to 68 instructions.
  */
-HOT weft_span *
+CM_HOT weft_span *
 start_off(weft_tracer *t, sdk_thread *ts, weft_span *s)
 {
 	span_init(t, s);
@@ -329,7 +329,7 @@ start_off(weft_tracer *t, sdk_thread *ts, weft_span *s)
 	return s;
 }
 
-HOT weft_span *
+CM_HOT weft_span *
 span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_options *opts)
 {
 	sdk_thread *ts;
@@ -604,7 +604,7 @@ set_value(weft_span *s, cm_value *v, const weft_attr *a)
 enum { SHORT_TEXT = SDK_COPY_SHORT_MAX }; /* what text_copy() copies inline */
 
 /* Whether a new slot is free and n more bytes of text fit. */
-HOT bool
+CM_HOT bool
 fast_fits(const weft_span *s, size_t n)
 {
 	const cm_attrs *a = &s->rec.attrs;
@@ -617,7 +617,7 @@ fast_fits(const weft_span *s, size_t n)
  * slot's fields before copying any text: a byte store may alias any
  * field, and the compiler would load them again after it.
  */
-HOT cm_attr *
+CM_HOT cm_attr *
 fast_take(weft_span *s, size_t bytes, char **text)
 {
 	uint32_t used = s->text_used;
@@ -638,13 +638,13 @@ set_str_slow(weft_span *s, const char *key, size_t klen, const char *value, size
 }
 
 /* A given length, or p's measured up to SHORT_TEXT + 1 (a long string: the slow path). */
-HOT size_t
+CM_HOT size_t
 short_len(const char *p, size_t len)
 {
 	return len != WEFT_LEN_UNKNOWN ? len : sdk_strnlen(p, SHORT_TEXT + 1);
 }
 
-HOT void
+CM_HOT void
 set_str(weft_span *s, const char *key, size_t key_len, const char *value, size_t value_len)
 {
 	size_t klen, vlen;
@@ -690,7 +690,7 @@ weft_span_set_str_n(weft_span *s, const char *key, size_t key_len, const char *v
 			slot->val.u.member = value;                                            \
 		}                                                                          \
 	}                                                                              \
-	HOT void name##_impl(weft_span *s, const char *key, size_t key_len, ctype value) \
+	CM_HOT void name##_impl(weft_span *s, const char *key, size_t key_len, ctype value) \
 	{                                                                              \
 		size_t klen;                                                               \
 		cm_attr *slot;                                                             \

@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "block.h"
 #include "err.h"
+#include "hot.h"
 #include "keys.h"
 #include "varint.h"
 
@@ -15,19 +16,17 @@ enum { MAX_VALUE_DEPTH = 4, MAX_REFS = 65536 };
 
 /*
  * The encoder's small steps are inlined into the loops over spans and
- * attributes: a write encodes every attribute of every span, and the
- * calls' register saves were a tenth of the encoding.
+ * attributes (CM_HOT): a write encodes every attribute of every span, and
+ * the calls' register saves were a tenth of the encoding.
  */
-#define HOT static inline __attribute__((always_inline))
-
-HOT void
+CM_HOT void
 put_u(cm_buf *b, uint64_t v)
 {
 	if (cm_buf_reserve(b, ST_VARINT_MAX) == CM_OK)
 		st_put_varint(b, v);
 }
 
-HOT void
+CM_HOT void
 put_text(cm_buf *b, cm_str s)
 {
 	put_u(b, (uint64_t)s.len << 1);
@@ -35,7 +34,7 @@ put_text(cm_buf *b, cm_str s)
 }
 
 /* A string as blocks have it (block.h): symbol id, or s inline when id is ST_SYM_NONE. */
-HOT void
+CM_HOT void
 put_str(cm_buf *b, cm_str s, uint32_t id)
 {
 	if (id == ST_SYM_NONE)
@@ -44,7 +43,7 @@ put_str(cm_buf *b, cm_str s, uint32_t id)
 		put_u(b, (uint64_t)id << 1 | 1);
 }
 
-HOT void
+CM_HOT void
 put_name(const st_block_enc *e, cm_buf *b, cm_str s)
 {
 	put_str(b, s, e->sym != NULL ? st_sym_intern(e->sym, s, e->wb, e->meta) : ST_SYM_NONE);
@@ -101,7 +100,7 @@ split_number(cm_str s, uint32_t *plen, uint64_t *num)
 
 static void put_array(const st_block_enc *e, cm_buf *b, const cm_value *v);
 
-HOT void
+CM_HOT void
 put_value(const st_block_enc *e, cm_buf *b, const cm_value *v)
 {
 	uint32_t id, plen;

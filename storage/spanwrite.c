@@ -156,7 +156,7 @@ merge_runs(const span_order *a, size_t na, const span_order *b, size_t nb, span_
 		*out++ = b[j++];
 }
 
-/* Sorts refs[0..n), spans of one batch in place order, as above; false when out of memory. */
+/* Sorts refs[0..n), the write's spans in their merged batch's order, as above; false when out of memory. */
 static bool
 sort_spans(const cm_span **refs, size_t n)
 {

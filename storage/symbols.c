@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "hot.h"
 #include "keys.h"
 #include "store_int.h"
 #include "symbols.h"
@@ -71,14 +72,14 @@ slot_of(uint64_t h, uint32_t id)
 }
 
 /*
- * The lookups below are inlined into the two interns, and short texts
- * compared with two loads each: a write interns each span's keys and
- * values, and the calls' register saves and memcmp() were a third of it.
+ * The lookups below are inlined into the two interns (CM_HOT), and short
+ * texts compared with two loads each (st_same_text): a write interns each
+ * span's keys and values, and the calls' register saves and memcmp() were
+ * a third of it.
  */
-#define HOT static inline __attribute__((always_inline))
 
 /* The slot of text p (whose st_hash_fast is h): where it is, or the empty one where it would go. mu held. */
-HOT uint64_t *
+CM_HOT uint64_t *
 find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 {
 	for (uint32_t i = (uint32_t)h % SLOTS;; i = (i + 1) % SLOTS) {
@@ -191,7 +192,7 @@ put_entry_now(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_colu
 }
 
 /* Puts the entry of symbol id into wb, once per write. mu held. */
-HOT bool
+CM_HOT bool
 put_entry(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
 	if (y->stored[id] || y->putgen[id] == y->gen)
@@ -210,7 +211,7 @@ intern_new(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s)
 }
 
 /* The number of s (hashed h), whose slot is slot: handed out now if s is new. mu held. */
-HOT uint32_t
+CM_HOT uint32_t
 intern_at(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s, rocksdb_writebatch_t *wb,
     rocksdb_column_family_handle_t *meta)
 {

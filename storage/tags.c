@@ -246,7 +246,12 @@ shared_hash(void *arg, cm_str key, cm_str text)
 	t->h[t->k++] = st_tag_hash(key, text);
 }
 
-enum { SCOPE_DERIVED = 2 }; /* derived_scope_tags()'s count */
+static void
+count_tag(void *arg, cm_str key, cm_str text)
+{
+	(void)key, (void)text;
+	++*(size_t *)arg;
+}
 
 static bool
 shared_init(shared_tags *t, const cm_batch *b, bool scopes)
@@ -255,8 +260,11 @@ shared_init(shared_tags *t, const cm_batch *b, bool scopes)
 	uint32_t n = scopes ? b->nscopes : b->nresources;
 	size_t total = 0;
 
-	for (uint32_t i = 0; i < n; i++)
-		total += (scopes ? b->scopes[i].attrs.n + SCOPE_DERIVED : b->resources[i].attrs.n);
+	for (uint32_t i = 0; i < n; i++) {
+		total += scopes ? b->scopes[i].attrs.n : b->resources[i].attrs.n;
+		if (scopes)
+			derived_scope_tags(&b->scopes[i], count_tag, &total);
+	}
 	t->k = 0;
 	t->h = cm_malloc((total + 1) * sizeof *t->h);
 	t->first = cm_malloc((n + 1) * sizeof *t->first);
