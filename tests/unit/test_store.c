@@ -1,5 +1,6 @@
 /*
- * test_store.c - the RocksDB store: write, read a trace, idempotence,
+ * test_store.c - the RocksDB store: write, read a trace, attribute keys
+ * whose symbols come from the last span of their resource, idempotence,
  * services and operations, a secondary following its primary, names kept
  * as symbols across restarts and past a full table, frequent values as
  * symbols and unique ones inline, another layout
@@ -128,6 +129,84 @@ summary_spans(st_store *s, uint8_t tid)
 	n = sum.spans;
 	st_summary_fini(&sum);
 	return n;
+}
+
+enum { MEMO_SPANS = 8, MEMO_KEYS = 20 };
+
+/* How many keys a key set of the test below has: up to its first NULL. */
+static uint32_t
+memo_key_count(const char *const keys[MEMO_KEYS])
+{
+	uint32_t n = 0;
+	while (n < MEMO_KEYS && keys[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * The encoder takes a key's symbol from the key at the same place in the
+ * last span of the same resource when the two are the same text: keys
+ * that swap places, differ in length, differ in one byte within 8-16
+ * bytes or past 16, or stand past the memo's first 16 places, and spans
+ * of another resource in between, all read back as they were written.
+ */
+static void
+keys_read_back_whatever_the_last_span_of_their_resource_set(void **state)
+{
+	static const char *const keys[MEMO_SPANS][MEMO_KEYS] = {
+		{ "a", "b", "c" },
+		{ "a", "c", "b" },
+		{ "a", "bb", "b" },
+		{ "http.request.method", "abcdefghij", "k17_______________" },
+		{ "http.request.methoe", "abcdXfghij", "k17_______________" },
+		{ "http.request.methoe", "abcdXfghij", "k17______________x" },
+		{ "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12", "k13", "k14", "k15",
+		    "k16", "k17", "k18", "k19" },
+		{ "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12", "k13", "k14", "k15",
+		    "k16", "kX", "k18", "k19" },
+	};
+	fixture *f = *state;
+	cm_resource res[2] = { { .service = CM_STR("one") }, { .service = CM_STR("two") } };
+	cm_scope scope = { .name = CM_STR("lib") };
+	cm_span spans[2 * MEMO_SPANS];
+	cm_attr attrs[MEMO_SPANS][MEMO_KEYS];
+	cm_batch b = { .resources = res, .nresources = 2, .scopes = &scope, .nscopes = 1, .spans = spans };
+	cm_batch t;
+	cm_trace_id id;
+
+	for (uint32_t i = 0; i < MEMO_SPANS; i++)
+		for (uint32_t a = 0; a < memo_key_count(keys[i]); a++)
+			attrs[i][a] = (cm_attr){ cm_str_from(keys[i][a]), { .type = CM_VAL_INT, .u.i = a } };
+	memset(spans, 0, sizeof spans);
+	for (uint32_t k = 0; k < 2 * MEMO_SPANS; k++) {
+		/* resources alternate; resource "two" sees the key sets in the opposite order */
+		uint32_t r = k % 2, set = r ? MEMO_SPANS - 1 - k / 2 : k / 2;
+		cm_span *sp = &spans[k];
+		memset(sp->trace_id.b, 0x51, 16);
+		sp->span_id.b[0] = (uint8_t)(k + 1);
+		sp->start_ns = 1000 + 10 * k;
+		sp->end_ns = sp->start_ns + 5;
+		sp->name = CM_STR("op");
+		sp->resource = r;
+		sp->attrs = (cm_attrs){ attrs[set], memo_key_count(keys[set]), 0 };
+	}
+	b.nspans = 2 * MEMO_SPANS;
+	assert_int_equal(st_store_write(f->store, &b), CM_OK);
+
+	memset(id.b, 0x51, 16);
+	cm_batch_init(&t);
+	assert_int_equal(st_trace_get(f->store, &id, &t), CM_OK);
+	assert_int_equal(t.nspans, 2 * MEMO_SPANS);
+	for (uint32_t k = 0; k < t.nspans; k++) { /* in start order: as written */
+		const cm_span *sp = &t.spans[k];
+		uint32_t set = k % 2 ? MEMO_SPANS - 1 - k / 2 : k / 2;
+		assert_int_equal(sp->attrs.n, memo_key_count(keys[set]));
+		for (uint32_t a = 0; a < sp->attrs.n; a++) {
+			assert_true(cm_str_eq(sp->attrs.v[a].key, keys[set][a]));
+			assert_int_equal(sp->attrs.v[a].val.u.i, a);
+		}
+	}
+	cm_batch_fini(&t);
 }
 
 static void
@@ -780,6 +859,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(trace_reads_back_in_start_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(keys_read_back_whatever_the_last_span_of_their_resource_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(rewriting_a_batch_stores_each_span_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(traces_do_not_bleed_into_each_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
