@@ -33,12 +33,6 @@ cm_str_eq(cm_str a, const char *s)
 	return a.len == n && (n == 0 || memcmp(a.p, s, n) == 0);
 }
 
-bool
-cm_str_same(cm_str a, cm_str b)
-{
-	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
-}
-
 void
 cm_batch_init(cm_batch *b)
 {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arena.h"
 #include "ids.h"
@@ -29,7 +30,26 @@ typedef struct cm_str {
 #define CM_STR(lit) ((cm_str){ (lit), (uint32_t)(sizeof(lit) - 1) })
 cm_str cm_str_from(const char *s);
 bool cm_str_eq(cm_str a, const char *s);
-bool cm_str_same(cm_str a, cm_str b);
+/*
+ * Whether a and b are the same bytes. Inline, with texts of 8-16 bytes
+ * compared by two loads each: the store's writer compares keys and names
+ * this way for every attribute of every span.
+ */
+static inline bool
+cm_str_same(cm_str a, cm_str b)
+{
+	uint64_t x0, x1, y0, y1;
+
+	if (a.len != b.len)
+		return false;
+	if (a.len < 8 || a.len > 16)
+		return a.len == 0 || memcmp(a.p, b.p, a.len) == 0;
+	memcpy(&x0, a.p, 8);
+	memcpy(&y0, b.p, 8);
+	memcpy(&x1, a.p + a.len - 8, 8);
+	memcpy(&y1, b.p + b.len - 8, 8);
+	return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+}
 /* The length of p[0..len) cut to at most max bytes without splitting a UTF-8 sequence. */
 uint32_t cm_utf8_cut(const char *p, uint32_t len, uint32_t max);
 

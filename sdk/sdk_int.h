@@ -211,6 +211,13 @@ extern _Thread_local sdk_tls_cache sdk_tls SDK_TLS;
 /* sdk_thread_get() past the cache: the thread's state for t, created on first use. */
 sdk_thread *sdk_thread_get_slow(weft_tracer *t);
 
+/* The calling thread's state for t if the thread-local cache holds it, else NULL; calls nothing. */
+static inline sdk_thread *
+sdk_thread_cached(const weft_tracer *t)
+{
+	return sdk_tls.tracer_id == t->id ? sdk_tls.ts : NULL;
+}
+
 /*
  * The calling thread's state for t, created on first use; NULL when out of
  * memory. Inline: every span start and end asks, and a call was a tenth of
@@ -219,9 +226,8 @@ sdk_thread *sdk_thread_get_slow(weft_tracer *t);
 static inline sdk_thread *
 sdk_thread_get(weft_tracer *t)
 {
-	if (sdk_tls.tracer_id == t->id && sdk_tls.ts != NULL)
-		return sdk_tls.ts;
-	return sdk_thread_get_slow(t);
+	sdk_thread *ts = sdk_thread_cached(t);
+	return ts != NULL ? ts : sdk_thread_get_slow(t);
 }
 /* The tracer key's destructor: the thread is exiting. */
 void sdk_thread_exit(void *arg);

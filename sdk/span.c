@@ -337,7 +337,7 @@ span_start(weft_tracer *t, const char *name, size_t name_len, const weft_span_op
 
 	if (t == NULL)
 		return NULL;
-	if (sdk_tls.tracer_id != t->id || (ts = sdk_tls.ts) == NULL || ts->npool == 0)
+	if ((ts = sdk_thread_cached(t)) == NULL || ts->npool == 0)
 		return span_start_slow(t, name, name_len, opts);
 	s = ts->pool[--ts->npool];
 	if (opts == NULL && tls_current == NULL && t->sampler.root == SAMPLER_ALWAYS_OFF)
@@ -425,8 +425,8 @@ weft_span_end(weft_span *s)
 
 	if (s == NULL)
 		return;
-	if (!s->recording && !s->current && s->arena.total == 0 && sdk_tls.tracer_id == s->tracer->id &&
-	    (ts = sdk_tls.ts) == s->owner && ts != NULL && ts->npool < SDK_POOL_MAX) {
+	if (!s->recording && !s->current && s->arena.total == 0 && (ts = sdk_thread_cached(s->tracer)) == s->owner &&
+	    ts != NULL && ts->npool < SDK_POOL_MAX) {
 		s->bytes = 0;
 		ts->pool[ts->npool++] = s;
 		return;

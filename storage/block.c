@@ -191,7 +191,7 @@ put_span_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo 
 	for (uint32_t i = 0; i < a->n; i++) {
 		cm_str key = a->v[i].key;
 		uint32_t id;
-		if (i < known && m->key[i].len == key.len && st_same_text(m->key[i].p, key.p, key.len))
+		if (i < known && cm_str_same(m->key[i], key))
 			id = m->id[i];
 		else
 			id = e->sym != NULL ? st_sym_intern(e->sym, key, e->wb, e->meta) : ST_SYM_NONE;

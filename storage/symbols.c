@@ -73,7 +73,7 @@ slot_of(uint64_t h, uint32_t id)
 
 /*
  * The lookups below are inlined into the two interns (CM_HOT), and short
- * texts compared with two loads each (st_same_text): a write interns each
+ * texts compared with two loads each (cm_str_same): a write interns each
  * span's keys and values, and the calls' register saves and memcmp() were
  * a third of it.
  */
@@ -88,7 +88,7 @@ find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 			return &y->slot[i];
 		if (v >> 32 == h >> 32) {
 			const st_sym_entry *t = atomic_load_explicit(&y->text[(uint32_t)v - 1], memory_order_relaxed);
-			if (t->len == len && st_same_text(t->p, p, len))
+			if (cm_str_same((cm_str){ t->p, t->len }, (cm_str){ p, len }))
 				return &y->slot[i];
 		}
 	}

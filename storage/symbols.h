@@ -38,7 +38,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "arena.h"
 #include "span.h"
@@ -72,21 +71,6 @@ typedef struct st_symbols {
 	bool loaded;      /* every stored entry read */
 	cm_arena arena;   /* the texts */
 } st_symbols;
-
-/* Whether a[0..n) and b[0..n) are the same bytes; keys and names of 8-16 bytes in two loads each. */
-static inline bool
-st_same_text(const char *a, const char *b, uint32_t n)
-{
-	uint64_t x0, x1, y0, y1;
-
-	if (n < 8 || n > 16)
-		return memcmp(a, b, n) == 0;
-	memcpy(&x0, a, 8);
-	memcpy(&y0, b, 8);
-	memcpy(&x1, a + n - 8, 8);
-	memcpy(&y1, b + n - 8, 8);
-	return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-}
 
 int st_sym_init(st_symbols *y);
 void st_sym_fini(st_symbols *y);
