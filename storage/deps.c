@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "keys.h"
 #include "store_int.h"
 
@@ -52,7 +53,7 @@ key_of(const cm_trace_id *t, const cm_span_id *s)
 	uint8_t b[24];
 	memcpy(b, t->b, 16);
 	memcpy(b + 16, s->b, 8);
-	return st_hash_fast(b, sizeof b) | 1;
+	return cm_hash_fast(b, sizeof b) | 1;
 }
 
 static bool

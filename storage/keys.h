@@ -164,8 +164,6 @@ st_hash_mix(uint64_t h, const void *p, size_t n)
 	}
 	return h;
 }
-/* A hash for in-memory tables only (never stored; it may change). */
-uint64_t st_hash_fast(const void *p, size_t n);
 
 /*
  * Durations in 'S' entries are buckets, eight per doubling: bucket b

@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "deps.h"
 #include "err.h"
+#include "hash.h"
 #include "keys.h"
 #include "log.h"
 #include "partition.h"
@@ -66,7 +67,7 @@ put_meta_once(writer *w, char tag, const void *k, size_t klen, const void *v, si
 	key[0] = tag;
 	if (klen > 0)
 		memcpy(key + 1, k, klen);
-	h = st_hash_fast(key, 1 + klen); /* for the in-memory seen-set only */
+	h = cm_hash_fast(key, 1 + klen); /* for the in-memory seen-set only */
 	if (st_seen_has(&w->s->seen, h))
 		return;
 	for (size_t i = 0; i < w->nfresh; i++)

@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "hash.h"
 #include "hot.h"
 #include "keys.h"
 #include "store_int.h"
@@ -31,7 +32,10 @@ st_sym_fini(st_symbols *y)
 	cm_free(y->stored);
 	cm_free(y->putgen);
 	cm_free(y->put);
+	cm_free(y->known);
+	cm_free(y->memo);
 	cm_free(y->sketch);
+	cm_free(y->seen);
 	cm_arena_fini(&y->arena);
 	pthread_mutex_destroy(&y->mu);
 }
@@ -59,7 +63,7 @@ publish(st_symbols *y, uint32_t id, const char *p, size_t len)
 }
 
 /*
- * A filled slot: the high half of the text's st_hash_fast above the
+ * A filled slot: the high half of the text's cm_hash_fast above the
  * number + 1. A probe compares the halves before it follows the number to
  * the text: most probes end there, without the two dependent cache misses
  * (the text's pointer, then the text) each cost when a slot held the
@@ -71,6 +75,34 @@ slot_of(uint64_t h, uint32_t id)
 	return (h >> 32) << 32 | (id + 1);
 }
 
+/* Fills slot with symbol id, whose text hashed h, and marks it known. mu held. */
+static void
+fill_slot(st_symbols *y, uint64_t *slot, uint64_t h, uint32_t id)
+{
+	*slot = slot_of(h, id);
+	y->known[h >> 48 >> 6] |= 1ull << (h >> 48 & 63);
+}
+
+/* The memo entry for the text at p (live when its gen is the write's and it has p and len). mu held. */
+CM_HOT st_sym_memo *
+memo_at(const st_symbols *y, const char *p)
+{
+	return &y->memo[(uintptr_t)p * 0x9e3779b97f4a7c15u >> (64 - ST_SYM_MEMO_BITS)];
+}
+
+CM_HOT bool
+memo_has(const st_symbols *y, const st_sym_memo *m, cm_str s)
+{
+	return m->p == s.p && m->len == s.len && m->gen == y->gen;
+}
+
+/* False: no symbol's text hashed like h (true may be a collision). mu held. */
+static inline bool
+maybe_known(const st_symbols *y, uint64_t h)
+{
+	return y->known[h >> 48 >> 6] >> (h >> 48 & 63) & 1;
+}
+
 /*
  * The lookups below are inlined into the two interns (CM_HOT), and short
  * texts compared with two loads each (cm_str_same): a write interns each
@@ -78,7 +110,7 @@ slot_of(uint64_t h, uint32_t id)
  * a third of it.
  */
 
-/* The slot of text p (whose st_hash_fast is h): where it is, or the empty one where it would go. mu held. */
+/* The slot of text p (whose cm_hash_fast is h): where it is, or the empty one where it would go. mu held. */
 CM_HOT uint64_t *
 find_slot(st_symbols *y, const char *p, uint32_t len, uint64_t h)
 {
@@ -106,9 +138,14 @@ writer_tables(st_symbols *y)
 		y->stored = cm_calloc(ST_SYM_MAX, 1);
 	if (y->putgen == NULL)
 		y->putgen = cm_calloc(ST_SYM_MAX, sizeof *y->putgen);
+	if (y->known == NULL)
+		y->known = cm_calloc(ST_SYM_KNOWN_BITS / 64, sizeof *y->known);
+	if (y->memo == NULL)
+		y->memo = cm_calloc(1u << ST_SYM_MEMO_BITS, sizeof *y->memo);
 	if (y->sketch == NULL)
 		y->sketch = cm_calloc(2u << ST_SYM_SKETCH_BITS, 1);
-	y->tables = y->slot != NULL && y->stored != NULL && y->putgen != NULL && y->sketch != NULL;
+	y->tables = y->slot != NULL && y->stored != NULL && y->putgen != NULL && y->known != NULL && y->memo != NULL &&
+	            y->sketch != NULL;
 	return y->tables;
 }
 
@@ -140,13 +177,13 @@ st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb_col
 			rv = CM_EIO; /* not an entry this weft writes */
 			break;
 		}
-		uint64_t h = st_hash_fast(v, vlen), *slot = find_slot(y, v, (uint32_t)vlen, h);
+		uint64_t h = cm_hash_fast(v, vlen), *slot = find_slot(y, v, (uint32_t)vlen, h);
 		if (publish(y, id, v, vlen) == NULL) {
 			rv = CM_ENOMEM;
 			break;
 		}
 		if (*slot == 0)
-			*slot = slot_of(h, id);
+			fill_slot(y, slot, h, id);
 		y->stored[id] = 1;
 		if (id >= y->next)
 			y->next = id + 1;
@@ -164,7 +201,8 @@ void
 st_sym_write_begin(st_symbols *y)
 {
 	pthread_mutex_lock(&y->mu);
-	y->gen++;
+	if (++y->gen == 0 && y->memo != NULL) /* wrapped: the memo's entries of gen 0 are 2^32 writes old */
+		memset(y->memo, 0, sizeof *y->memo << ST_SYM_MEMO_BITS);
 	y->nput = 0;
 	writer_tables(y); /* the interns below only look at y->tables */
 }
@@ -206,7 +244,7 @@ intern_new(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s)
 {
 	if (y->next >= ST_SYM_MAX || publish(y, y->next, s.p, s.len) == NULL)
 		return ST_SYM_NONE;
-	*slot = slot_of(h, y->next);
+	fill_slot(y, slot, h, y->next);
 	return y->next++;
 }
 
@@ -225,20 +263,38 @@ intern_at(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s, rocksdb_writebatc
 uint32_t
 st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
+	st_sym_memo *m;
 	uint64_t h;
+	uint32_t id;
 
 	if (s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
-	h = st_hash_fast(s.p, s.len);
-	return intern_at(y, find_slot(y, s.p, s.len, h), h, s, wb, meta);
+	m = memo_at(y, s.p);
+	if (memo_has(y, m, s) && m->id != ST_SYM_NONE)
+		return m->id; /* interned by this write: its entry is put */
+	h = cm_hash_fast(s.p, s.len);
+	id = intern_at(y, find_slot(y, s.p, s.len, h), h, s, wb, meta);
+	*m = (st_sym_memo){ s.p, s.len, y->gen, id, h };
+	return id;
+}
+
+static inline uint8_t *
+sketch_row0(const st_symbols *y, uint64_t h)
+{
+	return &y->sketch[(uint32_t)h & ((1u << ST_SYM_SKETCH_BITS) - 1)];
+}
+
+static inline uint8_t *
+sketch_row1(const st_symbols *y, uint64_t h)
+{
+	return &y->sketch[(1u << ST_SYM_SKETCH_BITS) + ((uint32_t)(h >> 32) & ((1u << ST_SYM_SKETCH_BITS) - 1))];
 }
 
 /* Counts a sighting of the value hashed h; true once it is frequent. mu held. */
 static bool
 sketch_count(st_symbols *y, uint64_t h)
 {
-	uint8_t *a = &y->sketch[(uint32_t)h & ((1u << ST_SYM_SKETCH_BITS) - 1)];
-	uint8_t *b = &y->sketch[(1u << ST_SYM_SKETCH_BITS) + ((uint32_t)(h >> 32) & ((1u << ST_SYM_SKETCH_BITS) - 1))];
+	uint8_t *a = sketch_row0(y, h), *b = sketch_row1(y, h);
 
 	if (++y->sightings == 4u << ST_SYM_SKETCH_BITS) { /* forget slowly: old sightings count half */
 		for (uint32_t i = 0; i < 2u << ST_SYM_SKETCH_BITS; i++)
@@ -254,15 +310,58 @@ uint32_t
 st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writebatch_t *wb,
     rocksdb_column_family_handle_t *meta)
 {
+	st_sym_memo *m;
 	uint64_t h, *slot;
+	uint32_t id;
 
 	if (s.len < min_len || s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
-	h = st_hash_fast(s.p, s.len);
-	slot = find_slot(y, s.p, s.len, h);
-	if (*slot == 0 && (y->next >= ST_SYM_MAX || !sketch_count(y, h)))
-		return ST_SYM_NONE;
-	return intern_at(y, slot, h, s, wb, meta);
+	m = memo_at(y, s.p);
+	if (memo_has(y, m, s)) {
+		if (m->id != ST_SYM_NONE)
+			return m->id;
+		h = m->h; /* turned down before in this write: count this sighting too */
+	} else {
+		h = cm_hash_fast(s.p, s.len);
+		slot = maybe_known(y, h) ? find_slot(y, s.p, s.len, h) : NULL;
+		id = slot != NULL && *slot != 0 ? intern_at(y, slot, h, s, wb, meta) : ST_SYM_NONE;
+		*m = (st_sym_memo){ s.p, s.len, y->gen, id, h };
+		if (id != ST_SYM_NONE)
+			return id;
+	}
+	if (y->next < ST_SYM_MAX) { /* counted when the write ends; a sighting lost to a failed allocation counts nothing */
+		if (y->nseen == y->capseen) {
+			uint32_t cap = y->capseen ? y->capseen * 2 : 1024;
+			st_sym_sighting *v = cm_realloc(y->seen, cap * sizeof *v);
+			if (v == NULL)
+				return ST_SYM_NONE;
+			y->seen = v;
+			y->capseen = cap;
+		}
+		y->seen[y->nseen++] = (st_sym_sighting){ h, s };
+	}
+	return ST_SYM_NONE;
+}
+
+enum { SIGHTINGS_AHEAD = 8 }; /* counters fetched ahead: enough misses in flight to cover the latency */
+
+/* Counts the write's sightings; a value that becomes frequent is given a number (its entry is put by the next write that uses it). mu held. */
+static void
+count_sightings(st_symbols *y)
+{
+	for (uint32_t i = 0; i < y->nseen; i++) {
+		const st_sym_sighting *v = &y->seen[i];
+		if (i + SIGHTINGS_AHEAD < y->nseen) {
+			__builtin_prefetch(sketch_row0(y, y->seen[i + SIGHTINGS_AHEAD].h), 1);
+			__builtin_prefetch(sketch_row1(y, y->seen[i + SIGHTINGS_AHEAD].h), 1);
+		}
+		if (sketch_count(y, v->h)) {
+			uint64_t *slot = find_slot(y, v->s.p, v->s.len, v->h);
+			if (*slot == 0)
+				(void)intern_new(y, slot, v->h, v->s); /* a full table or no memory: it stays inline */
+		}
+	}
+	y->nseen = 0;
 }
 
 void
@@ -271,6 +370,7 @@ st_sym_write_end(st_symbols *y, bool written)
 	for (uint32_t i = 0; written && i < y->nput; i++)
 		y->stored[y->put[i]] = 1;
 	y->nput = 0;
+	count_sightings(y);
 	pthread_mutex_unlock(&y->mu);
 }
 

@@ -25,7 +25,11 @@
  * sketch of two rows of 2^16 saturating counters, halved every 2^18
  * sightings, so a value must be seen ST_SYM_FREQUENT times within about
  * that many recent values; a unique value passes only by colliding with
- * frequent ones in both rows.
+ * frequent ones in both rows. A write's sightings are counted when it ends,
+ * each counter fetched a few sightings ahead: counted one at a time as they
+ * came, each was a cache miss the writer waited for (a twentieth of native
+ * ingest). A value becomes a symbol from the write after the one that saw
+ * it the ST_SYM_FREQUENT-th time.
  *
  * Threads: lookups of known numbers take no lock (entries are published
  * once with release stores and never change); everything else takes mu.
@@ -48,11 +52,42 @@
 #define ST_SYM_FREQUENT 32u    /* sightings that make a value a symbol */
 #define ST_SYM_VALUE_MIN 4u    /* shorter values cost no more inline than as a number */
 #define ST_SYM_SKETCH_BITS 16u /* counters per row of the frequency sketch: 2^16 */
+/*
+ * Most values a write looks up are not symbols (ids, numbers as text), and
+ * each probe of the 1 MiB slot table missed the caches (a twentieth of
+ * native ingest). An 8 KiB bit set, one bit per hash's top 16 bits, set
+ * for every symbol, answers most of them from L1 first.
+ */
+#define ST_SYM_KNOWN_BITS (1u << 16)
 
 typedef struct st_sym_entry {
 	uint32_t len;
 	char p[];
 } st_sym_entry;
+
+/*
+ * What a write found for a text, by the text's address: batches decoded
+ * from a native payload with a string table (common/strtab.h) hand every
+ * repeat of a string the same bytes, so most of a write's keys, names and
+ * frequent values are found here without hashing them. Valid for the write
+ * that made it (gen): a text interned in a write stays where it is,
+ * unchanged, until the write ends.
+ */
+typedef struct st_sym_memo {
+	const char *p;
+	uint32_t len;
+	uint32_t gen;
+	uint32_t id; /* ST_SYM_NONE: a value st_sym_intern_frequent() turned down */
+	uint64_t h;  /* the text's cm_hash_fast */
+} st_sym_memo;
+
+#define ST_SYM_MEMO_BITS 10
+
+/* A value the write in progress saw that is not a symbol: its hash and text (valid until the write ends). */
+typedef struct st_sym_sighting {
+	uint64_t h;
+	cm_str s;
+} st_sym_sighting;
 
 typedef struct st_symbols {
 	pthread_mutex_t mu;
@@ -65,9 +100,13 @@ typedef struct st_symbols {
 	uint32_t *put;    /* numbers put by the write in progress */
 	uint32_t nput, capput;
 	uint32_t next;    /* the next number to hand out */
+	uint64_t *known;  /* [ST_SYM_KNOWN_BITS / 64]: a bit per top-16-bit hash of a symbol's text */
 	uint8_t *sketch;  /* [2 << ST_SYM_SKETCH_BITS]: value sightings, two rows */
 	uint32_t sightings; /* since the sketch was last halved */
-	bool tables;      /* slot, stored, putgen and sketch are allocated */
+	st_sym_memo *memo;     /* [1 << ST_SYM_MEMO_BITS] */
+	st_sym_sighting *seen; /* the write in progress's sightings, counted at its end */
+	uint32_t nseen, capseen;
+	bool tables;      /* slot, stored, putgen, known, memo and sketch are allocated */
 	bool loaded;      /* every stored entry read */
 	cm_arena arena;   /* the texts */
 } st_symbols;
@@ -84,7 +123,7 @@ int st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb
  * unless it is known to be stored or this write put it already; ST_SYM_NONE
  * when s is not to be a symbol (too long, table full, out of memory).
  * st_sym_write_end(written) records the entries put as stored when the
- * write succeeded, and releases y->mu.
+ * write succeeded, counts its sightings of values, and releases y->mu.
  */
 void st_sym_write_begin(st_symbols *y);
 uint32_t st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);

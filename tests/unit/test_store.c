@@ -209,6 +209,52 @@ keys_read_back_whatever_the_last_span_of_their_resource_set(void **state)
 	cm_batch_fini(&t);
 }
 
+/*
+ * The symbol table remembers, within a write, what it found for a text by
+ * the text's address (symbols.h). A later write may hold other texts at
+ * the same addresses: its names and keys read back as it wrote them. The
+ * test fails if that memo outlives its write.
+ */
+static void
+texts_at_one_address_in_later_writes_read_back_as_written(void **state)
+{
+	static const char *const names[] = { "alpha", "omega", "alphx", "al" };
+	fixture *f = *state;
+	char name[8], key[8];
+	cm_resource res = { .service = CM_STR("svc") };
+	cm_scope scope = { .name = CM_STR("lib") };
+	cm_attr attr;
+	cm_span sp;
+	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = &sp, .nspans = 1 };
+	cm_batch t;
+	cm_trace_id id;
+
+	for (uint32_t i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "%s", names[i]);
+		snprintf(key, sizeof key, "k.%s", names[i]);
+		attr = (cm_attr){ cm_str_from(key), { .type = CM_VAL_INT, .u.i = i } };
+		memset(&sp, 0, sizeof sp);
+		memset(sp.trace_id.b, 0x60 + (int)i, 16);
+		sp.span_id.b[0] = 1;
+		sp.start_ns = 1000;
+		sp.end_ns = 2000;
+		sp.name = cm_str_from(name);
+		sp.attrs = (cm_attrs){ &attr, 1, 0 };
+		assert_int_equal(st_store_write(f->store, &b), CM_OK);
+	}
+	for (uint32_t i = 0; i < 4; i++) {
+		snprintf(key, sizeof key, "k.%s", names[i]);
+		memset(id.b, 0x60 + (int)i, 16);
+		cm_batch_init(&t);
+		assert_int_equal(st_trace_get(f->store, &id, &t), CM_OK);
+		assert_int_equal(t.nspans, 1);
+		assert_true(cm_str_eq(t.spans[0].name, names[i]));
+		assert_int_equal(t.spans[0].attrs.n, 1);
+		assert_true(cm_str_eq(t.spans[0].attrs.v[0].key, key));
+		cm_batch_fini(&t);
+	}
+}
+
 static void
 trace_reads_back_in_start_order(void **state)
 {
@@ -860,6 +906,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(trace_reads_back_in_start_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_read_back_whatever_the_last_span_of_their_resource_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(texts_at_one_address_in_later_writes_read_back_as_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(rewriting_a_batch_stores_each_span_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(traces_do_not_bleed_into_each_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
