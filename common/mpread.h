@@ -23,10 +23,12 @@
 #include <string.h>
 
 #include "span.h"
+#include "strtab.h"
 
 typedef struct cm_mpread {
 	const uint8_t *p;
 	const uint8_t *end;
+	cm_strs *strs; /* a payload with a string table (strtab.h): its strings so far; NULL otherwise */
 } cm_mpread;
 
 typedef enum cm_mp_type {
@@ -45,7 +47,7 @@ typedef enum cm_mp_type {
 static inline cm_mpread
 cm_mp_reader(const void *p, size_t len)
 {
-	return (cm_mpread){ p, (const uint8_t *)p + len };
+	return (cm_mpread){ p, (const uint8_t *)p + len, NULL };
 }
 
 static inline uint64_t
@@ -245,6 +247,34 @@ cm_mp_read_str(cm_mpread *r, cm_str *s)
 	if (!cm_mp_header(r, 0xa0, 0x1f, 0xd9, 1, &len, &h) || !cm_mp_body(r, h, len, &body))
 		return false;
 	*s = (cm_str){ len ? (const char *)body : "", (uint32_t)len };
+	return true;
+}
+
+/* A string reference (strtab.h): an ext of type CM_STRREF_EXT with 1, 2 or 4 data bytes; *num its number. */
+static inline bool
+cm_mp_read_strref(cm_mpread *r, uint32_t *num)
+{
+	int bytes;
+
+	if (r->end - r->p < 3 || r->p[1] != CM_STRREF_EXT)
+		return false;
+	switch (r->p[0]) {
+	case 0xd4:
+		bytes = 1;
+		break;
+	case 0xd5:
+		bytes = 2;
+		break;
+	case 0xd6:
+		bytes = 4;
+		break;
+	default:
+		return false;
+	}
+	if (r->end - r->p < 2 + bytes)
+		return false;
+	*num = (uint32_t)cm_mp_be(r->p + 2, bytes);
+	r->p += 2 + bytes;
 	return true;
 }
 

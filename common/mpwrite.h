@@ -193,4 +193,18 @@ cm_mpw_bin(cm_buf *b, const void *p, size_t n)
 	cm_mpw_sized(b, 0xc4, p, n); /* bin8, bin16, bin32 */
 }
 
+/* An ext item of `type` holding num big-endian in 1, 2 or 4 bytes, the fewest that hold it (fixext 1/2/4). */
+static inline void
+cm_mpw_ext_uint(cm_buf *b, uint8_t type, uint32_t num)
+{
+	int bytes = num <= 0xff ? 1 : num <= 0xffff ? 2 : 4;
+	unsigned char *p = cm_mpw_take(b, 2 + (size_t)bytes);
+
+	if (p == NULL)
+		return;
+	p[0] = (unsigned char)(bytes == 1 ? 0xd4 : bytes == 2 ? 0xd5 : 0xd6);
+	p[1] = type;
+	cm_mpw_be(p + 2, num, bytes);
+}
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "hot.h"
 #include "mpwrite.h"
 
 enum { MAX_VALUE_DEPTH = 4 };
@@ -17,12 +18,24 @@ cm_pack_str(cm_buf *b, cm_str s)
 	cm_mpw_str(b, s.p, s.len);
 }
 
+/* s inline, or with a string table w (strtab.h) a reference when the batch has numbered it before. */
 static void
-pack_value(cm_buf *b, const cm_value *v)
+pack_text(cm_buf *b, cm_strw *w, cm_str s)
+{
+	uint32_t num;
+
+	if (w != NULL && (num = cm_strw_find_or_add(w, s)) != UINT32_MAX)
+		cm_mpw_ext_uint(b, CM_STRREF_EXT, num);
+	else
+		cm_mpw_str(b, s.p, s.len);
+}
+
+static void
+pack_value(cm_buf *b, cm_strw *w, const cm_value *v)
 {
 	switch (v->type) {
 	case CM_VAL_STR:
-		cm_mpw_str(b, v->u.s.p, v->u.s.len);
+		pack_text(b, w, v->u.s);
 		break;
 	case CM_VAL_BYTES:
 		cm_mpw_bin(b, v->u.s.p, v->u.s.len);
@@ -39,7 +52,7 @@ pack_value(cm_buf *b, const cm_value *v)
 	case CM_VAL_ARRAY:
 		cm_mpw_array(b, v->u.arr.n);
 		for (uint32_t i = 0; i < v->u.arr.n; i++)
-			pack_value(b, &v->u.arr.v[i]);
+			pack_value(b, w, &v->u.arr.v[i]);
 		break;
 	default:
 		cm_mpw_nil(b);
@@ -47,36 +60,36 @@ pack_value(cm_buf *b, const cm_value *v)
 }
 
 void
-cm_pack_attrs(cm_buf *b, const cm_attrs *a)
+cm_pack_attrs(cm_buf *b, cm_strw *w, const cm_attrs *a)
 {
 	cm_mpw_array(b, a->n * 2);
 	for (uint32_t i = 0; i < a->n; i++) {
-		cm_mpw_str(b, a->v[i].key.p, a->v[i].key.len);
-		pack_value(b, &a->v[i].val);
+		pack_text(b, w, a->v[i].key);
+		pack_value(b, w, &a->v[i].val);
 	}
 }
 
 void
-cm_pack_resource(cm_buf *b, const cm_resource *r)
+cm_pack_resource(cm_buf *b, cm_strw *w, const cm_resource *r)
 {
 	cm_mpw_array(b, 3);
-	cm_pack_str(b, r->service);
-	cm_pack_attrs(b, &r->attrs);
+	pack_text(b, w, r->service);
+	cm_pack_attrs(b, w, &r->attrs);
 	cm_mpw_uint(b, r->attrs.dropped);
 }
 
 void
-cm_pack_scope(cm_buf *b, const cm_scope *s)
+cm_pack_scope(cm_buf *b, cm_strw *w, const cm_scope *s)
 {
 	cm_mpw_array(b, 4);
-	cm_pack_str(b, s->name);
-	cm_pack_str(b, s->version);
-	cm_pack_attrs(b, &s->attrs);
+	pack_text(b, w, s->name);
+	pack_text(b, w, s->version);
+	cm_pack_attrs(b, w, &s->attrs);
 	cm_mpw_uint(b, s->attrs.dropped);
 }
 
 void
-cm_pack_span(cm_buf *b, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref)
+cm_pack_span(cm_buf *b, cm_strw *w, const cm_span *s, uint64_t resource_ref, uint64_t scope_ref)
 {
 	cm_mpw_array(b, 19);
 	cm_mpw_bin(b, s->trace_id.b, 16);
@@ -85,23 +98,23 @@ cm_pack_span(cm_buf *b, const cm_span *s, uint64_t resource_ref, uint64_t scope_
 		cm_mpw_nil(b);
 	else
 		cm_mpw_bin(b, s->parent_span_id.b, 8);
-	cm_pack_str(b, s->trace_state);
+	pack_text(b, w, s->trace_state);
 	cm_mpw_uint(b, s->flags);
-	cm_pack_str(b, s->name);
+	pack_text(b, w, s->name);
 	cm_mpw_uint(b, s->kind);
 	cm_mpw_uint(b, s->status);
-	cm_pack_str(b, s->status_message);
+	pack_text(b, w, s->status_message);
 	cm_mpw_uint(b, s->start_ns);
 	cm_mpw_uint(b, s->end_ns);
-	cm_pack_attrs(b, &s->attrs);
+	cm_pack_attrs(b, w, &s->attrs);
 	cm_mpw_uint(b, s->attrs.dropped);
 	cm_mpw_array(b, s->nevents);
 	for (uint32_t i = 0; i < s->nevents; i++) {
 		const cm_event *e = &s->events[i];
 		cm_mpw_array(b, 4);
 		cm_mpw_uint(b, e->time_ns);
-		cm_pack_str(b, e->name);
-		cm_pack_attrs(b, &e->attrs);
+		pack_text(b, w, e->name);
+		cm_pack_attrs(b, w, &e->attrs);
 		cm_mpw_uint(b, e->attrs.dropped);
 	}
 	cm_mpw_uint(b, s->dropped_events);
@@ -111,9 +124,9 @@ cm_pack_span(cm_buf *b, const cm_span *s, uint64_t resource_ref, uint64_t scope_
 		cm_mpw_array(b, 6);
 		cm_mpw_bin(b, l->trace_id.b, 16);
 		cm_mpw_bin(b, l->span_id.b, 8);
-		cm_pack_str(b, l->trace_state);
+		pack_text(b, w, l->trace_state);
 		cm_mpw_uint(b, l->flags);
-		cm_pack_attrs(b, &l->attrs);
+		cm_pack_attrs(b, w, &l->attrs);
 		cm_mpw_uint(b, l->attrs.dropped);
 	}
 	cm_mpw_uint(b, s->dropped_links);
@@ -137,10 +150,32 @@ array_of(cm_mpread *r, uint32_t n)
 	return cm_mp_read_array(r, &got) && got == n;
 }
 
-static int
+/*
+ * A string: a str, numbered when the payload has a string table, or in
+ * such a payload a reference to an earlier one. A reference to a string
+ * not numbered yet sets r->strs->badref, a table that cannot grow
+ * r->strs->oom, so the caller can tell them from a value of another type.
+ * Inline (CM_HOT): it runs for every key and string value, and with a
+ * string table most of them are references (fixext 1/2/4, 0xd4-0xd6).
+ */
+CM_HOT int
 get_str(cm_mpread *r, cm_str *out)
 {
-	return cm_mp_read_str(r, out) ? CM_OK : CM_EPROTO;
+	uint32_t num;
+
+	if (r->strs != NULL && r->p < r->end && (uint8_t)(r->p[0] - 0xd4) <= 2) {
+		if (!cm_mp_read_strref(r, &num))
+			return CM_EPROTO;
+		if (num >= r->strs->n) {
+			r->strs->badref = true;
+			return CM_EPROTO;
+		}
+		*out = r->strs->v[num];
+		return CM_OK;
+	}
+	if (!cm_mp_read_str(r, out))
+		return CM_EPROTO;
+	return r->strs == NULL || cm_strs_add(r->strs, *out) ? CM_OK : CM_ENOMEM;
 }
 
 static int
@@ -179,8 +214,9 @@ unpack_value(cm_mpread *r, cm_arena *a, cm_value *v, int depth, const char **why
 
 	switch (cm_mp_peek(r)) {
 	case CM_MP_STR:
+	case CM_MP_OTHER: /* a string reference, or a type no value has */
 		if (get_str(r, &v->u.s) != CM_OK)
-			FAIL("attribute value runs past the end");
+			FAIL(cm_mp_peek(r) == CM_MP_STR ? "attribute value runs past the end" : "attribute value of unsupported type");
 		v->type = CM_VAL_STR;
 		return CM_OK;
 	case CM_MP_BIN:

@@ -18,7 +18,7 @@ const cm_wire_limits cm_wire_default_limits = {
 };
 
 /* batch > spans > span > attrs/events > event > attrs > value arrays (4) */
-enum { FLAG_ZSTD = 1, FLAG_TOKEN = 2 };
+enum { FLAG_ZSTD = 1, FLAG_TOKEN = 2, FLAG_STRINGS = 4 };
 
 #define FAIL(code, reason)      \
 	do {                    \
@@ -47,6 +47,8 @@ cm_wire_codec_fini(cm_wire_codec *c)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	cm_buf_fini(&c->raw);
+	cm_strw_fini(&c->strw);
+	cm_strs_fini(&c->strs);
 	memset(c, 0, sizeof *c);
 }
 
@@ -74,16 +76,17 @@ cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, const char 
 
 	c->raw.len = 0;
 	c->raw.failed = false;
+	cm_strw_reset(&c->strw);
 	cm_mpw_array(&c->raw, 3);
 	cm_mpw_array(&c->raw, b->nresources);
 	for (uint32_t i = 0; i < b->nresources; i++)
-		cm_pack_resource(&c->raw, &b->resources[i]);
+		cm_pack_resource(&c->raw, &c->strw, &b->resources[i]);
 	cm_mpw_array(&c->raw, b->nscopes);
 	for (uint32_t i = 0; i < b->nscopes; i++)
-		cm_pack_scope(&c->raw, &b->scopes[i]);
+		cm_pack_scope(&c->raw, &c->strw, &b->scopes[i]);
 	cm_mpw_array(&c->raw, b->nspans);
 	for (uint32_t i = 0; i < b->nspans; i++)
-		cm_pack_span(&c->raw, &b->spans[i], b->spans[i].resource, b->spans[i].scope);
+		cm_pack_span(&c->raw, &c->strw, &b->spans[i], b->spans[i].resource, b->spans[i].scope);
 	if (c->raw.failed)
 		return CM_ENOMEM;
 	if (c->raw.len > UINT32_MAX)
@@ -93,7 +96,7 @@ cm_wire_encode_batch(cm_wire_codec *c, const cm_batch *b, int level, const char 
 
 	out->len = 0;
 	out->failed = false;
-	put_header(header, CM_MSG_BATCH, tflag | (level > 0 ? FLAG_ZSTD : 0), (uint32_t)c->raw.len);
+	put_header(header, CM_MSG_BATCH, FLAG_STRINGS | tflag | (level > 0 ? FLAG_ZSTD : 0), (uint32_t)c->raw.len);
 	cm_buf_append(out, header, sizeof header);
 	if (tlen) {
 		uint8_t l = (uint8_t)tlen;
@@ -131,7 +134,7 @@ check_header(const uint8_t *m, size_t len, int *type, int *flags, uint32_t *raw_
 	}
 	*type = m[3];
 	*flags = m[4];
-	if ((*flags & ~(FLAG_ZSTD | FLAG_TOKEN)) != 0 || m[5] || m[6] || m[7]) {
+	if ((*flags & ~(FLAG_ZSTD | FLAG_TOKEN | FLAG_STRINGS)) != 0 || m[5] || m[6] || m[7]) {
 		*why = "unknown flags or reserved bits set";
 		return CM_EPROTO;
 	}
@@ -177,7 +180,7 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 	uint32_t raw_len, n;
 	char *raw = NULL;
 	size_t start;
-	cm_mpread r;
+	cm_mpread r = { NULL, NULL, NULL };
 
 	if (len > lim->max_message)
 		FAIL(CM_ETOOBIG, "message over the size limit");
@@ -205,6 +208,11 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 
 	/* [resources, scopes, spans], read in one pass */
 	r = cm_mp_reader(out->owned, raw_len);
+	if (flags & FLAG_STRINGS) {
+		c->strs.n = 0;
+		c->strs.oom = c->strs.badref = false;
+		r.strs = &c->strs;
+	}
 	if (!cm_mp_read_array(&r, &n) || n != 3)
 		FAIL(CM_EPROTO, "batch is not a 3-element array");
 	if (!cm_mp_read_array(&r, &out->nresources))
@@ -242,6 +250,10 @@ cm_wire_decode_batch(cm_wire_codec *c, const void *msg, size_t len,
 		FAIL(CM_EPROTO, "trailing bytes after the batch");
 	rv = CM_OK;
 out:
+	if (rv == CM_EPROTO && r.strs != NULL && r.strs->oom)
+		rv = CM_ENOMEM;
+	else if (rv == CM_EPROTO && r.strs != NULL && r.strs->badref)
+		*why = "string reference to a string the payload has not numbered yet";
 	if (rv == CM_ENOMEM)
 		*why = "out of memory";
 	cm_free(raw);

@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "span.h"
+#include "strtab.h"
 
 #define CM_WIRE_HEADER_SIZE 12
 #define CM_WIRE_VERSION 1
@@ -51,6 +52,8 @@ typedef struct cm_wire_codec {
 	void *cctx; /* ZSTD_CCtx */
 	void *dctx; /* ZSTD_DCtx */
 	cm_buf raw;
+	cm_strw strw; /* the string table of the batch being encoded */
+	cm_strs strs; /* ... and of the batch being decoded */
 } cm_wire_codec;
 
 typedef struct cm_wire_reply {

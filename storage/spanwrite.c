@@ -359,13 +359,13 @@ put_meta_of(writer *w)
 	for (uint32_t i = 0; i < b->nresources; i++) {
 		const cm_resource *r = &b->resources[i];
 		w->buf.len = 0;
-		cm_pack_resource(&w->buf, r);
+		cm_pack_resource(&w->buf, NULL, r);
 		w->res_hash[i] = put_hashed(w, ST_META_RESOURCE);
 		put_meta_once(w, ST_META_SERVICE, r->service.p, r->service.len, "", 0);
 	}
 	for (uint32_t i = 0; i < b->nscopes; i++) {
 		w->buf.len = 0;
-		cm_pack_scope(&w->buf, &b->scopes[i]);
+		cm_pack_scope(&w->buf, NULL, &b->scopes[i]);
 		w->scope_hash[i] = put_hashed(w, ST_META_SCOPE);
 	}
 	for (uint32_t i = 0; i < b->nspans; i++)

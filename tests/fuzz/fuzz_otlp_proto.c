@@ -24,11 +24,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cm_buf_init(&out);
 	if (col_otlp_proto_decode(data, size, &b, &why) == CM_OK) {
 		for (uint32_t i = 0; i < b.nresources; i++)
-			cm_pack_resource(&out, &b.resources[i]);
+			cm_pack_resource(&out, NULL, &b.resources[i]);
 		for (uint32_t i = 0; i < b.nscopes; i++)
-			cm_pack_scope(&out, &b.scopes[i]);
+			cm_pack_scope(&out, NULL, &b.scopes[i]);
 		for (uint32_t i = 0; i < b.nspans; i++)
-			cm_pack_span(&out, &b.spans[i], b.spans[i].resource, b.spans[i].scope);
+			cm_pack_span(&out, NULL, &b.spans[i], b.spans[i].resource, b.spans[i].scope);
 	}
 	cm_buf_fini(&out);
 	cm_batch_fini(&b);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <msgpack.h>
 #include <string.h>
@@ -258,6 +259,7 @@ static void
 malformed_headers_are_rejected(void **state)
 {
 	cm_buf m;
+	uint8_t flags;
 	(void)state;
 	encode_sample(0, &m);
 	expect_reject(m.data, 5, &cm_wire_default_limits, CM_EPROTO);          /* short */
@@ -267,9 +269,10 @@ malformed_headers_are_rejected(void **state)
 	m.data[2] = 9;
 	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EVERSION);    /* version */
 	m.data[2] = 1;
-	m.data[4] = 4;
+	flags = (uint8_t)m.data[4];
+	m.data[4] = (char)(flags | 8);
 	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* flags */
-	m.data[4] = 0;
+	m.data[4] = (char)flags;
 	m.data[3] = CM_MSG_OK;
 	expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);      /* type */
 	m.data[3] = CM_MSG_BATCH;
@@ -346,12 +349,13 @@ pack_to_buf(void *data, const char *p, size_t len)
 #define PK_BUF(pk) ((cm_buf *)(pk)->data)
 
 /* Builds a raw (uncompressed) message around a hand-made msgpack payload. */
+/* A BATCH message whose uncompressed payload fill() packs, with header flags `flags`. */
 static void
-raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
+raw_message_flags(cm_buf *m, void (*fill)(msgpack_packer *pk), uint8_t flags)
 {
 	msgpack_packer pk;
 	cm_buf payload;
-	char h[CM_WIRE_HEADER_SIZE] = { 'W', 'F', 1, CM_MSG_BATCH, 0, 0, 0, 0 };
+	char h[CM_WIRE_HEADER_SIZE] = { 'W', 'F', 1, CM_MSG_BATCH, (char)flags, 0, 0, 0 };
 
 	cm_buf_init(&payload);
 	msgpack_packer_init(&pk, &payload, pack_to_buf);
@@ -364,6 +368,12 @@ raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
 	cm_buf_append(m, h, sizeof h);
 	cm_buf_append(m, payload.data, payload.len);
 	cm_buf_fini(&payload);
+}
+
+static void
+raw_message(cm_buf *m, void (*fill)(msgpack_packer *pk))
+{
+	raw_message_flags(m, fill, 0);
 }
 
 static void
@@ -392,7 +402,7 @@ fill_dangling_ref(msgpack_packer *pk)
 	msgpack_pack_array(pk, 0); /* no resources ... */
 	msgpack_pack_array(pk, 0);
 	msgpack_pack_array(pk, 1);
-	cm_pack_span(PK_BUF(pk), &s, 0, 0); /* ... but the span refers to resource 0 */
+	cm_pack_span(PK_BUF(pk), NULL, &s, 0, 0); /* ... but the span refers to resource 0 */
 }
 
 static void
@@ -403,9 +413,9 @@ fill_deep_array(msgpack_packer *pk)
 	static const cm_scope sc;
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_array(pk, 1);
-	cm_pack_resource(PK_BUF(pk), &r);
+	cm_pack_resource(PK_BUF(pk), NULL, &r);
 	msgpack_pack_array(pk, 1);
-	cm_pack_scope(PK_BUF(pk), &sc);
+	cm_pack_scope(PK_BUF(pk), NULL, &sc);
 	msgpack_pack_array(pk, 1);
 	/* pack the span by hand with a deeply nested attribute value */
 	msgpack_pack_array(pk, 19);
@@ -445,6 +455,156 @@ wrong_shapes_are_rejected(void **state)
 		cm_buf m;
 		raw_message(&m, fills[i]);
 		expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);
+		cm_buf_fini(&m);
+	}
+}
+
+/*
+ * With the STRINGS flag (header flag bit 2, strtab.h) every str is
+ * numbered and a repeat is a reference: the batch round-trips, its
+ * payload is smaller than inline, and every repeat of a string decodes to
+ * the same bytes (what the collector's writer keys its memos on).
+ */
+static void
+repeated_strings_travel_once_and_decode_to_the_same_bytes(void **state)
+{
+	static cm_value items[2] = { { .type = CM_VAL_STR, .u.s = { "GET", 3 } }, { .type = CM_VAL_STR, .u.s = { "GET", 3 } } };
+	cm_attr attrs[3][3];
+	cm_span spans[3];
+	cm_batch in, out;
+	cm_wire_codec c;
+	cm_buf msg, inline_payload;
+	const char *why = NULL;
+	(void)state;
+
+	sample_batch(&in);
+	memset(spans, 0, sizeof spans);
+	for (int i = 0; i < 3; i++) {
+		/* own copies of each text, as spans from different threads would have */
+		static char keys[3][2][24], values[3][24];
+		snprintf(keys[i][0], sizeof keys[i][0], "http.request.method");
+		snprintf(keys[i][1], sizeof keys[i][1], "tags");
+		snprintf(values[i], sizeof values[i], "%s", i == 2 ? "u-123456" : "GET");
+		attrs[i][0] = (cm_attr){ cm_str_from(keys[i][0]), { .type = CM_VAL_STR, .u.s = cm_str_from(values[i]) } };
+		attrs[i][1] = (cm_attr){ cm_str_from(keys[i][1]), { .type = CM_VAL_ARRAY, .u.arr = { items, 2 } } };
+		attrs[i][2] = (cm_attr){ CM_STR("empty"), { .type = CM_VAL_STR, .u.s = CM_STR("") } };
+		spans[i] = in.spans[1];
+		spans[i].span_id.b[0] = (uint8_t)(0x30 + i);
+		spans[i].name = CM_STR("checkout"); /* also the resource's service */
+		spans[i].attrs = (cm_attrs){ attrs[i], 3, 0 };
+	}
+	in.spans = spans;
+	in.nspans = 3;
+	assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+	cm_buf_init(&msg);
+	assert_int_equal(cm_wire_encode_batch(&c, &in, 0, NULL, &msg), CM_OK);
+	assert_true(msg.data[4] & 4);
+	cm_batch_init(&out);
+	assert_int_equal(cm_wire_decode_batch(&c, msg.data, msg.len, &cm_wire_default_limits, &out, &why), CM_OK);
+	assert_batch_eq(&in, &out);
+	for (int i = 1; i < 3; i++) {
+		assert_ptr_equal(out.spans[i].name.p, out.spans[0].name.p);
+		assert_ptr_equal(out.spans[i].attrs.v[0].key.p, out.spans[0].attrs.v[0].key.p);
+		assert_ptr_equal(out.spans[i].attrs.v[1].val.u.arr.v[1].u.s.p, out.spans[0].attrs.v[0].val.u.s.p);
+	}
+	assert_ptr_equal(out.spans[0].name.p, out.resources[0].service.p);
+	assert_ptr_equal(out.spans[1].attrs.v[0].val.u.s.p, out.spans[0].attrs.v[0].val.u.s.p);
+	assert_ptr_not_equal(out.spans[2].attrs.v[0].val.u.s.p, out.spans[0].attrs.v[0].val.u.s.p);
+	cm_buf_init(&inline_payload);
+	for (uint32_t i = 0; i < in.nspans; i++)
+		cm_pack_span(&inline_payload, NULL, &in.spans[i], 0, 0);
+	assert_true(msg.len < inline_payload.len);
+	cm_buf_fini(&inline_payload);
+	cm_batch_fini(&out);
+	cm_buf_fini(&msg);
+	cm_wire_codec_fini(&c);
+}
+
+/* A batch of one span whose name is written by name(): a resource "svc" (string 0), a scope "" "" (1, 2). */
+static void (*span_name)(cm_buf *b);
+
+static void
+fill_named_span(msgpack_packer *pk)
+{
+	static const cm_resource r = { { "svc", 3 }, { NULL, 0, 0 } };
+	static const cm_scope sc;
+	static const uint8_t id[16] = { 1 };
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_array(pk, 1);
+	cm_pack_resource(PK_BUF(pk), NULL, &r);
+	msgpack_pack_array(pk, 1);
+	cm_pack_scope(PK_BUF(pk), NULL, &sc);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_array(pk, 19);
+	msgpack_pack_bin(pk, 16);
+	msgpack_pack_bin_body(pk, id, 16);
+	msgpack_pack_bin(pk, 8);
+	msgpack_pack_bin_body(pk, id, 8);
+	msgpack_pack_nil(pk);
+	cm_pack_str(PK_BUF(pk), CM_STR("")); /* trace state: string 3 */
+	msgpack_pack_uint8(pk, 0);
+	span_name(PK_BUF(pk));
+	msgpack_pack_uint8(pk, 1);
+	msgpack_pack_uint8(pk, 0);
+	cm_pack_str(PK_BUF(pk), CM_STR(""));
+	msgpack_pack_uint64(pk, 1);
+	msgpack_pack_uint64(pk, 2);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+}
+
+static void name_ref_0(cm_buf *b) { cm_buf_append(b, "\xd4\x01\x00", 3); }          /* "svc" */
+static void name_ref_0_wide(cm_buf *b) { cm_buf_append(b, "\xd6\x01\x00\x00\x00\x00", 6); }
+static void name_ref_4(cm_buf *b) { cm_buf_append(b, "\xd4\x01\x04", 3); }          /* itself: not numbered yet */
+static void name_ref_big(cm_buf *b) { cm_buf_append(b, "\xd6\x01\xff\xff\xff\xff", 6); }
+static void name_ext_2(cm_buf *b) { cm_buf_append(b, "\xd4\x02\x00", 3); }          /* another ext type */
+static void name_ref_short(cm_buf *b) { cm_buf_append(b, "\xd5\x01", 2); }           /* runs into the next item */
+
+/* A reference to an earlier string decodes to it; to a later one, with no STRINGS flag, of another ext type, or cut short it is refused. */
+static void
+string_references_are_checked(void **state)
+{
+	void (*bad[])(cm_buf *) = { name_ref_4, name_ref_big, name_ext_2, name_ref_short };
+	void (*good[])(cm_buf *) = { name_ref_0, name_ref_0_wide };
+	cm_wire_codec c;
+	cm_batch out;
+	cm_buf m;
+	const char *why;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		span_name = good[i];
+		raw_message_flags(&m, fill_named_span, 4);
+		assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+		cm_batch_init(&out);
+		why = NULL;
+		assert_int_equal(cm_wire_decode_batch(&c, m.data, m.len, &cm_wire_default_limits, &out, &why), CM_OK);
+		assert_true(str_eq(out.spans[0].name, CM_STR("svc")));
+		cm_batch_fini(&out);
+		cm_wire_codec_fini(&c);
+		cm_buf_fini(&m);
+		raw_message_flags(&m, fill_named_span, 0); /* no string table: a reference is not a string */
+		expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);
+		cm_buf_fini(&m);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		span_name = bad[i];
+		raw_message_flags(&m, fill_named_span, 4);
+		expect_reject(m.data, m.len, &cm_wire_default_limits, CM_EPROTO);
+		assert_int_equal(cm_wire_codec_init(&c), CM_OK);
+		cm_batch_init(&out);
+		why = NULL;
+		assert_int_equal(cm_wire_decode_batch(&c, m.data, m.len, &cm_wire_default_limits, &out, &why), CM_EPROTO);
+		if (i < 2)
+			assert_non_null(strstr(why, "not numbered"));
+		cm_batch_fini(&out);
+		cm_wire_codec_fini(&c);
 		cm_buf_fini(&m);
 	}
 }
@@ -691,6 +851,8 @@ main(void)
 		cmocka_unit_test(every_flipped_byte_fails_cleanly_or_decodes),
 		cmocka_unit_test(limits_are_enforced),
 		cmocka_unit_test(wrong_shapes_are_rejected),
+		cmocka_unit_test(repeated_strings_travel_once_and_decode_to_the_same_bytes),
+		cmocka_unit_test(string_references_are_checked),
 		cmocka_unit_test(huge_length_headers_are_rejected_before_allocating),
 		cmocka_unit_test(zstd_garbage_is_rejected),
 		cmocka_unit_test(allocation_failures_give_errors_not_crashes),
