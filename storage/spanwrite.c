@@ -500,6 +500,23 @@ drop_resent(const cm_batch *b, const uint32_t *origin, const cm_span **refs, siz
 	return kept;
 }
 
+/* Keeps wb, cleared, for the next write unless it grew past SPARE_BATCH_MAX (its memory is given back) or one is kept already. */
+#define SPARE_BATCH_MAX (16u << 20)
+
+static void
+spare_batch(st_store *s, rocksdb_writebatch_t *wb)
+{
+	size_t size;
+
+	rocksdb_writebatch_data(wb, &size);
+	if (size <= SPARE_BATCH_MAX) {
+		rocksdb_writebatch_clear(wb);
+		wb = atomic_exchange(&s->spare_wb, wb);
+	}
+	if (wb != NULL)
+		rocksdb_writebatch_destroy(wb);
+}
+
 int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
@@ -522,7 +539,8 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	rv = CM_ENOMEM;
 	/* RocksDB's per-thread perf counters cost a TLS lookup per key comparison. */
 	rocksdb_set_perf_level(rocksdb_disable);
-	w.wb = rocksdb_writebatch_create();
+	if ((w.wb = atomic_exchange(&s->spare_wb, NULL)) == NULL)
+		w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
 	cm_buf_init(&w.head);
 	if (n == 1)
@@ -585,7 +603,7 @@ out:
 	cm_free(w.res_service);
 	cm_buf_fini(&w.buf);
 	cm_buf_fini(&w.head);
-	rocksdb_writebatch_destroy(w.wb);
+	spare_batch(s, w.wb);
 	pthread_rwlock_unlock(&s->lock);
 	if (rv == CM_EIO)
 		mark_failed(s);

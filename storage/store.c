@@ -449,6 +449,8 @@ st_store_close(st_store *s)
 	if (!s->secondary && s->db != NULL && s->deps != NULL)
 		st_store_write_deps(s); /* a failure is logged; the spans are in the WAL */
 	close_db(s);
+	if (s->spare_wb != NULL)
+		rocksdb_writebatch_destroy(s->spare_wb);
 	for (int i = 0; i < OPT_COUNT; i++)
 		if (s->cf_opts[i] != NULL)
 			rocksdb_options_destroy(s->cf_opts[i]);

@@ -5,6 +5,7 @@
 #define WEFT_STORAGE_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <rocksdb/c.h>
 
@@ -73,6 +74,12 @@ struct st_store {
 	struct st_deps *deps;     /* primary only; guarded by deps_mu */
 	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
 	uint64_t deps_written_ns; /* monotonic time dependency totals were last written; under deps_mu */
+	/*
+	 * A cleared write batch for the next write (spanwrite.c): it keeps the
+	 * capacity its buffer grew to, which a new one grew again by doubling
+	 * (the copies were 2% of native ingest). NULL while a write holds it.
+	 */
+	_Atomic(rocksdb_writebatch_t *) spare_wb;
 	char *data_dir;
 	char *secondary_dir; /* removed at close */
 	bool secondary;

@@ -83,19 +83,6 @@ fill_slot(st_symbols *y, uint64_t *slot, uint64_t h, uint32_t id)
 	y->known[h >> 48 >> 6] |= 1ull << (h >> 48 & 63);
 }
 
-/* The memo entry for the text at p (live when its gen is the write's and it has p and len). mu held. */
-CM_HOT st_sym_memo *
-memo_at(const st_symbols *y, const char *p)
-{
-	return &y->memo[(uintptr_t)p * 0x9e3779b97f4a7c15u >> (64 - ST_SYM_MEMO_BITS)];
-}
-
-CM_HOT bool
-memo_has(const st_symbols *y, const st_sym_memo *m, cm_str s)
-{
-	return m->p == s.p && m->len == s.len && m->gen == y->gen;
-}
-
 /* False: no symbol's text hashed like h (true may be a collision). mu held. */
 static inline bool
 maybe_known(const st_symbols *y, uint64_t h)
@@ -261,7 +248,7 @@ intern_at(st_symbols *y, uint64_t *slot, uint64_t h, cm_str s, rocksdb_writebatc
 }
 
 uint32_t
-st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+st_sym_intern_lookup(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
 	st_sym_memo *m;
 	uint64_t h;
@@ -269,9 +256,7 @@ st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_
 
 	if (s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
-	m = memo_at(y, s.p);
-	if (memo_has(y, m, s) && m->id != ST_SYM_NONE)
-		return m->id; /* interned by this write: its entry is put */
+	m = st_sym_memo_at(y, s.p); /* (st_sym_intern() asked it) */
 	h = cm_hash_fast(s.p, s.len);
 	id = intern_at(y, find_slot(y, s.p, s.len, h), h, s, wb, meta);
 	*m = (st_sym_memo){ s.p, s.len, y->gen, id, h };
@@ -316,8 +301,8 @@ st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writeb
 
 	if (s.len < min_len || s.len > ST_SYM_LEN_MAX || !y->tables)
 		return ST_SYM_NONE;
-	m = memo_at(y, s.p);
-	if (memo_has(y, m, s)) {
+	m = st_sym_memo_at(y, s.p);
+	if (st_sym_memo_has(y, m, s)) {
 		if (m->id != ST_SYM_NONE)
 			return m->id;
 		h = m->h; /* turned down before in this write: count this sighting too */

@@ -126,7 +126,32 @@ int st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb
  * write succeeded, counts its sightings of values, and releases y->mu.
  */
 void st_sym_write_begin(st_symbols *y);
-uint32_t st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
+uint32_t st_sym_intern_lookup(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta);
+
+/* The memo entry for the text at p (live when its gen is the write's and it has p and len). mu held. */
+static inline st_sym_memo *
+st_sym_memo_at(const st_symbols *y, const char *p)
+{
+	return &y->memo[(uintptr_t)p * 0x9e3779b97f4a7c15u >> (64 - ST_SYM_MEMO_BITS)];
+}
+
+static inline bool
+st_sym_memo_has(const st_symbols *y, const st_sym_memo *m, cm_str s)
+{
+	return m->p == s.p && m->len == s.len && m->gen == y->gen;
+}
+
+/* Inline where the memo answers (most calls, at a key or name interned before in the write); else st_sym_intern_lookup(). */
+static inline uint32_t
+st_sym_intern(st_symbols *y, cm_str s, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
+{
+	if (y->tables && s.len <= ST_SYM_LEN_MAX) {
+		const st_sym_memo *m = st_sym_memo_at(y, s.p);
+		if (st_sym_memo_has(y, m, s) && m->id != ST_SYM_NONE)
+			return m->id; /* interned by this write: its entry is put */
+	}
+	return st_sym_intern_lookup(y, s, wb, meta);
+}
 void st_sym_write_end(st_symbols *y, bool written);
 /*
  * st_sym_intern() for a string attribute value of at least min_len bytes
