@@ -1,12 +1,17 @@
 /*
  * deps.c - the ingest-time dependency resolver.
  *
- * Two generations of open-addressing tables: `seen` maps a span (a 64-bit
- * hash of trace and span id) to its service; `pending` maps a missing parent
- * (hash of trace and parent span id) to children's services, several entries
- * per key allowed. When the current generation is half full it becomes the
- * previous one and the old previous is dropped, so recent history is always
- * there and memory never grows. Services are interned to small ids.
+ * Two generations of one open-addressing table of two kinds of entry under
+ * 64-bit hashes of a trace id and a span id: a span seen, with its service,
+ * and a child waiting for that span as its parent, with the child's
+ * service (several per key allowed). A span's own key finds both whether
+ * it was seen and the children that wait for it, and its parent's key
+ * both whether the parent was seen and where the span would wait: two
+ * probe sequences a span, each a cache line per generation (there were
+ * two tables, four probes). When the current generation is half full it
+ * becomes the previous one and the old previous is dropped, so recent
+ * history is always there and memory never grows. Services are interned
+ * to small ids.
  */
 #include "deps.h"
 
@@ -21,7 +26,7 @@
 typedef struct slot {
 	uint64_t key; /* 0: empty */
 	uint32_t service;
-	uint32_t hour; /* of the span's start, hours since the epoch (pending children) */
+	uint32_t hour_waits; /* hours since the epoch of a waiting child's start << 1 | 1; 0 for a span seen */
 } slot;
 
 typedef struct table {
@@ -37,7 +42,7 @@ typedef struct edge {
 } edge;
 
 struct st_deps {
-	table seen[2], pending[2]; /* [0] current, [1] previous */
+	table gen[2]; /* [0] current, [1] previous */
 	char **services;
 	uint32_t nservices;
 	edge *edges;
@@ -74,26 +79,26 @@ rotate(table gen[2])
 }
 
 static void
-insert(table gen[2], uint64_t key, uint32_t service, uint32_t hour)
+insert(table gen[2], uint64_t key, uint32_t service, uint32_t hour_waits)
 {
 	if (gen[0].used >= ST_DEPS_SLOTS / 2)
 		rotate(gen);
 	for (uint32_t i = (uint32_t)(key % ST_DEPS_SLOTS);; i = (i + 1) % ST_DEPS_SLOTS) {
 		if (gen[0].v[i].key == 0) {
-			gen[0].v[i] = (slot){ key, service, hour };
+			gen[0].v[i] = (slot){ key, service, hour_waits };
 			gen[0].used++;
 			return;
 		}
 	}
 }
 
-/* Looks key up in both generations. */
+/* Looks the span of key up in both generations. */
 static bool
-find(table gen[2], uint64_t key, uint32_t *service)
+find_seen(table gen[2], uint64_t key, uint32_t *service)
 {
 	for (int g = 0; g < 2; g++)
 		for (uint32_t i = (uint32_t)(key % ST_DEPS_SLOTS); gen[g].v[i].key != 0; i = (i + 1) % ST_DEPS_SLOTS)
-			if (gen[g].v[i].key == key) {
+			if (gen[g].v[i].key == key && gen[g].v[i].hour_waits == 0) {
 				*service = gen[g].v[i].service;
 				return true;
 			}
@@ -107,7 +112,7 @@ st_deps_create(void)
 	if (d == NULL)
 		return NULL;
 	for (int g = 0; g < 2; g++)
-		if (!table_init(&d->seen[g]) || !table_init(&d->pending[g])) {
+		if (!table_init(&d->gen[g])) {
 			st_deps_destroy(d);
 			return NULL;
 		}
@@ -119,10 +124,8 @@ st_deps_destroy(st_deps *d)
 {
 	if (d == NULL)
 		return;
-	for (int g = 0; g < 2; g++) {
-		cm_free(d->seen[g].v);
-		cm_free(d->pending[g].v);
-	}
+	for (int g = 0; g < 2; g++)
+		cm_free(d->gen[g].v);
 	for (uint32_t i = 0; i < d->nservices; i++)
 		cm_free(d->services[i]);
 	cm_free(d->services);
@@ -250,12 +253,9 @@ st_deps_prefetch(const st_deps *d, const cm_span *sp, st_deps_keys *k)
 {
 	k->self = key_of(&sp->trace_id, &sp->span_id);
 	k->parent = cm_span_id_is_zero(&sp->parent_span_id) ? 0 : key_of(&sp->trace_id, &sp->parent_span_id);
-	prefetch_slot(d->seen, k->self);
-	prefetch_slot(d->pending, k->self);
-	if (k->parent != 0) {
-		prefetch_slot(d->seen, k->parent);
-		prefetch_slot(d->pending, k->parent);
-	}
+	prefetch_slot(d->gen, k->self);
+	if (k->parent != 0)
+		prefetch_slot(d->gen, k->parent);
 }
 
 void
@@ -264,22 +264,24 @@ st_deps_observe(st_deps *d, st_store *s, const cm_span *sp, const st_deps_keys *
 	uint64_t self = k->self, parent = k->parent, hour = sp->start_ns / 3600000000000ull;
 	uint32_t other;
 
-	if (svc == UINT32_MAX || find(d->seen, self, &other))
+	if (svc == UINT32_MAX || find_seen(d->gen, self, &other))
 		return; /* out of memory, or seen already: a resent batch counts nothing */
-	insert(d->seen, self, svc, (uint32_t)hour);
+	/* children that arrived before this span */
+	for (int g = 0; g < 2; g++)
+		for (uint32_t i = (uint32_t)(self % ST_DEPS_SLOTS); d->gen[g].v[i].key != 0; i = (i + 1) % ST_DEPS_SLOTS) {
+			const slot *c = &d->gen[g].v[i];
+			if (c->key == self && c->hour_waits != 0 && c->service != svc)
+				count_edge(d, s, c->hour_waits >> 1, svc, c->service);
+		}
+	insert(d->gen, self, svc, 0);
 	if (parent != 0) {
-		if (find(d->seen, parent, &other)) {
+		if (find_seen(d->gen, parent, &other)) {
 			if (other != svc)
 				count_edge(d, s, hour, other, svc);
 		} else {
-			insert(d->pending, parent, svc, (uint32_t)hour); /* the parent has not arrived yet */
+			insert(d->gen, parent, svc, (uint32_t)hour << 1 | 1); /* the parent has not arrived yet */
 		}
 	}
-	/* children that arrived before this span */
-	for (int g = 0; g < 2; g++)
-		for (uint32_t i = (uint32_t)(self % ST_DEPS_SLOTS); d->pending[g].v[i].key != 0; i = (i + 1) % ST_DEPS_SLOTS)
-			if (d->pending[g].v[i].key == self && d->pending[g].v[i].service != svc)
-				count_edge(d, s, d->pending[g].v[i].hour, svc, d->pending[g].v[i].service);
 }
 
 void

@@ -10,8 +10,9 @@
  * child's start and persisted as totals in meta ('d' keys, keys.h), so
  * /api/dependencies needs no batch job. A span seen again (a resent batch)
  * counts nothing. Memory is bounded (16 MiB): the window remembers the last
- * ST_DEPS_SLOTS / 2 to ST_DEPS_SLOTS spans, seconds at full load (~2 s at
- * 130k spans/s), minutes at ordinary rates; a parent arriving later than
+ * ST_DEPS_SLOTS / 2 to ST_DEPS_SLOTS spans and waiting children (a span
+ * that arrives before its parent is both), about a second at full load
+ * (~270k spans/s), minutes at ordinary rates; a parent arriving later than
  * that after its child loses the edge.
  *
  * Threads: st_deps_* calls are serialised by the caller (the store's
@@ -24,7 +25,7 @@
 
 #include "span.h"
 
-#define ST_DEPS_SLOTS (1u << 18)
+#define ST_DEPS_SLOTS (1u << 19) /* per generation */
 
 typedef struct st_deps st_deps;
 struct st_store;
@@ -39,7 +40,7 @@ typedef struct st_deps_keys {
 
 /*
  * Makes sp's keys and asks for the table slots st_deps_observe() will
- * read with them. The tables are 16 MiB of random access: a writer that
+ * read with them. The table is 16 MiB of random access: a writer that
  * prefetches a span some spans ahead of observing it overlaps the cache
  * misses instead of waiting for each. Under the same lock as
  * st_deps_observe. OUT: *k.

@@ -94,6 +94,16 @@ edges_are_counted_once_in_any_arrival_order_and_survive_restarts(void **state)
 	assert_int_equal(calls(st, "frontend", "cart", T0, T0 + 1), 1);
 	assert_int_equal(calls(st, "frontend", "mail", T0, T0 + 1), 1);
 	assert_int_equal(calls(st, "frontend", "frontend", T0, T0 + 1), 0);
+	/* several children wait for one parent; each counts once it comes */
+	write_span(st, "cart", 5, 2, 1);
+	write_span(st, "mail", 5, 3, 1);
+	write_span(st, "frontend", 5, 4, 1);
+	write_span(st, "cart", 5, 5, 4); /* waits for a parent of another service that is itself a child */
+	assert_int_equal(calls(st, "frontend", "cart", T0, T0 + 1), 2);
+	write_span(st, "frontend", 5, 1, 0);
+	assert_int_equal(calls(st, "frontend", "cart", T0, T0 + 1), 3);
+	assert_int_equal(calls(st, "frontend", "mail", T0, T0 + 1), 2);
+	assert_int_equal(calls(st, "frontend", "frontend", T0, T0 + 1), 0);
 	/* hours that do not overlap the spans' */
 	assert_int_equal(calls(st, "frontend", "cart", T0 + 7200000000000u, T0 + 9000000000000u), 0);
 
@@ -102,13 +112,13 @@ edges_are_counted_once_in_any_arrival_order_and_survive_restarts(void **state)
 	assert_int_equal(st_store_open(&o, &st, err, sizeof err), CM_OK);
 	write_span(st, "frontend", 4, 1, 0);
 	write_span(st, "cart", 4, 2, 1);
-	assert_int_equal(calls(st, "frontend", "cart", T0, T0 + 1), 2);
+	assert_int_equal(calls(st, "frontend", "cart", T0, T0 + 1), 4);
 
 	/* a secondary (the query daemon) reads the same totals */
 	st_options so = { .data_dir = dir, .secondary = true };
 	st_store *sec;
 	assert_int_equal(st_store_open(&so, &sec, err, sizeof err), CM_OK);
-	assert_int_equal(calls(sec, "frontend", "cart", T0, T0 + 1), 2);
+	assert_int_equal(calls(sec, "frontend", "cart", T0, T0 + 1), 4);
 	st_store_close(sec);
 
 	st_store_close(st);
