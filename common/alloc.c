@@ -50,6 +50,19 @@ cm_free(void *p)
 	free(p);
 }
 
+void *
+cm_grow(void *v, uint32_t n, uint32_t *cap, size_t elem, uint32_t first)
+{
+	uint32_t c = *cap ? *cap * 2 : first;
+
+	if (n < *cap)
+		return v;
+	if (c <= *cap || (v = cm_realloc(v, (size_t)c * elem)) == NULL)
+		return NULL;
+	*cap = c;
+	return v;
+}
+
 char *
 cm_strndup(const char *s, size_t n)
 {

@@ -10,11 +10,19 @@
 #define WEFT_COMMON_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *cm_malloc(size_t n);
 void *cm_calloc(size_t count, size_t size);
 void *cm_realloc(void *p, size_t n);
 void cm_free(void *p);
+/*
+ * Room for one more element in array v of n used and *cap allocated
+ * elements of elem bytes: v itself when there is, else v doubled (from
+ * `first` elements) with *cap updated. NULL when out of memory, v and
+ * *cap unchanged.
+ */
+void *cm_grow(void *v, uint32_t n, uint32_t *cap, size_t elem, uint32_t first);
 /* Copies n bytes of s and appends a NUL. Returns NULL when out of memory. */
 char *cm_strndup(const char *s, size_t n);
 

@@ -88,14 +88,12 @@ cm_strs_fini(cm_strs *t)
 bool
 cm_strs_add_grow(cm_strs *t, cm_str s)
 {
-	uint32_t cap = t->cap ? t->cap * 2 : FIRST_CAP;
-	cm_str *v = cap > t->cap ? cm_realloc(t->v, (size_t)cap * sizeof *v) : NULL;
+	cm_str *v = cm_grow(t->v, t->n, &t->cap, sizeof *v, FIRST_CAP);
 
 	if (v == NULL) {
 		t->oom = true;
 		return false;
 	}
 	t->v = v;
-	t->cap = cap;
 	return cm_strs_add(t, s);
 }

@@ -35,17 +35,14 @@ typedef struct refs {
 static uint32_t
 ref_index(refs *r, uint64_t h)
 {
+	uint64_t *v;
+
 	for (uint32_t i = 0; i < r->n; i++)
 		if (r->v[i] == h)
 			return i;
-	if (r->n == r->cap) {
-		uint32_t cap = r->cap ? r->cap * 2 : 4;
-		uint64_t *v = cm_realloc(r->v, cap * sizeof *v);
-		if (v == NULL)
-			return UINT32_MAX;
-		r->v = v;
-		r->cap = cap;
-	}
+	if ((v = cm_grow(r->v, r->n, &r->cap, sizeof *v, 4)) == NULL)
+		return UINT32_MAX;
+	r->v = v;
 	r->v[r->n] = h;
 	return r->n++;
 }

@@ -199,16 +199,12 @@ static __attribute__((noinline)) bool
 put_entry_now(st_symbols *y, uint32_t id, rocksdb_writebatch_t *wb, rocksdb_column_family_handle_t *meta)
 {
 	const st_sym_entry *t = atomic_load_explicit(&y->text[id], memory_order_relaxed);
+	uint32_t *v = cm_grow(y->put, y->nput, &y->capput, sizeof *v, 64);
 	char key[5];
 
-	if (y->nput == y->capput) {
-		uint32_t cap = y->capput ? y->capput * 2 : 64;
-		uint32_t *v = cm_realloc(y->put, cap * sizeof *v);
-		if (v == NULL)
-			return false;
-		y->put = v;
-		y->capput = cap;
-	}
+	if (v == NULL)
+		return false;
+	y->put = v;
 	y->put[y->nput++] = id;
 	y->putgen[id] = y->gen;
 	sym_key(key, id);
@@ -315,14 +311,10 @@ st_sym_intern_frequent(st_symbols *y, cm_str s, uint32_t min_len, rocksdb_writeb
 			return id;
 	}
 	if (y->next < ST_SYM_MAX) { /* counted when the write ends; a sighting lost to a failed allocation counts nothing */
-		if (y->nseen == y->capseen) {
-			uint32_t cap = y->capseen ? y->capseen * 2 : 1024;
-			st_sym_sighting *v = cm_realloc(y->seen, cap * sizeof *v);
-			if (v == NULL)
-				return ST_SYM_NONE;
-			y->seen = v;
-			y->capseen = cap;
-		}
+		st_sym_sighting *v = cm_grow(y->seen, y->nseen, &y->capseen, sizeof *v, 1024);
+		if (v == NULL)
+			return ST_SYM_NONE;
+		y->seen = v;
 		y->seen[y->nseen++] = (st_sym_sighting){ h, s };
 	}
 	return ST_SYM_NONE;

@@ -405,45 +405,75 @@ fill_dangling_ref(msgpack_packer *pk)
 	cm_pack_span(PK_BUF(pk), NULL, &s, 0, 0); /* ... but the span refers to resource 0 */
 }
 
+/*
+ * A batch of one span packed by hand: a resource "svc" and a scope "" ""
+ * (with a string table, strings 0-2; the span's trace state is 3), the
+ * span's name written by name(), its attribute array and dropped count by
+ * attrs().
+ */
 static void
-fill_deep_array(msgpack_packer *pk)
+pack_one_span(msgpack_packer *pk, void (*name)(cm_buf *b), void (*attrs)(msgpack_packer *pk))
 {
-	static const cm_span s = { .trace_id = { { 1 } }, .span_id = { { 1 } } };
 	static const cm_resource r = { { "svc", 3 }, { NULL, 0, 0 } };
 	static const cm_scope sc;
+	static const uint8_t id[16] = { 1 };
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_array(pk, 1);
 	cm_pack_resource(PK_BUF(pk), NULL, &r);
 	msgpack_pack_array(pk, 1);
 	cm_pack_scope(PK_BUF(pk), NULL, &sc);
 	msgpack_pack_array(pk, 1);
-	/* pack the span by hand with a deeply nested attribute value */
 	msgpack_pack_array(pk, 19);
 	msgpack_pack_bin(pk, 16);
-	msgpack_pack_bin_body(pk, s.trace_id.b, 16);
+	msgpack_pack_bin_body(pk, id, 16);
 	msgpack_pack_bin(pk, 8);
-	msgpack_pack_bin_body(pk, s.span_id.b, 8);
+	msgpack_pack_bin_body(pk, id, 8);
 	msgpack_pack_nil(pk);
 	cm_pack_str(PK_BUF(pk), CM_STR(""));
 	msgpack_pack_uint8(pk, 0);
-	cm_pack_str(PK_BUF(pk), CM_STR("n"));
+	name(PK_BUF(pk));
 	msgpack_pack_uint8(pk, 1);
 	msgpack_pack_uint8(pk, 0);
 	cm_pack_str(PK_BUF(pk), CM_STR(""));
 	msgpack_pack_uint64(pk, 1);
 	msgpack_pack_uint64(pk, 2);
+	attrs(pk);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+}
+
+static void
+name_n(cm_buf *b)
+{
+	cm_pack_str(b, CM_STR("n"));
+}
+
+static void
+attrs_none(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 0);
+	msgpack_pack_uint8(pk, 0);
+}
+
+static void
+attrs_nested_too_deep(msgpack_packer *pk)
+{
 	msgpack_pack_array(pk, 2);
 	cm_pack_str(PK_BUF(pk), CM_STR("deep"));
 	for (int i = 0; i < 10; i++)
 		msgpack_pack_array(pk, 1);
 	msgpack_pack_int(pk, 1);
 	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_array(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_array(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_uint8(pk, 0);
+}
+
+static void
+fill_deep_array(msgpack_packer *pk)
+{
+	pack_one_span(pk, name_n, attrs_nested_too_deep);
 }
 
 static void
@@ -520,43 +550,13 @@ repeated_strings_travel_once_and_decode_to_the_same_bytes(void **state)
 	cm_wire_codec_fini(&c);
 }
 
-/* A batch of one span whose name is written by name(): a resource "svc" (string 0), a scope "" "" (1, 2). */
+/* The batch of pack_one_span(), no attributes, its span's name written by span_name(). */
 static void (*span_name)(cm_buf *b);
 
 static void
 fill_named_span(msgpack_packer *pk)
 {
-	static const cm_resource r = { { "svc", 3 }, { NULL, 0, 0 } };
-	static const cm_scope sc;
-	static const uint8_t id[16] = { 1 };
-	msgpack_pack_array(pk, 3);
-	msgpack_pack_array(pk, 1);
-	cm_pack_resource(PK_BUF(pk), NULL, &r);
-	msgpack_pack_array(pk, 1);
-	cm_pack_scope(PK_BUF(pk), NULL, &sc);
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_array(pk, 19);
-	msgpack_pack_bin(pk, 16);
-	msgpack_pack_bin_body(pk, id, 16);
-	msgpack_pack_bin(pk, 8);
-	msgpack_pack_bin_body(pk, id, 8);
-	msgpack_pack_nil(pk);
-	cm_pack_str(PK_BUF(pk), CM_STR("")); /* trace state: string 3 */
-	msgpack_pack_uint8(pk, 0);
-	span_name(PK_BUF(pk));
-	msgpack_pack_uint8(pk, 1);
-	msgpack_pack_uint8(pk, 0);
-	cm_pack_str(PK_BUF(pk), CM_STR(""));
-	msgpack_pack_uint64(pk, 1);
-	msgpack_pack_uint64(pk, 2);
-	msgpack_pack_array(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_array(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_array(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_uint8(pk, 0);
-	msgpack_pack_uint8(pk, 0);
+	pack_one_span(pk, span_name, attrs_none);
 }
 
 static void name_ref_0(cm_buf *b) { cm_buf_append(b, "\xd4\x01\x00", 3); }          /* "svc" */
