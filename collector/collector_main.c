@@ -37,7 +37,7 @@ static const char usage[] =
     "  --otlp-http ADDR|off  OTLP/HTTP POST /v1/traces (127.0.0.1:4318)   [WEFT_OTLP_HTTP]\n"
     "  --zipkin ADDR|off     Zipkin POST /api/v2/spans (127.0.0.1:9411)   [WEFT_ZIPKIN]\n"
     "  --admin ADDR|off      /metrics /healthz /readyz (127.0.0.1:14269)  [WEFT_ADMIN]\n"
-    "  --native-workers N    native requests handled at once (8) [WEFT_NATIVE_WORKERS]\n"
+    "  --native-workers N    native requests handled at once (16) [WEFT_NATIVE_WORKERS]\n"
     "  --http-threads N      threads per HTTP listener (2)        [WEFT_HTTP_THREADS]\n"
     "  --memory-limit MIB    bytes of requests in progress before senders\n"
     "                        are told to retry (64)              [WEFT_MEMORY_LIMIT_MIB]\n"
@@ -150,7 +150,7 @@ parse_args(int argc, char **argv, config *c)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *level = cm_env_or("WEFT_LOG_LEVEL", "info");
-	const char *workers = cm_env_or("WEFT_NATIVE_WORKERS", "8");
+	const char *workers = cm_env_or("WEFT_NATIVE_WORKERS", "16");
 	const char *threads = cm_env_or("WEFT_HTTP_THREADS", "2");
 	const char *memory = cm_env_or("WEFT_MEMORY_LIMIT_MIB", "64");
 	const char *request = cm_env_or("WEFT_MAX_REQUEST_MIB", "16");

@@ -191,7 +191,7 @@ col_native_start(const col_native_config *cfg, col_pipeline *p, col_native **out
 		return CM_ENOMEM;
 	n->cfg = *cfg;
 	n->pipeline = p;
-	n->nthreads = cfg->workers > 0 ? cfg->workers : 8;
+	n->nthreads = cfg->workers > 0 ? cfg->workers : 16;
 	if ((rv = nng_rep0_open(&n->sock)) != 0) {
 		snprintf(err, errlen, "rep socket: %s", nng_strerror(rv));
 		cm_free(n);
