@@ -58,9 +58,14 @@ grow(cm_strw *w)
 uint32_t
 cm_strw_find_or_add(cm_strw *w, cm_str s)
 {
-	uint64_t h = cm_hash_fast(s.p, s.len);
+	uint64_t h;
 	uint32_t i;
 
+	if (s.len == 0) { /* one byte inline, where a reference takes three or more */
+		w->n++;
+		return UINT32_MAX;
+	}
+	h = cm_hash_fast(s.p, s.len);
 	if (w->gen == 0)
 		w->gen = 1;
 	if ((w->used + 1) * 2 > w->cap && !grow(w)) {

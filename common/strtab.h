@@ -47,8 +47,8 @@ void cm_strw_reset(cm_strw *w);
 void cm_strw_fini(cm_strw *w);
 /*
  * The number of an earlier string with s's bytes, or UINT32_MAX when there
- * is none: then s is numbered now (it is to be written inline). A table
- * that cannot grow numbers s without remembering it.
+ * is none or s is empty: then s is numbered now (it is to be written
+ * inline). A table that cannot grow numbers s without remembering it.
  */
 uint32_t cm_strw_find_or_add(cm_strw *w, cm_str s);
 

@@ -550,6 +550,40 @@ repeated_strings_travel_once_and_decode_to_the_same_bytes(void **state)
 	cm_wire_codec_fini(&c);
 }
 
+/*
+ * The encoder's table numbers every string it is shown, as the decoder
+ * will, and names a repeat by the first one's number: past its growth, and
+ * afresh after a reset. An empty string is always inline (one byte).
+ */
+static void
+string_table_numbers_every_string_and_names_repeats(void **state)
+{
+	static char texts[5000][8]; /* the table keeps pointers to the texts, as an encoder's batch does */
+	cm_strw w = { 0 };
+	(void)state;
+
+	for (int round = 0; round < 2; round++) {
+		cm_strw_reset(&w);
+		assert_int_equal(cm_strw_find_or_add(&w, CM_STR("abc")), UINT32_MAX); /* 0 */
+		assert_int_equal(cm_strw_find_or_add(&w, CM_STR("")), UINT32_MAX);    /* 1 */
+		assert_int_equal(cm_strw_find_or_add(&w, CM_STR("abc")), 0);
+		assert_int_equal(cm_strw_find_or_add(&w, CM_STR("")), UINT32_MAX);    /* 2 */
+		assert_int_equal(w.n, 3);
+		for (int i = 0; i < 5000; i++) { /* 3 .. 5002, through several growths */
+			snprintf(texts[i], sizeof texts[i], "v%d", i);
+			assert_int_equal(cm_strw_find_or_add(&w, cm_str_from(texts[i])), UINT32_MAX);
+		}
+		for (int i = 0; i < 5000; i += 7) {
+			char again[8]; /* the same bytes elsewhere */
+			snprintf(again, sizeof again, "v%d", i);
+			assert_int_equal(cm_strw_find_or_add(&w, cm_str_from(again)), (uint32_t)(3 + i));
+		}
+		assert_int_equal(cm_strw_find_or_add(&w, CM_STR("abc")), 0);
+		assert_int_equal(w.n, 5003);
+	}
+	cm_strw_fini(&w);
+}
+
 /* The batch of pack_one_span(), no attributes, its span's name written by span_name(). */
 static void (*span_name)(cm_buf *b);
 
@@ -853,6 +887,7 @@ main(void)
 		cmocka_unit_test(wrong_shapes_are_rejected),
 		cmocka_unit_test(repeated_strings_travel_once_and_decode_to_the_same_bytes),
 		cmocka_unit_test(string_references_are_checked),
+		cmocka_unit_test(string_table_numbers_every_string_and_names_repeats),
 		cmocka_unit_test(huge_length_headers_are_rejected_before_allocating),
 		cmocka_unit_test(zstd_garbage_is_rejected),
 		cmocka_unit_test(allocation_failures_give_errors_not_crashes),
