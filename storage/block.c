@@ -164,27 +164,18 @@ put_array(const st_block_enc *e, cm_buf *b, const cm_value *v)
 		put_value(e, b, &v->u.arr.v[i]);
 }
 
-static void
-put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a)
-{
-	put_u(b, a->n);
-	put_u(b, a->dropped);
-	for (uint32_t i = 0; i < a->n; i++) {
-		put_name(e, b, a->v[i].key);
-		put_value(e, b, &a->v[i].val);
-	}
-}
-
 /*
- * put_attrs() for a span's own attributes, its keys' symbols taken from
- * m (the last span of its resource) where the same key is at the same
- * place: the lookups of most keys become a length and a text compare.
- * Symbols are numbered for the whole write, and the memo lives no longer.
+ * Attributes: the count, the dropped count, then each key and value. With
+ * a memo m (a span's own attributes; NULL for events and links), a key's
+ * symbol is taken from the last span of the same resource where the same
+ * key is at the same place: the lookups of most keys become a length and
+ * a text compare. Symbols are numbered for the whole write, and the memo
+ * lives no longer.
  */
 static void
-put_span_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, uint32_t resource)
+put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, uint32_t resource)
 {
-	uint32_t known = m->resource == resource + 1 ? m->n : 0;
+	uint32_t known = m != NULL && m->resource == resource + 1 ? m->n : 0;
 
 	put_u(b, a->n);
 	put_u(b, a->dropped);
@@ -197,13 +188,15 @@ put_span_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo 
 			id = e->sym != NULL ? st_sym_intern(e->sym, key, e->wb, e->meta) : ST_SYM_NONE;
 		put_str(b, key, id);
 		put_value(e, b, &a->v[i].val);
-		if (i < ST_KEY_MEMO_KEYS) {
+		if (m != NULL && i < ST_KEY_MEMO_KEYS) {
 			m->key[i] = key;
 			m->id[i] = id;
 		}
 	}
-	m->resource = resource + 1;
-	m->n = a->n < ST_KEY_MEMO_KEYS ? a->n : ST_KEY_MEMO_KEYS;
+	if (m != NULL) {
+		m->resource = resource + 1;
+		m->n = a->n < ST_KEY_MEMO_KEYS ? a->n : ST_KEY_MEMO_KEYS;
+	}
 }
 
 /*
@@ -370,14 +363,14 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 		put_text(out, sp->status_message);
 		put_u(out, (sp->start_ns - base) / start_unit);
 		put_u(out, (sp->end_ns - sp->start_ns) / dur_unit); /* wraps if end < start; decoding wraps back */
-		put_span_attrs(e, out, &sp->attrs, &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
+		put_attrs(e, out, &sp->attrs, &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
 		put_u(out, sp->nevents);
 		put_u(out, sp->dropped_events);
 		for (uint32_t k = 0; k < sp->nevents; k++) {
 			const cm_event *ev = &sp->events[k];
 			put_u(out, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
 			put_name(e, out, ev->name);
-			put_attrs(e, out, &ev->attrs);
+			put_attrs(e, out, &ev->attrs, NULL, 0);
 		}
 		put_u(out, sp->nlinks);
 		put_u(out, sp->dropped_links);
@@ -387,7 +380,7 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 			cm_buf_append(out, l->span_id.b, 8);
 			put_text(out, l->trace_state);
 			put_u(out, l->flags);
-			put_attrs(e, out, &l->attrs);
+			put_attrs(e, out, &l->attrs, NULL, 0);
 		}
 		put_u(out, x->ref_of[i]);
 	}

@@ -102,12 +102,6 @@ uint64_t st_hash64(const void *p, size_t n);
 
 #define ST_HASH_SEED 0xcbf29ce484222325u
 /*
- * Mixes n bytes into h eight at a time (a multiply-xorshift per word): the
- * tag hash (tags.h) is made of it and persisted in postings, so it must
- * never change; byte-at-a-time FNV-1a cost 3% of ingest. Inline, with
- * tail_word(): a write hashes every tag of every span twice over.
- */
-/*
  * The last 1-7 bytes of a string as a little-endian word: one load and a
  * mask when 8 bytes from b stay within a page (tags and names are short,
  * and the branches on n's bits mispredicted), else a 4-, a 2- and a
@@ -143,6 +137,12 @@ tail_word(const uint8_t *b, size_t n)
 	return w;
 }
 
+/*
+ * Mixes n bytes into h eight at a time (a multiply-xorshift per word): the
+ * tag hash (tags.h) is made of it and persisted in postings, so it must
+ * never change; byte-at-a-time FNV-1a cost 3% of ingest. Inline, with
+ * tail_word(): a write hashes every tag of every span twice over.
+ */
 static inline uint64_t
 st_hash_mix(uint64_t h, const void *p, size_t n)
 {
