@@ -178,7 +178,6 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, u
 	uint32_t known = m != NULL && m->resource == resource + 1 ? m->n : 0;
 
 	put_u(b, a->n);
-	put_u(b, a->dropped);
 	for (uint32_t i = 0; i < a->n; i++) {
 		cm_str key = a->v[i].key;
 		uint32_t id;
@@ -321,6 +320,31 @@ time_units(const cm_span *const *refs, uint32_t n, uint64_t base)
 	return units;
 }
 
+/*
+ * A span's shape: its kind and status, and which of the fields most spans
+ * leave empty it has; the others are not stored at all. Seven bytes of
+ * zeros a span fewer: the spans family of a 1M-span loadgen store,
+ * rewritten one block per trace, 47.7 -> 46.3 bytes per span.
+ */
+enum {
+	SHAPE_STATUS_SHIFT = 3,
+	SHAPE_TRACE_STATE = 1 << 5,
+	SHAPE_STATUS_MESSAGE = 1 << 6,
+	SHAPE_EVENTS = 1 << 7,
+	SHAPE_LINKS = 1 << 8,
+	SHAPE_DROPPED_ATTRS = 1 << 9,
+	SHAPE_ALL = (1 << 10) - 1,
+};
+
+static uint32_t
+span_shape(const cm_span *sp)
+{
+	return sp->kind | (uint32_t)sp->status << SHAPE_STATUS_SHIFT | (sp->trace_state.len ? SHAPE_TRACE_STATE : 0) |
+	    (sp->status_message.len ? SHAPE_STATUS_MESSAGE : 0) |
+	    (sp->nevents || sp->dropped_events ? SHAPE_EVENTS : 0) | (sp->nlinks || sp->dropped_links ? SHAPE_LINKS : 0) |
+	    (sp->attrs.dropped ? SHAPE_DROPPED_ATTRS : 0);
+}
+
 void
 st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const cm_span *const *refs, uint32_t n,
     const uint64_t *res_hash, const uint64_t *scope_hash)
@@ -352,34 +376,44 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i];
-		uint8_t ks = (uint8_t)(sp->kind | sp->status << 4);
+		uint32_t shape = span_shape(sp);
 		if (i > 0)
 			cm_buf_append(out, sp->span_id.b, 8);
 		put_parent(out, x, refs, sp);
-		put_text(out, sp->trace_state);
+		put_u(out, shape);
+		if (shape & SHAPE_TRACE_STATE)
+			put_text(out, sp->trace_state);
 		put_u(out, sp->flags);
 		put_name(e, out, sp->name);
-		cm_buf_append(out, &ks, 1);
-		put_text(out, sp->status_message);
+		if (shape & SHAPE_STATUS_MESSAGE)
+			put_text(out, sp->status_message);
 		put_u(out, (sp->start_ns - base) / start_unit);
 		put_u(out, (sp->end_ns - sp->start_ns) / dur_unit); /* wraps if end < start; decoding wraps back */
+		if (shape & SHAPE_DROPPED_ATTRS)
+			put_u(out, sp->attrs.dropped);
 		put_attrs(e, out, &sp->attrs, &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
-		put_u(out, sp->nevents);
-		put_u(out, sp->dropped_events);
+		if (shape & SHAPE_EVENTS) {
+			put_u(out, sp->nevents);
+			put_u(out, sp->dropped_events);
+		}
 		for (uint32_t k = 0; k < sp->nevents; k++) {
 			const cm_event *ev = &sp->events[k];
 			put_u(out, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
 			put_name(e, out, ev->name);
+			put_u(out, ev->attrs.dropped);
 			put_attrs(e, out, &ev->attrs, NULL, 0);
 		}
-		put_u(out, sp->nlinks);
-		put_u(out, sp->dropped_links);
+		if (shape & SHAPE_LINKS) {
+			put_u(out, sp->nlinks);
+			put_u(out, sp->dropped_links);
+		}
 		for (uint32_t k = 0; k < sp->nlinks; k++) {
 			const cm_link *l = &sp->links[k];
 			cm_buf_append(out, l->trace_id.b, 16);
 			cm_buf_append(out, l->span_id.b, 8);
 			put_text(out, l->trace_state);
 			put_u(out, l->flags);
+			put_u(out, l->attrs.dropped);
 			put_attrs(e, out, &l->attrs, NULL, 0);
 		}
 		put_u(out, x->ref_of[i]);
@@ -582,7 +616,7 @@ get_value(reader *r, cm_value *v, int depth)
 static bool
 get_attrs(reader *r, cm_attrs *a)
 {
-	if (!get_count(r, &a->n) || !get_u32(r, &a->dropped))
+	if (!get_count(r, &a->n))
 		return false;
 	if ((a->v = alloc(r, (size_t)a->n * sizeof *a->v)) == NULL)
 		return false;
@@ -627,7 +661,7 @@ static bool
 get_span(reader *r, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base, time_scale ts, uint32_t *parent)
 {
 	uint64_t code, start, dur;
-	uint8_t ks;
+	uint32_t shape;
 
 	*parent = UINT32_MAX;
 	if (first != NULL)
@@ -643,36 +677,39 @@ get_span(reader *r, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base
 			return fail(r, CM_EPROTO);
 		*parent = (uint32_t)(code - 2);
 	}
-	if (!get_str(r, &sp->trace_state) || !get_u32(r, &sp->flags) || !get_str(r, &sp->name) ||
-	    !get_bytes(r, &ks, 1))
-		return false;
-	sp->kind = ks & 0xf;
-	sp->status = ks >> 4;
+	if (!get_u32(r, &shape) || shape > SHAPE_ALL)
+		return fail(r, CM_EPROTO);
+	sp->kind = shape & 7;
+	sp->status = (shape >> SHAPE_STATUS_SHIFT) & 3;
 	if (sp->kind > CM_KIND_CONSUMER || sp->status > CM_STATUS_ERROR)
 		return fail(r, CM_EPROTO);
-	if (!get_str(r, &sp->status_message) || !get_u(r, &start) || !get_u(r, &dur) || !get_attrs(r, &sp->attrs))
+	if ((shape & SHAPE_TRACE_STATE && !get_str(r, &sp->trace_state)) || !get_u32(r, &sp->flags) ||
+	    !get_str(r, &sp->name))
+		return false;
+	if ((shape & SHAPE_STATUS_MESSAGE && !get_str(r, &sp->status_message)) || !get_u(r, &start) || !get_u(r, &dur) ||
+	    (shape & SHAPE_DROPPED_ATTRS && !get_u32(r, &sp->attrs.dropped)) || !get_attrs(r, &sp->attrs))
 		return false;
 	sp->start_ns = base + start * ts.start;
 	sp->end_ns = sp->start_ns + dur * ts.dur;
-	if (!get_count(r, &sp->nevents) || !get_u32(r, &sp->dropped_events))
+	if (shape & SHAPE_EVENTS && (!get_count(r, &sp->nevents) || !get_u32(r, &sp->dropped_events)))
 		return false;
 	if ((sp->events = alloc(r, (size_t)sp->nevents * sizeof *sp->events)) == NULL)
 		return false;
 	for (uint32_t k = 0; k < sp->nevents; k++) {
 		cm_event *ev = &sp->events[k];
 		uint64_t t;
-		if (!get_u(r, &t) || !get_str(r, &ev->name) || !get_attrs(r, &ev->attrs))
+		if (!get_u(r, &t) || !get_str(r, &ev->name) || !get_u32(r, &ev->attrs.dropped) || !get_attrs(r, &ev->attrs))
 			return false;
 		ev->time_ns = sp->start_ns + (uint64_t)st_unzigzag(t);
 	}
-	if (!get_count(r, &sp->nlinks) || !get_u32(r, &sp->dropped_links))
+	if (shape & SHAPE_LINKS && (!get_count(r, &sp->nlinks) || !get_u32(r, &sp->dropped_links)))
 		return false;
 	if ((sp->links = alloc(r, (size_t)sp->nlinks * sizeof *sp->links)) == NULL)
 		return false;
 	for (uint32_t k = 0; k < sp->nlinks; k++) {
 		cm_link *l = &sp->links[k];
 		if (!get_bytes(r, l->trace_id.b, 16) || !get_bytes(r, l->span_id.b, 8) || !get_str(r, &l->trace_state) ||
-		    !get_u32(r, &l->flags) || !get_attrs(r, &l->attrs))
+		    !get_u32(r, &l->flags) || !get_u32(r, &l->attrs.dropped) || !get_attrs(r, &l->attrs))
 			return false;
 	}
 	return true;

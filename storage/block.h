@@ -7,14 +7,17 @@
  *   spans   = count << 2 | units, refs, span... (units: bit 0, the starts'
  *             offsets are in microseconds; bit 1, the durations are)
  *   refs    = count, (resource hash[8 BE], scope hash[8 BE])...
- *   span    = span_id[8] (not for the first: the key's), parent, trace_state,
- *             flags, name, kind | status << 4,
- *             status_message, start - base, end - start (in their units), attrs,
- *             events: count, dropped, (zigzag(time - start), name, attrs)...,
- *             links: count, dropped, (trace_id[16], span_id[8], trace_state, flags, attrs)...,
+ *   span    = span_id[8] (not for the first: the key's), parent,
+ *             shape (kind | status << 3 | which of the rare fields follow:
+ *             32 trace_state, 64 status_message, 128 events, 256 links,
+ *             512 dropped attributes), [trace_state], flags, name,
+ *             [status_message], start - base, end - start (in their units),
+ *             [dropped attributes], attrs,
+ *             [events: count, dropped, (zigzag(time - start), name, dropped, attrs)...],
+ *             [links: count, dropped, (trace_id[16], span_id[8], trace_state, flags, dropped, attrs)...],
  *             the index of its (resource, scope) in refs
  *   parent  = 0: none; 1: span_id[8] follows; 2 + i: the i-th span of this block
- *   attrs   = count, dropped, (key, value)...
+ *   attrs   = count, (key, value)...
  *   value   = varint h: h & 7 the type (cm_value_type; 6 with h >> 3 == 0:
  *             an integer too large for h, its zigzag varint follows; 6 with
  *             h >> 3 == 1: a string ending in a decimal number, its prefix

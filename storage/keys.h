@@ -55,7 +55,7 @@
 
 #define ST_SPAN_KEY_SIZE 32
 /* Written into a new store; a store with another (or none, but data) is refused. */
-#define ST_LAYOUT "weft-store-6"
+#define ST_LAYOUT "weft-store-7"
 #define ST_SPAN_VALUE_VERSION 3
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'

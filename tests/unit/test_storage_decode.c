@@ -430,6 +430,56 @@ big_blocks_keep_their_parents(void **state)
 	cm_buf_fini(&b);
 }
 
+/*
+ * A span that leaves the rarely used fields empty (trace state, status
+ * message, events, links, dropped attributes) stores none of them: one
+ * varint of shape says which it has. A shape bit weft does not know is
+ * damage.
+ */
+static void
+empty_fields_take_no_bytes(void **state)
+{
+	cm_span sp[3], out[3];
+	cm_event ev;
+	cm_link ln;
+	cm_arena arena;
+	cm_buf enc;
+	(void)state;
+
+	cm_arena_init(&arena, 4096);
+	cm_buf_init(&enc);
+	make_spans(sp, &ev, &ln);
+	sp[1].end_ns = sp[1].start_ns + 999;
+	memset(sp[1].parent_span_id.b, 0, 8);
+	sp[1].resource = 0;
+	/*
+	 * One span alone: starts in microseconds, one (resource, scope) pair,
+	 * then its id from the key, no parent, shape 0, flags 0, "op" inline,
+	 * start 0, duration 999, no attributes, pair 0.
+	 */
+	static const uint8_t lone[] = { 1 << 2 | 1, 1, 0, 0, 0, 2 << 1, 'o', 'p', 0, 0xe7, 0x07, 0, 0 };
+	size_t len = round_trip_spans(&sp[1], 1, &arena, out, &enc);
+	assert_int_equal(len, 1 + 1 + 16 + sizeof lone - 2);
+	assert_memory_equal(enc.data + 18, lone + 2, sizeof lone - 2);
+	assert_int_equal(out[0].attrs.dropped, 0);
+	assert_int_equal(out[0].nevents + out[0].dropped_events + out[0].nlinks + out[0].dropped_links, 0);
+
+	/* shape 1 << 10: a field this weft does not know */
+	cm_buf c;
+	cm_buf_init(&c);
+	cm_buf_append(&c, enc.data, 19);
+	cm_buf_append(&c, "\x80\x08", 2);
+	cm_buf_append(&c, enc.data + 20, enc.len - 20);
+	uint8_t key[ST_SPAN_KEY_SIZE];
+	uint64_t r1[1], s1[1];
+	st_key_span(key, &sp[1]);
+	assert_int_equal(st_block_decode(enc.data, enc.len, key, NULL, &arena, out, r1, s1), CM_OK);
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, out, r1, s1), CM_EPROTO);
+	cm_buf_fini(&c);
+	cm_buf_fini(&enc);
+	cm_arena_fini(&arena);
+}
+
 static void
 damaged_blocks_are_refused(void **state)
 {
@@ -614,6 +664,7 @@ main(void)
 		cmocka_unit_test(big_blocks_keep_their_parents),
 		cmocka_unit_test(strings_ending_in_numbers_come_back_exactly),
 		cmocka_unit_test(microsecond_times_are_stored_in_microseconds),
+		cmocka_unit_test(empty_fields_take_no_bytes),
 		cmocka_unit_test(damaged_blocks_are_refused),
 		cmocka_unit_test(postings_are_read_up_to_the_damage),
 		cmocka_unit_test(tag_text_is_what_jaeger_compares),
