@@ -30,6 +30,8 @@
 
 static const char *const fixed_names[CF_FIXED] = { "default", "meta" };
 
+enum { ST_BLOCK_BYTES = 128u << 10 }; /* RocksDB's blocks in every family */
+
 int
 st_rocks_error(const char *what, char *err)
 {
@@ -75,8 +77,12 @@ configure(st_store *s, const st_options *o)
 	s->cache = rocksdb_cache_create_lru(cache);
 	s->table = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(s->table, s->cache);
-	/* 32 KiB blocks compress to 70% of 4 KiB ones; a trace read decompresses a block or two */
-	rocksdb_block_based_options_set_block_size(s->table, 32u << 10);
+	/*
+	 * 128 KiB blocks: 32 KiB ones compressed to 70% of 4 KiB ones, 128 KiB
+	 * to 98.6% of 32 KiB ones (1M-span loadgen store, spans family); a
+	 * trace read decompresses a block or two.
+	 */
+	rocksdb_block_based_options_set_block_size(s->table, ST_BLOCK_BYTES);
 	rocksdb_block_based_options_set_filter_policy(s->table, rocksdb_filterpolicy_create_bloom(10));
 	rocksdb_block_based_options_set_whole_key_filtering(s->table, 0);
 	/*
@@ -84,12 +90,12 @@ configure(st_store *s, const st_options *o)
 	 * one of their own, outside --block-cache-mib) and the same block
 	 * size, without filters (index entries are read by scans and by keys
 	 * that exist). 32 KiB blocks took the index family of a 1M-span store
-	 * from 33.7 to 28.9 bytes per span with the same compaction time
-	 * (docs/benchmarks.md).
+	 * from 33.7 to 28.9 bytes per span with the same compaction time, 128
+	 * KiB from 20.8 to 20.3 (docs/benchmarks.md); its reads are scans.
 	 */
 	s->table_plain = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(s->table_plain, s->cache);
-	rocksdb_block_based_options_set_block_size(s->table_plain, 32u << 10);
+	rocksdb_block_based_options_set_block_size(s->table_plain, ST_BLOCK_BYTES);
 	rocksdb_options_set_block_based_table_factory(s->opts, s->table_plain);
 
 	for (int i = 0; i < OPT_COUNT; i++) {
