@@ -9,6 +9,8 @@
  * match be skipped without reading them. Each remaining candidate is read
  * and checked exactly against the query, so the index only has to be a
  * superset. At most ST_SEARCH_MAX_CANDIDATES traces are read per search.
+ * Index entries name a trace by the beginning of its id (keys.h): the
+ * spans family of the entry's partition has the whole id.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,9 @@ typedef struct scan {
 	uint32_t limit, candidates, found;
 	uint8_t (*seen)[16];
 	bool *used;
+	size_t part;                  /* the partition of the entry being read */
+	rocksdb_iterator_t **ref_it;  /* per partition: its spans family in key order, opened on first use */
+	rocksdb_readoptions_t *total; /* seeks by a trace id's beginning: shorter than the prefix extractor's */
 	st_traces *out;    /* st_search: whole traces */
 	st_summaries *sums; /* st_search_summaries */
 } scan;
@@ -143,7 +148,7 @@ keep_summary(scan *sc, const cm_trace_id *id)
  * else by reading it. Returns CM_OK or an error.
  */
 static int
-consider(scan *sc, const uint8_t *tid, bool index_decides)
+consider_id(scan *sc, const uint8_t *tid, bool index_decides)
 {
 	cm_trace_id id;
 	cm_batch t;
@@ -178,6 +183,42 @@ consider(scan *sc, const uint8_t *tid, bool index_decides)
 }
 
 /*
+ * The candidates an index entry names by ref, the beginning of a trace id:
+ * the traces of the entry's partition whose ids begin so, usually one.
+ * When several do, the entry decides for none of them: each is checked.
+ */
+static int
+consider(scan *sc, const uint8_t *ref, bool index_decides)
+{
+	rocksdb_iterator_t **it = &sc->ref_it[sc->part];
+	uint8_t first[16];
+	size_t traces = 0, klen;
+	const char *key;
+	int rv = CM_OK;
+
+	if (*it == NULL)
+		*it = rocksdb_create_iterator_cf(sc->store->db, sc->total, sc->store->parts[sc->part].spans);
+	for (rocksdb_iter_seek(*it, (const char *)ref, ST_TRACE_REF_BYTES); rv == CM_OK && rocksdb_iter_valid(*it);
+	     rocksdb_iter_next(*it)) {
+		key = rocksdb_iter_key(*it, &klen);
+		if (klen < 16 || memcmp(key, ref, ST_TRACE_REF_BYTES) != 0)
+			break;
+		if (traces > 0 && memcmp(key, first, 16) == 0)
+			continue; /* another block of the same trace */
+		if (traces++ == 1)
+			rv = consider_id(sc, first, false);
+		memcpy(first, key, 16);
+		if (traces > 1 && rv == CM_OK && !scan_done(sc))
+			rv = consider_id(sc, first, false);
+		if (scan_done(sc))
+			break;
+	}
+	if (traces == 1)
+		rv = consider_id(sc, first, index_decides);
+	return rv;
+}
+
+/*
  * The trace ids of one batch: its 'T' entry (keys.h), read by the suffix
  * <start_ns BE><batch> that its other entries' keys end with. *ids is NULL
  * when the entry is missing or damaged (the batch is skipped rather than
@@ -194,11 +235,11 @@ batch_traces(scan *sc, rocksdb_column_family_handle_t *index, const char *suffix
 	*ids = rocksdb_get_cf(sc->store->db, sc->store->ropts, index, key, sizeof key, &len, &err);
 	if (err != NULL)
 		return st_rocks_error("read index", err);
-	if (*ids != NULL && len % 16 != 0) {
+	if (*ids != NULL && len % ST_TRACE_REF_BYTES != 0) {
 		free(*ids);
 		*ids = NULL;
 	}
-	*n = len / 16;
+	*n = len / ST_TRACE_REF_BYTES;
 	return CM_OK;
 }
 
@@ -211,10 +252,10 @@ consider_times(scan *sc, const char *ids, size_t len)
 	bool decides = q->ntags == 0 && (!q->operation || !*q->operation) && !q->min_dur_ns && !q->max_dur_ns;
 	int rv = CM_OK;
 
-	if (len % 16 != 0)
+	if (len % ST_TRACE_REF_BYTES != 0)
 		return CM_OK; /* a damaged entry: skip it rather than fail the search */
-	for (size_t i = 0; i < len / 16 && rv == CM_OK && !scan_done(sc); i++)
-		rv = consider(sc, (const uint8_t *)ids + 16 * i, decides);
+	for (size_t i = 0; i < len / ST_TRACE_REF_BYTES && rv == CM_OK && !scan_done(sc); i++)
+		rv = consider(sc, (const uint8_t *)ids + ST_TRACE_REF_BYTES * i, decides);
 	return rv;
 }
 
@@ -244,7 +285,7 @@ consider_service(scan *sc, rocksdb_column_family_handle_t *index, const char *su
 		if (!ok)
 			break;
 		if (may)
-			rv = consider(sc, (const uint8_t *)ids + 16 * pos, decides && sure);
+			rv = consider(sc, (const uint8_t *)ids + ST_TRACE_REF_BYTES * pos, decides && sure);
 		if (++pos == n)
 			break;
 	}
@@ -276,7 +317,7 @@ on_tag_hit(void *arg, uint32_t i)
 	if (h->ids == NULL)
 		return 1;
 	if (i < h->n)
-		h->rv = consider(h->sc, (const uint8_t *)h->ids + 16 * (size_t)i, false);
+		h->rv = consider(h->sc, (const uint8_t *)h->ids + ST_TRACE_REF_BYTES * (size_t)i, false);
 	return h->rv != CM_OK || scan_done(h->sc);
 }
 
@@ -345,7 +386,11 @@ run(st_store *s, const st_query *q, scan sc)
 	it = cm_calloc(s->nparts + 1, sizeof *it);
 	done = cm_calloc(s->nparts + 1, sizeof *done);
 	part_of = cm_calloc(s->nparts + 1, sizeof *part_of);
-	if (prefix == NULL || sc.seen == NULL || sc.used == NULL || it == NULL || done == NULL || part_of == NULL) {
+	sc.ref_it = cm_calloc(s->nparts + 1, sizeof *sc.ref_it);
+	sc.total = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_total_order_seek(sc.total, 1);
+	if (prefix == NULL || sc.seen == NULL || sc.used == NULL || it == NULL || done == NULL || part_of == NULL ||
+	    sc.ref_it == NULL) {
 		rv = CM_ENOMEM;
 		goto done;
 	}
@@ -382,6 +427,7 @@ run(st_store *s, const st_query *q, scan sc)
 		if (st_get_be64((const uint8_t *)key + plen) + ST_SEARCH_SLACK_NS < q->start_ns)
 			break; /* older batches cannot hold spans in the window (see store.h) */
 		val = rocksdb_iter_value(it[at], &vlen);
+		sc.part = part_of[at];
 		if (q->ntags > 0)
 			rv = consider_postings(&sc, s->parts[part_of[at]].index, key, val, vlen, st_tag_low(tag_hash));
 		else if (slen > 0)
@@ -397,8 +443,19 @@ run(st_store *s, const st_query *q, scan sc)
 			rv = st_rocks_error("search", err);
 		err = NULL;
 	}
+	for (size_t i = 0; sc.ref_it != NULL && i < s->nparts; i++) {
+		if (sc.ref_it[i] == NULL)
+			continue;
+		rocksdb_iter_get_error(sc.ref_it[i], &err);
+		rocksdb_iter_destroy(sc.ref_it[i]);
+		if (err != NULL)
+			rv = st_rocks_error("search", err);
+		err = NULL;
+	}
 done:
 	pthread_rwlock_unlock(&s->lock);
+	rocksdb_readoptions_destroy(sc.total);
+	cm_free(sc.ref_it);
 	cm_free(prefix);
 	cm_free(it);
 	cm_free(done);

@@ -287,11 +287,11 @@ put_batch_index(writer *w, const cm_span *const *refs, size_t n)
 	}
 	st_put_be64(batch_key, h);
 
-	/* 'T': every trace of the batch */
+	/* 'T': every trace of the batch, by the beginning of its id */
 	w->buf.len = 0;
 	for (size_t i = 0; i < n; i++)
 		if (new_trace(refs, i))
-			cm_buf_append(&w->buf, refs[i]->trace_id.b, 16);
+			cm_buf_append(&w->buf, refs[i]->trace_id.b, ST_TRACE_REF_BYTES);
 	key[0] = ST_INDEX_TIME;
 	st_put_be64((uint8_t *)key + 1, start);
 	memcpy(key + 9, batch_key, 8);
