@@ -31,7 +31,7 @@
  *                    duration's bucket (st_dur_bucket), and the bucket up
  *                    from its longest (st_dur_bucket_up) minus that
  *              'A' <bucket:1> <start_ns:8 BE> <batch:8>
- *                 -> varints: (delta of low 16 hash bits, position in 'T'
+ *                 -> varints: (delta of low 14 hash bits, position in 'T'
  *                 minus the position after the trace listed before it with
  *                 the same low bits, or minus 0) ... attribute postings of
  *                 the batch's traces (tags.h)

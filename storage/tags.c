@@ -162,10 +162,12 @@ st_tag_span_has(const cm_batch *b, const cm_span *s, const char *key, const char
 
 /*
  * One posting: a tag's hash in a trace of the batch, packed so that numeric
- * order is (bucket, low hash bits, trace): bucket[6] lo[16] trace[26].
- * 22 bits of hash keep postings at ~3 bytes; a tag's lookup meets a
- * stranger with the same bits once in ~1,400 batches, a trace read that the
- * exact check then turns down.
+ * order is (bucket, low hash bits, trace): bucket[6] lo[16] trace[26],
+ * of which lo holds ST_TAG_LOW_BITS. With 20 bits of hash a loadgen
+ * write of ~1,600 spans has ~180 postings a bucket, and a tag's lookup
+ * meets a stranger with the same bits in about one write of 90: a trace
+ * read that the exact check then turns down (22 bits: one of 370, for
+ * 1.7 bytes per span more).
  */
 #define TRACE_BITS 26
 #define MAX_TRACES (1u << TRACE_BITS) /* far above --max-batch-spans */
