@@ -300,9 +300,66 @@ typedef struct tag_hits {
 	const char *suffix; /* <start_ns BE><batch> of the batch */
 	char *ids;          /* its 'T' entry, read on the first hit */
 	size_t n;
-	bool loaded;
+	char *svc;          /* its 'S' entry of the query's service, read on the first hit (NULL: none) */
+	size_t svc_len;
+	bool loaded, filter;
 	int rv;
 } tag_hits;
+
+/*
+ * Reads the batch's 'S' entry of the query's service, when the query has a
+ * service whose name the index keeps (spanwrite.c: up to 1024 bytes).
+ */
+static int
+load_service(tag_hits *h)
+{
+	const char *svc = h->sc->q->service;
+	size_t slen = svc ? strlen(svc) : 0;
+	char key[1 + 1024 + 1 + 16], *err = NULL;
+
+	if (slen == 0 || slen > 1024)
+		return CM_OK;
+	key[0] = ST_INDEX_SERVICE;
+	memcpy(key + 1, svc, slen);
+	key[1 + slen] = '\0';
+	memcpy(key + 2 + slen, h->suffix, 16);
+	h->svc = rocksdb_get_cf(h->sc->store->db, h->sc->store->ropts, h->index, key, slen + 18, &h->svc_len, &err);
+	if (err != NULL)
+		return st_rocks_error("read index", err);
+	h->filter = true;
+	return CM_OK;
+}
+
+/*
+ * Whether the batch's 'S' entry lists trace position i with an operation
+ * that may match. A trace matches by a span with the service and the tag;
+ * the batch that span came in lists both, so a hit in a batch that does
+ * not list the trace under the service is a stranger or another span's
+ * tag, and is passed over without a read. A damaged entry filters nothing.
+ */
+static bool
+service_may_have(const tag_hits *h, uint32_t i)
+{
+	const st_block_syms syms = { st_store_symbol, h->sc->store };
+	const uint8_t *p = (const uint8_t *)h->svc, *end = p + h->svc_len;
+	uint64_t pos = 0, gap, nops;
+
+	if (!h->filter)
+		return true;
+	while (p < end) {
+		bool sure, ok, may;
+		if (!st_get_varint(&p, end, &gap) || !st_get_varint(&p, end, &nops) || gap > UINT32_MAX - pos)
+			return true;
+		pos += gap;
+		may = ops_may_match(&p, end, nops, h->sc->q, &syms, &sure, &ok);
+		if (!ok)
+			return true;
+		if (pos >= i)
+			return pos == i && may;
+		pos++;
+	}
+	return false;
+}
 
 static int
 on_tag_hit(void *arg, uint32_t i)
@@ -311,12 +368,13 @@ on_tag_hit(void *arg, uint32_t i)
 
 	if (!h->loaded) {
 		h->loaded = true;
-		if ((h->rv = batch_traces(h->sc, h->index, h->suffix, &h->ids, &h->n)) != CM_OK)
+		if ((h->rv = batch_traces(h->sc, h->index, h->suffix, &h->ids, &h->n)) != CM_OK ||
+		    (h->rv = load_service(h)) != CM_OK)
 			return 1;
 	}
 	if (h->ids == NULL)
 		return 1;
-	if (i < h->n)
+	if (i < h->n && service_may_have(h, i))
 		h->rv = consider(h->sc, (const uint8_t *)h->ids + ST_TRACE_REF_BYTES * (size_t)i, false);
 	return h->rv != CM_OK || scan_done(h->sc);
 }
@@ -329,6 +387,7 @@ consider_postings(scan *sc, rocksdb_column_family_handle_t *index, const char *k
 	tag_hits h = { .sc = sc, .index = index, .suffix = key + 2 };
 	st_tag_postings_find(val, vlen, lo, on_tag_hit, &h); /* a damaged entry ends early: skip the rest */
 	free(h.ids);
+	free(h.svc);
 	return h.rv;
 }
 
