@@ -140,6 +140,41 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 	return err ? st_rocks_error(what, err) : rv;
 }
 
+int
+st_trace_ids(st_store *s, int (*fn)(void *arg, const cm_trace_id *id), void *arg)
+{
+	uint64_t now;
+	int rv;
+
+	if ((rv = st_lock_read(s)) != CM_OK)
+		return rv;
+	now = s->now_ns();
+	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++) {
+		rocksdb_iterator_t *it;
+		cm_trace_id last;
+		char *err = NULL;
+		bool any = false;
+		if (!st_part_alive(s, &s->parts[i], now))
+			continue;
+		it = rocksdb_create_iterator_cf(s->db, s->ropts, s->parts[i].spans);
+		for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it) && rv == CM_OK; rocksdb_iter_next(it)) {
+			size_t klen;
+			const char *key = rocksdb_iter_key(it, &klen);
+			if (klen < 16 || (any && memcmp(key, last.b, 16) == 0))
+				continue;
+			memcpy(last.b, key, 16);
+			any = true;
+			rv = fn(arg, &last);
+		}
+		rocksdb_iter_get_error(it, &err);
+		rocksdb_iter_destroy(it);
+		if (err != NULL)
+			rv = st_rocks_error("list traces", err);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return rv;
+}
+
 /* The spans of the blocks read so far, by span id: open addressing of index + 1 in out->spans. */
 typedef struct span_set {
 	uint32_t *slot;

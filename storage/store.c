@@ -534,6 +534,29 @@ st_store_disk_bytes(st_store *s)
 	return total;
 }
 
+int
+st_store_family_bytes(st_store *s, st_family_bytes *out)
+{
+	const rocksdb_livefiles_t *files;
+	int rv;
+
+	memset(out, 0, sizeof *out);
+	if ((rv = st_lock_read(s)) != CM_OK)
+		return rv;
+	files = rocksdb_livefiles(s->db);
+	for (int i = 0; files != NULL && i < rocksdb_livefiles_count(files); i++) {
+		const char *cf = rocksdb_livefiles_column_family_name(files, i);
+		uint64_t *sum = strncmp(cf, "spans.", 6) == 0 ? &out->spans
+		    : strncmp(cf, "index.", 6) == 0          ? &out->index
+							     : &out->meta;
+		*sum += rocksdb_livefiles_size(files, i);
+	}
+	if (files != NULL)
+		rocksdb_livefiles_destroy(files);
+	pthread_rwlock_unlock(&s->lock);
+	return files != NULL ? CM_OK : CM_EIO;
+}
+
 bool
 st_seen_has(st_seen *s, uint64_t h)
 {

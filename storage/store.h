@@ -100,6 +100,21 @@ int st_store_compact(st_store *s);
 /* Bytes of the store's files on disk (SST files, WAL, manifest). */
 uint64_t st_store_disk_bytes(st_store *s);
 
+/* Bytes of the store's table files by family: span blocks, index, and the rest (meta). */
+typedef struct st_family_bytes {
+	uint64_t spans, index, meta;
+} st_family_bytes;
+int st_store_family_bytes(st_store *s, st_family_bytes *out);
+
+/*
+ * Calls fn(arg, id) once for every trace the live partitions hold spans of
+ * (a trace in several partitions once per partition), in the order of
+ * their ids, until fn returns non-zero (returned). Takes as long as
+ * reading every key of the spans families. fn runs under the store's lock
+ * and may not call the store.
+ */
+int st_trace_ids(st_store *s, int (*fn)(void *arg, const cm_trace_id *id), void *arg);
+
 /* What the store holds in memory, by RocksDB's own accounting. */
 typedef struct st_memory {
 	uint64_t memtable_bytes;      /* write buffers of every family, flushed ones still pinned included */

@@ -313,6 +313,50 @@ traces_do_not_bleed_into_each_other(void **state)
 	cm_batch_fini(&t);
 }
 
+static int
+count_ids(void *arg, const cm_trace_id *id)
+{
+	uint8_t *seen = arg;
+	seen[id->b[0]]++;
+	return CM_OK;
+}
+
+static int
+stop_at_first(void *arg, const cm_trace_id *id)
+{
+	(void)arg, (void)id;
+	return 7;
+}
+
+/* Every trace is listed once however many blocks it has; the table files are counted by family. */
+static void
+traces_are_listed_once_and_files_by_family(void **state)
+{
+	fixture *f = *state;
+	sample a, b, c;
+	uint8_t seen[256] = { 0 };
+	st_family_bytes fb;
+
+	make_sample(&a, 0x60, 3);
+	make_sample(&b, 0x61, 2);
+	make_sample(&c, 0x60, 4); /* the first trace again, in another write: more blocks */
+	c.spans[0].start_ns = 5000;
+	assert_int_equal(st_store_write(f->store, &a.b), CM_OK);
+	assert_int_equal(st_store_write(f->store, &b.b), CM_OK);
+	assert_int_equal(st_store_write(f->store, &c.b), CM_OK);
+	assert_int_equal(st_trace_ids(f->store, count_ids, seen), CM_OK);
+	assert_int_equal(seen[0x60], 1);
+	assert_int_equal(seen[0x61], 1);
+	assert_int_equal(st_trace_ids(f->store, stop_at_first, NULL), 7);
+
+	assert_int_equal(st_store_family_bytes(f->store, &fb), CM_OK);
+	assert_int_equal(fb.spans + fb.index, 0); /* all in memtables yet */
+	assert_int_equal(st_store_compact(f->store), CM_OK);
+	assert_int_equal(st_store_family_bytes(f->store, &fb), CM_OK);
+	assert_true(fb.spans > 0 && fb.index > 0 && fb.meta > 0);
+	assert_true(fb.spans + fb.index + fb.meta <= st_store_disk_bytes(f->store));
+}
+
 static void
 services_and_operations_are_listed(void **state)
 {
@@ -909,6 +953,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(texts_at_one_address_in_later_writes_read_back_as_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(rewriting_a_batch_stores_each_span_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(traces_do_not_bleed_into_each_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(traces_are_listed_once_and_files_by_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(secondary_sees_writes_after_catching_up, setup, teardown),
 		cmocka_unit_test(secondary_without_primary_is_enoent),

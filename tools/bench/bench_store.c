@@ -3,6 +3,7 @@
  * storage API, on a filled data directory whose collector has stopped.
  *
  *   weft-bench-store --data-dir DIR --spans N --ids FILE [--queries Q]
+ *   weft-bench-store --data-dir DIR --spans N --regroup DIR2 [--traces-per-write K]
  *
  * FILE holds "trace <id>" lines of traces to read (200 spans each). Compacts
  * the store fully, then reports bytes per span on disk (every family and the
@@ -11,6 +12,12 @@
  * a search by service and a rare attribute (a value seen once in the store)
  * and by a common one; a search with no service; dependencies over 24 h.
  * Ends with "bench: NAME VALUE" lines (DESIGN.md section 11).
+ *
+ * --regroup copies every trace of the compacted store into a new store in
+ * DIR2, K whole traces a write (default 60: about a collector's write of
+ * loadgen spans), compacts it and reports its bytes by family: what the
+ * layout takes when a write holds whole traces, as a collector that
+ * waited for traces to complete would write them.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -104,16 +111,92 @@ pick_tags(const cm_batch *t, st_tag *rare, const char **rare_svc, st_tag *common
 	}
 }
 
+/* Prints the bytes per span of s's table files by family; returns their sum per span. */
+static double
+print_families(st_store *s, const char *what, double spans)
+{
+	st_family_bytes fb;
+	int rv = st_store_family_bytes(s, &fb);
+	if (rv != CM_OK)
+		die("family bytes", rv);
+	printf("%s: spans %.2f, index %.2f, meta %.2f bytes per span in table files\n", what, (double)fb.spans / spans,
+	    (double)fb.index / spans, (double)fb.meta / spans);
+	return (double)(fb.spans + fb.index + fb.meta) / spans;
+}
+
+typedef struct id_list {
+	cm_trace_id *v;
+	size_t n, cap;
+} id_list;
+
+static int
+add_id(void *arg, const cm_trace_id *id)
+{
+	id_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 4096;
+		if ((l->v = realloc(l->v, l->cap * sizeof *l->v)) == NULL)
+			return CM_ENOMEM;
+	}
+	l->v[l->n++] = *id;
+	return CM_OK;
+}
+
+/* The --regroup mode (see the top of this file). */
+static int
+regroup(st_store *s, const char *dir, size_t per_write, double spans)
+{
+	st_options o = { .data_dir = dir };
+	st_store *to;
+	id_list ids = { 0 };
+	cm_batch *traces = calloc(per_write, sizeof *traces);
+	const cm_batch **ptr = calloc(per_write, sizeof *ptr);
+	char err[512];
+	size_t n = 0;
+	int rv;
+
+	if (traces == NULL || ptr == NULL)
+		die("regroup", CM_ENOMEM);
+	if ((rv = st_store_open(&o, &to, err, sizeof err)) != CM_OK) {
+		fprintf(stderr, "weft-bench-store: %s\n", err);
+		return 1;
+	}
+	if ((rv = st_trace_ids(s, add_id, &ids)) != CM_OK)
+		die("list traces", rv);
+	for (size_t i = 0; i < ids.n; i++) {
+		cm_batch_init(&traces[n]);
+		if ((rv = st_trace_get(s, &ids.v[i], &traces[n])) != CM_OK)
+			die("trace by id", rv);
+		ptr[n] = &traces[n];
+		if (++n == per_write || i + 1 == ids.n) {
+			if ((rv = st_store_write_many(to, ptr, n)) != CM_OK)
+				die("write", rv);
+			while (n > 0)
+				cm_batch_fini(&traces[--n]);
+		}
+	}
+	if ((rv = st_store_compact(to)) != CM_OK)
+		die("compact", rv);
+	printf("regrouped %zu traces, %zu a write:\n", ids.n, per_write);
+	printf("\nbench: regroup_bytes_per_span %.1f\n", print_families(to, "whole traces a write", spans));
+	st_store_close(to);
+	free(ids.v);
+	free(traces);
+	free(ptr);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "data-dir", required_argument, NULL, 'd' },
 		{ "spans", required_argument, NULL, 's' }, { "ids", required_argument, NULL, 'i' },
-		{ "queries", required_argument, NULL, 'q' }, { NULL, 0, NULL, 0 } };
+		{ "queries", required_argument, NULL, 'q' }, { "regroup", required_argument, NULL, 'r' },
+		{ "traces-per-write", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 } };
 	st_options o = { 0 };
-	const char *ids_path = NULL;
+	const char *ids_path = NULL, *regroup_dir = NULL;
 	double spans = 0, *ms;
-	size_t nq = 500, nids = 0;
+	size_t nq = 500, nids = 0, per_write = 60;
 	cm_trace_id *ids = NULL;
 	st_store *s;
 	char err[512], line[128], label[640];
@@ -126,10 +209,25 @@ main(int argc, char **argv)
 		case 's': spans = atof(optarg); break;
 		case 'i': ids_path = optarg; break;
 		case 'q': nq = (size_t)atol(optarg); break;
+		case 'r': regroup_dir = optarg; break;
+		case 't': per_write = (size_t)atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: weft-bench-store --data-dir DIR --spans N --ids FILE [--queries Q]\n");
+			fprintf(stderr, "usage: weft-bench-store --data-dir DIR --spans N --ids FILE [--queries Q]\n"
+					"       weft-bench-store --data-dir DIR --spans N --regroup DIR2 [--traces-per-write K]\n");
 			return 2;
 		}
+	}
+	if (regroup_dir != NULL && o.data_dir != NULL && spans > 0 && per_write > 0) {
+		if ((rv = st_store_open(&o, &s, err, sizeof err)) != CM_OK) {
+			fprintf(stderr, "weft-bench-store: %s\n", err);
+			return 1;
+		}
+		if ((rv = st_store_compact(s)) != CM_OK)
+			die("compact", rv);
+		print_families(s, "as written", spans);
+		rv = regroup(s, regroup_dir, per_write, spans);
+		st_store_close(s);
+		return rv;
 	}
 	if (o.data_dir == NULL || ids_path == NULL || spans <= 0 || nq < 10 || (f = fopen(ids_path, "r")) == NULL) {
 		fprintf(stderr, "weft-bench-store: need --data-dir, --spans, a readable --ids file and --queries >= 10\n");
@@ -159,6 +257,7 @@ main(int argc, char **argv)
 	double bytes = (double)st_store_disk_bytes(s);
 	printf("compacted in %.1f s: %.0f MiB on disk for %.0f spans: %.1f bytes per span\n",
 	    ms_since(t0) / 1e3, bytes / 1048576.0, spans, bytes / spans);
+	print_families(s, "by family", spans);
 
 	ms = malloc(nq * sizeof *ms);
 	cm_batch first;
