@@ -12,6 +12,23 @@
 
 enum { MAX_VALUE_DEPTH = 4, MAX_REFS = 65536 };
 
+/* The columns of a block's spans (block.h), in the order they are stored. */
+enum {
+	COL_IDS,
+	COL_PARENTS,
+	COL_SHAPES,
+	COL_NAMES,
+	COL_STARTS,
+	COL_DURATIONS,
+	COL_REFS,
+	COL_COUNTS,
+	COL_KEYS,
+	COL_VALUES,
+	COL_RARE,
+	COLS
+};
+_Static_assert((int)COLS == (int)ST_BLOCK_COLS, "block.h names every column");
+
 /* ---- encoding ---- */
 
 /*
@@ -165,19 +182,21 @@ put_array(const st_block_enc *e, cm_buf *b, const cm_value *v)
 }
 
 /*
- * Attributes: the count, the dropped count, then each key and value. With
- * a memo m (a span's own attributes; NULL for events and links), a key's
- * symbol is taken from the last span of the same resource where the same
- * key is at the same place: the lookups of most keys become a length and
- * a text compare. Symbols are numbered for the whole write, and the memo
- * lives no longer.
+ * Attributes: the count into counts, each key into keys and each value
+ * into values (a span's own go to three columns, an event's or a link's
+ * all to one). With a memo m (a span's own attributes; NULL for events and
+ * links), a key's symbol is taken from the last span of the same resource
+ * where the same key is at the same place: the lookups of most keys become
+ * a length and a text compare. Symbols are numbered for the whole write,
+ * and the memo lives no longer.
  */
 static void
-put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, uint32_t resource)
+put_attrs(const st_block_enc *e, cm_buf *counts, cm_buf *keys, cm_buf *values, const cm_attrs *a, st_key_memo *m,
+    uint32_t resource)
 {
 	uint32_t known = m != NULL && m->resource == resource + 1 ? m->n : 0;
 
-	put_u(b, a->n);
+	put_u(counts, a->n);
 	for (uint32_t i = 0; i < a->n; i++) {
 		cm_str key = a->v[i].key;
 		uint32_t id;
@@ -185,8 +204,8 @@ put_attrs(const st_block_enc *e, cm_buf *b, const cm_attrs *a, st_key_memo *m, u
 			id = m->id[i];
 		else
 			id = e->sym != NULL ? st_sym_intern(e->sym, key, e->wb, e->meta) : ST_SYM_NONE;
-		put_str(b, key, id);
-		put_value(e, b, &a->v[i].val);
+		put_str(keys, key, id);
+		put_value(e, values, &a->v[i].val);
 		if (m != NULL && i < ST_KEY_MEMO_KEYS) {
 			m->key[i] = key;
 			m->id[i] = id;
@@ -251,6 +270,8 @@ st_block_scratch_fini(st_block_scratch *x)
 	cm_free(x->pairs);
 	cm_free(x->ref_of);
 	cm_free(x->slot);
+	for (int c = 0; c < ST_BLOCK_COLS; c++)
+		cm_buf_fini(&x->col[c]);
 	memset(x, 0, sizeof *x);
 }
 
@@ -345,6 +366,42 @@ span_shape(const cm_span *sp)
 	    (sp->attrs.dropped ? SHAPE_DROPPED_ATTRS : 0);
 }
 
+/* The fields a span's shape says it has, in the rare column (block.h). */
+static void
+put_rare(const st_block_enc *e, cm_buf *b, const cm_span *sp, uint32_t shape)
+{
+	if (shape & SHAPE_TRACE_STATE)
+		put_text(b, sp->trace_state);
+	if (shape & SHAPE_STATUS_MESSAGE)
+		put_text(b, sp->status_message);
+	if (shape & SHAPE_DROPPED_ATTRS)
+		put_u(b, sp->attrs.dropped);
+	if (shape & SHAPE_EVENTS) {
+		put_u(b, sp->nevents);
+		put_u(b, sp->dropped_events);
+	}
+	for (uint32_t k = 0; k < sp->nevents; k++) {
+		const cm_event *ev = &sp->events[k];
+		put_u(b, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
+		put_name(e, b, ev->name);
+		put_u(b, ev->attrs.dropped);
+		put_attrs(e, b, b, b, &ev->attrs, NULL, 0);
+	}
+	if (shape & SHAPE_LINKS) {
+		put_u(b, sp->nlinks);
+		put_u(b, sp->dropped_links);
+	}
+	for (uint32_t k = 0; k < sp->nlinks; k++) {
+		const cm_link *l = &sp->links[k];
+		cm_buf_append(b, l->trace_id.b, 16);
+		cm_buf_append(b, l->span_id.b, 8);
+		put_text(b, l->trace_state);
+		put_u(b, l->flags);
+		put_u(b, l->attrs.dropped);
+		put_attrs(e, b, b, b, &l->attrs, NULL, 0);
+	}
+}
+
 void
 st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const cm_span *const *refs, uint32_t n,
     const uint64_t *res_hash, const uint64_t *scope_hash)
@@ -353,6 +410,7 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 	uint32_t nrefs = 0, units = time_units(refs, n, base);
 	uint64_t start_unit = units & STARTS_US ? NS_PER_US : 1, dur_unit = units & DURATIONS_US ? NS_PER_US : 1;
 	uint8_t hash[16];
+	cm_buf *col = x->col, *rare = &x->col[COL_RARE];
 
 	if (!scratch_reserve(x, n)) {
 		out->failed = true;
@@ -374,66 +432,47 @@ st_block_encode(const st_block_enc *e, st_block_scratch *x, cm_buf *out, const c
 		st_put_be64(hash + 8, x->pairs[k][1]);
 		cm_buf_append(out, hash, 16);
 	}
+	for (int c = 0; c < ST_BLOCK_COLS; c++)
+		col[c].len = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const cm_span *sp = refs[i];
 		uint32_t shape = span_shape(sp);
 		if (i > 0)
-			cm_buf_append(out, sp->span_id.b, 8);
-		put_parent(out, x, refs, sp);
-		put_u(out, shape);
-		if (shape & SHAPE_TRACE_STATE)
-			put_text(out, sp->trace_state);
-		put_u(out, sp->flags);
-		put_name(e, out, sp->name);
-		if (shape & SHAPE_STATUS_MESSAGE)
-			put_text(out, sp->status_message);
-		put_u(out, (sp->start_ns - base) / start_unit);
-		put_u(out, (sp->end_ns - sp->start_ns) / dur_unit); /* wraps if end < start; decoding wraps back */
-		if (shape & SHAPE_DROPPED_ATTRS)
-			put_u(out, sp->attrs.dropped);
-		put_attrs(e, out, &sp->attrs, &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
-		if (shape & SHAPE_EVENTS) {
-			put_u(out, sp->nevents);
-			put_u(out, sp->dropped_events);
-		}
-		for (uint32_t k = 0; k < sp->nevents; k++) {
-			const cm_event *ev = &sp->events[k];
-			put_u(out, st_zigzag((int64_t)(ev->time_ns - sp->start_ns)));
-			put_name(e, out, ev->name);
-			put_u(out, ev->attrs.dropped);
-			put_attrs(e, out, &ev->attrs, NULL, 0);
-		}
-		if (shape & SHAPE_LINKS) {
-			put_u(out, sp->nlinks);
-			put_u(out, sp->dropped_links);
-		}
-		for (uint32_t k = 0; k < sp->nlinks; k++) {
-			const cm_link *l = &sp->links[k];
-			cm_buf_append(out, l->trace_id.b, 16);
-			cm_buf_append(out, l->span_id.b, 8);
-			put_text(out, l->trace_state);
-			put_u(out, l->flags);
-			put_u(out, l->attrs.dropped);
-			put_attrs(e, out, &l->attrs, NULL, 0);
-		}
-		put_u(out, x->ref_of[i]);
+			cm_buf_append(&col[COL_IDS], sp->span_id.b, 8);
+		put_parent(&col[COL_PARENTS], x, refs, sp);
+		put_u(&col[COL_SHAPES], shape);
+		put_u(&col[COL_SHAPES], sp->flags);
+		put_name(e, &col[COL_NAMES], sp->name);
+		put_u(&col[COL_STARTS], (sp->start_ns - base) / start_unit);
+		/* wraps if end < start; decoding wraps back */
+		put_u(&col[COL_DURATIONS], (sp->end_ns - sp->start_ns) / dur_unit);
+		put_u(&col[COL_REFS], x->ref_of[i]);
+		put_attrs(e, &col[COL_COUNTS], &col[COL_KEYS], &col[COL_VALUES], &sp->attrs,
+		    &x->memo[sp->resource % ST_KEY_MEMOS], sp->resource);
+		put_rare(e, rare, sp, shape);
+	}
+	for (int c = 0; c < ST_BLOCK_COLS; c++) {
+		put_u(out, col[c].len);
+		cm_buf_append(out, col[c].data, col[c].len);
+		out->failed |= col[c].failed;
 	}
 }
 
 /* ---- decoding ---- */
 
+/* Reads one column, or a block's head, or a name. */
 typedef struct reader {
 	const uint8_t *p, *end;
 	const st_block_syms *syms;
 	cm_arena *a;
-	int err; /* the first error: CM_EPROTO unless syms->text or memory said otherwise */
+	int *err; /* the first error of the block: CM_EPROTO unless syms->text or memory said otherwise */
 } reader;
 
 static bool
 fail(reader *r, int err)
 {
-	if (r->err == CM_OK)
-		r->err = err;
+	if (*r->err == CM_OK)
+		*r->err = err;
 	r->p = r->end;
 	return false;
 }
@@ -515,7 +554,8 @@ get_str(reader *r, cm_str *s)
 bool
 st_block_get_name(const uint8_t **p, const uint8_t *end, const st_block_syms *syms, cm_str *out)
 {
-	reader r = { *p, end, syms, NULL, CM_OK };
+	int err = CM_OK;
+	reader r = { *p, end, syms, NULL, &err };
 	bool ok = get_str(&r, out);
 	*p = r.p;
 	return ok;
@@ -613,15 +653,20 @@ get_value(reader *r, cm_value *v, int depth)
 	}
 }
 
+/* Attributes: the count from counts, then each key from keys and value from values (put_attrs()). */
 static bool
-get_attrs(reader *r, cm_attrs *a)
+get_attrs(reader *counts, reader *keys, reader *values, cm_attrs *a)
 {
-	if (!get_count(r, &a->n))
+	uint64_t n;
+	if (!get_u(counts, &n))
 		return false;
-	if ((a->v = alloc(r, (size_t)a->n * sizeof *a->v)) == NULL)
+	if (n > (uint64_t)(keys->end - keys->p)) /* a key takes a byte at least */
+		return fail(counts, CM_EPROTO);
+	a->n = (uint32_t)n;
+	if ((a->v = alloc(counts, (size_t)a->n * sizeof *a->v)) == NULL)
 		return false;
 	for (uint32_t i = 0; i < a->n; i++)
-		if (!get_str(r, &a->v[i].key) || !get_value(r, &a->v[i].val, 0))
+		if (!get_str(keys, &a->v[i].key) || !get_value(values, &a->v[i].val, 0))
 			return false;
 	return true;
 }
@@ -643,7 +688,8 @@ get_head(reader *r, uint32_t *n, uint32_t *units)
 int
 st_block_count(const char *p, size_t len, uint32_t *n)
 {
-	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, NULL, NULL, CM_OK };
+	int err = CM_OK;
+	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, NULL, NULL, &err };
 	uint32_t units;
 	return get_head(&r, n, &units) ? CM_OK : CM_EPROTO;
 }
@@ -654,62 +700,69 @@ typedef struct time_scale {
 } time_scale;
 
 /*
- * Decodes one span, whose id is first[0..8) when not NULL; *parent gets the
- * block index of its parent, or UINT32_MAX.
+ * Decodes one span from the columns c[], its id first[0..8) when not NULL;
+ * *parent gets the block index of its parent, or UINT32_MAX, and *ref the
+ * index of its (resource, scope) pair.
  */
 static bool
-get_span(reader *r, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base, time_scale ts, uint32_t *parent)
+get_span(reader *c, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base, time_scale ts, uint32_t *parent,
+    uint32_t *ref)
 {
+	reader *rare = &c[COL_RARE];
 	uint64_t code, start, dur;
 	uint32_t shape;
 
 	*parent = UINT32_MAX;
 	if (first != NULL)
 		memcpy(sp->span_id.b, first, 8);
-	else if (!get_bytes(r, sp->span_id.b, 8))
+	else if (!get_bytes(&c[COL_IDS], sp->span_id.b, 8))
 		return false;
-	if (!get_u(r, &code))
+	if (!get_u(&c[COL_PARENTS], &code))
 		return false;
-	if (code == 1 && !get_bytes(r, sp->parent_span_id.b, 8))
+	if (code == 1 && !get_bytes(&c[COL_PARENTS], sp->parent_span_id.b, 8))
 		return false;
 	if (code >= 2) {
 		if (code - 2 >= n)
-			return fail(r, CM_EPROTO);
+			return fail(&c[COL_PARENTS], CM_EPROTO);
 		*parent = (uint32_t)(code - 2);
 	}
-	if (!get_u32(r, &shape) || shape > SHAPE_ALL)
-		return fail(r, CM_EPROTO);
+	if (!get_u32(&c[COL_SHAPES], &shape) || shape > SHAPE_ALL)
+		return fail(&c[COL_SHAPES], CM_EPROTO);
 	sp->kind = shape & 7;
 	sp->status = (shape >> SHAPE_STATUS_SHIFT) & 3;
 	if (sp->kind > CM_KIND_CONSUMER || sp->status > CM_STATUS_ERROR)
-		return fail(r, CM_EPROTO);
-	if ((shape & SHAPE_TRACE_STATE && !get_str(r, &sp->trace_state)) || !get_u32(r, &sp->flags) ||
-	    !get_str(r, &sp->name))
-		return false;
-	if ((shape & SHAPE_STATUS_MESSAGE && !get_str(r, &sp->status_message)) || !get_u(r, &start) || !get_u(r, &dur) ||
-	    (shape & SHAPE_DROPPED_ATTRS && !get_u32(r, &sp->attrs.dropped)) || !get_attrs(r, &sp->attrs))
+		return fail(&c[COL_SHAPES], CM_EPROTO);
+	if (!get_u32(&c[COL_SHAPES], &sp->flags) || !get_str(&c[COL_NAMES], &sp->name) ||
+	    !get_u(&c[COL_STARTS], &start) || !get_u(&c[COL_DURATIONS], &dur) || !get_u32(&c[COL_REFS], ref) ||
+	    !get_attrs(&c[COL_COUNTS], &c[COL_KEYS], &c[COL_VALUES], &sp->attrs))
 		return false;
 	sp->start_ns = base + start * ts.start;
 	sp->end_ns = sp->start_ns + dur * ts.dur;
-	if (shape & SHAPE_EVENTS && (!get_count(r, &sp->nevents) || !get_u32(r, &sp->dropped_events)))
+	if ((shape & SHAPE_TRACE_STATE && !get_str(rare, &sp->trace_state)) ||
+	    (shape & SHAPE_STATUS_MESSAGE && !get_str(rare, &sp->status_message)) ||
+	    (shape & SHAPE_DROPPED_ATTRS && !get_u32(rare, &sp->attrs.dropped)))
 		return false;
-	if ((sp->events = alloc(r, (size_t)sp->nevents * sizeof *sp->events)) == NULL)
+	if (shape & SHAPE_EVENTS && (!get_count(rare, &sp->nevents) || !get_u32(rare, &sp->dropped_events)))
+		return false;
+	if ((sp->events = alloc(rare, (size_t)sp->nevents * sizeof *sp->events)) == NULL)
 		return false;
 	for (uint32_t k = 0; k < sp->nevents; k++) {
 		cm_event *ev = &sp->events[k];
 		uint64_t t;
-		if (!get_u(r, &t) || !get_str(r, &ev->name) || !get_u32(r, &ev->attrs.dropped) || !get_attrs(r, &ev->attrs))
+		if (!get_u(rare, &t) || !get_str(rare, &ev->name) || !get_u32(rare, &ev->attrs.dropped) ||
+		    !get_attrs(rare, rare, rare, &ev->attrs))
 			return false;
 		ev->time_ns = sp->start_ns + (uint64_t)st_unzigzag(t);
 	}
-	if (shape & SHAPE_LINKS && (!get_count(r, &sp->nlinks) || !get_u32(r, &sp->dropped_links)))
+	if (shape & SHAPE_LINKS && (!get_count(rare, &sp->nlinks) || !get_u32(rare, &sp->dropped_links)))
 		return false;
-	if ((sp->links = alloc(r, (size_t)sp->nlinks * sizeof *sp->links)) == NULL)
+	if ((sp->links = alloc(rare, (size_t)sp->nlinks * sizeof *sp->links)) == NULL)
 		return false;
 	for (uint32_t k = 0; k < sp->nlinks; k++) {
 		cm_link *l = &sp->links[k];
-		if (!get_bytes(r, l->trace_id.b, 16) || !get_bytes(r, l->span_id.b, 8) || !get_str(r, &l->trace_state) ||
-		    !get_u32(r, &l->flags) || !get_u32(r, &l->attrs.dropped) || !get_attrs(r, &l->attrs))
+		if (!get_bytes(rare, l->trace_id.b, 16) || !get_bytes(rare, l->span_id.b, 8) ||
+		    !get_str(rare, &l->trace_state) || !get_u32(rare, &l->flags) || !get_u32(rare, &l->attrs.dropped) ||
+		    !get_attrs(rare, rare, rare, &l->attrs))
 			return false;
 	}
 	return true;
@@ -719,35 +772,45 @@ int
 st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
     cm_span *spans, uint64_t *res, uint64_t *scope)
 {
-	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, CM_OK };
-	uint64_t base = st_get_be64(key + 16);
+	int err = CM_OK;
+	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, &err }, c[COLS];
+	uint64_t base = st_get_be64(key + 16), clen;
 	uint32_t n, units, nrefs, *parent;
 	const uint8_t *refs;
 	time_scale ts;
 
 	if (!get_head(&r, &n, &units) || !get_count(&r, &nrefs))
-		return r.err;
+		return err;
 	ts = (time_scale){ units & STARTS_US ? NS_PER_US : 1, units & DURATIONS_US ? NS_PER_US : 1 };
 	if (nrefs > MAX_REFS || (uint64_t)nrefs * 16 > (uint64_t)(r.end - r.p))
 		return CM_EPROTO;
 	refs = r.p;
 	r.p += (size_t)nrefs * 16;
+	for (int k = 0; k < COLS; k++) {
+		if (!get_u(&r, &clen) || clen > (uint64_t)(r.end - r.p))
+			return CM_EPROTO;
+		c[k] = (reader){ r.p, r.p + clen, syms, a, &err };
+		r.p += clen;
+	}
+	if (r.p != r.end)
+		return CM_EPROTO;
 	if ((parent = alloc(&r, (size_t)n * sizeof *parent)) == NULL)
-		return r.err;
+		return err;
 	for (uint32_t i = 0; i < n; i++) {
 		cm_span *sp = &spans[i];
 		uint32_t ref;
 		memset(sp, 0, sizeof *sp);
 		memcpy(sp->trace_id.b, key, 16);
-		if (!get_span(&r, sp, i == 0 ? key + 24 : NULL, n, base, ts, &parent[i]) || !get_u32(&r, &ref))
-			return r.err;
+		if (!get_span(c, sp, i == 0 ? key + 24 : NULL, n, base, ts, &parent[i], &ref))
+			return err;
 		if (ref >= nrefs)
 			return CM_EPROTO;
 		res[i] = st_get_be64(refs + 16 * (size_t)ref);
 		scope[i] = st_get_be64(refs + 16 * (size_t)ref + 8);
 	}
-	if (r.p != r.end)
-		return CM_EPROTO;
+	for (int k = 0; k < COLS; k++)
+		if (c[k].p != c[k].end)
+			return CM_EPROTO; /* bytes no span took */
 	for (uint32_t i = 0; i < n; i++) /* parents by index, also those later in the block */
 		if (parent[i] != UINT32_MAX)
 			spans[i].parent_span_id = spans[parent[i]].span_id;

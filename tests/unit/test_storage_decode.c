@@ -21,6 +21,7 @@
 #include "err.h"
 #include "keys.h"
 #include "tags.h"
+#include "varint.h"
 
 static void
 block_heads_are_checked(void **state)
@@ -141,6 +142,44 @@ five_is_op(void *arg, uint32_t id, cm_str *out)
 	return CM_OK;
 }
 
+/*
+ * Copies block b into out with the old_len bytes at b->data[at] replaced
+ * by with[0..new_len), and the length of the column holding them
+ * (block.h) changed to match.
+ */
+static void
+splice_block(const cm_buf *b, size_t at, size_t old_len, const void *with, size_t new_len, cm_buf *out)
+{
+	const uint8_t *p = (const uint8_t *)b->data, *end = p + b->len;
+	uint64_t v;
+	bool done = false;
+
+	out->len = 0;
+	assert_true(st_get_varint(&p, end, &v) && st_get_varint(&p, end, &v)); /* head, refs */
+	p += 16 * v;
+	cm_buf_append(out, b->data, (size_t)(p - (const uint8_t *)b->data));
+	for (int k = 0; k < ST_BLOCK_COLS; k++) {
+		const uint8_t *col;
+		assert_true(st_get_varint(&p, end, &v));
+		col = p;
+		p += v;
+		if (!done && (size_t)(col - (const uint8_t *)b->data) <= at && at + old_len <= (size_t)(p - (const uint8_t *)b->data)) {
+			size_t off = at - (size_t)(col - (const uint8_t *)b->data);
+			assert_int_equal(cm_buf_reserve(out, ST_VARINT_MAX), CM_OK);
+			st_put_varint(out, v - old_len + new_len);
+			cm_buf_append(out, col, off);
+			cm_buf_append(out, with, new_len);
+			cm_buf_append(out, col + off + old_len, v - off - old_len);
+			done = true;
+		} else {
+			assert_int_equal(cm_buf_reserve(out, ST_VARINT_MAX), CM_OK);
+			st_put_varint(out, v);
+			cm_buf_append(out, col, v);
+		}
+	}
+	assert_true(done && p == end);
+}
+
 /* Three spans as make_spans() makes them, their block's key, and the block. */
 typedef struct sample_block {
 	cm_span sp[3];
@@ -217,12 +256,11 @@ blocks_give_back_every_field(void **state)
 	assert_int_equal(p[-1], 4);
 	cm_buf c;
 	cm_buf_init(&c);
-	cm_buf_append(&c, k.b.data, (size_t)(p - 1 - k.b.data));
-	cm_buf_append(&c, "\x0b", 1); /* 5 << 1 | 1 */
-	cm_buf_append(&c, p + 2, k.b.len - (size_t)(p + 2 - k.b.data));
+	size_t at = (size_t)(p - 1 - k.b.data); /* the names column's length stays one byte: at stays */
+	splice_block(&k.b, at, 3, "\x0b", 1, &c); /* 5 << 1 | 1 */
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_OK);
 	assert_true(cm_str_eq(out[0].name, "op"));
-	c.data[p - 1 - k.b.data] = 0x0d; /* symbol 6 */
+	c.data[at] = 0x0d; /* symbol 6 */
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
 
@@ -230,14 +268,12 @@ blocks_give_back_every_field(void **state)
 	p = memmem(k.b.data, k.b.len, "text", 4);
 	assert_non_null(p);
 	assert_int_equal(p[-1], 4 << 3 | CM_VAL_STR);
-	c.len = 0;
-	cm_buf_append(&c, k.b.data, (size_t)(p - 1 - k.b.data));
-	cm_buf_append(&c, "\x2f", 1); /* 5 << 3 | 7 */
-	cm_buf_append(&c, p + 4, k.b.len - (size_t)(p + 4 - k.b.data));
+	at = (size_t)(p - 1 - k.b.data); /* the values column's length stays as long: at stays */
+	splice_block(&k.b, at, 5, "\x2f", 1, &c); /* 5 << 3 | 7 */
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_OK);
 	assert_int_equal(out[0].attrs.v[0].val.type, CM_VAL_STR);
 	assert_true(cm_str_eq(out[0].attrs.v[0].val.u.s, "op"));
-	c.data[p - 1 - k.b.data] = 0x37; /* symbol 6 */
+	c.data[at] = 0x37; /* symbol 6 */
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
 	cm_buf_fini(&c);
@@ -453,27 +489,33 @@ empty_fields_take_no_bytes(void **state)
 	memset(sp[1].parent_span_id.b, 0, 8);
 	sp[1].resource = 0;
 	/*
-	 * One span alone: starts in microseconds, one (resource, scope) pair,
-	 * then its id from the key, no parent, shape 0, flags 0, "op" inline,
-	 * start 0, duration 999, no attributes, pair 0.
+	 * One span alone, after its head (starts in microseconds) and one
+	 * (resource, scope) pair: the columns (length, bytes) of its id (the
+	 * key's), no parent, shape 0 and flags 0, "op" inline, start 0,
+	 * duration 999, pair 0, no attributes, no keys, no values, nothing rare.
 	 */
-	static const uint8_t lone[] = { 1 << 2 | 1, 1, 0, 0, 0, 2 << 1, 'o', 'p', 0, 0xe7, 0x07, 0, 0 };
+	static const uint8_t lone[] = { 0, 1, 0, 2, 0, 0, 3, 2 << 1, 'o', 'p', 1, 0, 2, 0xe7, 0x07, 1, 0, 1, 0, 0, 0, 0 };
 	size_t len = round_trip_spans(&sp[1], 1, &arena, out, &enc);
-	assert_int_equal(len, 1 + 1 + 16 + sizeof lone - 2);
-	assert_memory_equal(enc.data + 18, lone + 2, sizeof lone - 2);
+	assert_int_equal(len, 1 + 1 + 16 + sizeof lone);
+	assert_int_equal(enc.data[0], 1 << 2 | 1);
+	assert_memory_equal(enc.data + 18, lone, sizeof lone);
 	assert_int_equal(out[0].attrs.dropped, 0);
 	assert_int_equal(out[0].nevents + out[0].dropped_events + out[0].nlinks + out[0].dropped_links, 0);
 
 	/* shape 1 << 10: a field this weft does not know */
 	cm_buf c;
 	cm_buf_init(&c);
-	cm_buf_append(&c, enc.data, 19);
-	cm_buf_append(&c, "\x80\x08", 2);
-	cm_buf_append(&c, enc.data + 20, enc.len - 20);
+	splice_block(&enc, 18 + 4, 1, "\x80\x08", 2, &c); /* the shape, after the shapes column's length */
 	uint8_t key[ST_SPAN_KEY_SIZE];
 	uint64_t r1[1], s1[1];
 	st_key_span(key, &sp[1]);
 	assert_int_equal(st_block_decode(enc.data, enc.len, key, NULL, &arena, out, r1, s1), CM_OK);
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, out, r1, s1), CM_EPROTO);
+
+	/* a byte in the rare column that no span's shape asks for; a column longer than the block */
+	splice_block(&enc, enc.len, 0, "\0", 1, &c);
+	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, out, r1, s1), CM_EPROTO);
+	c.len--;
 	assert_int_equal(st_block_decode(c.data, c.len, key, NULL, &arena, out, r1, s1), CM_EPROTO);
 	cm_buf_fini(&c);
 	cm_buf_fini(&enc);
