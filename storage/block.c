@@ -768,51 +768,147 @@ get_span(reader *c, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base
 	return true;
 }
 
+/* A block opened: its spans' count, time units and (resource, scope) pairs, and a reader per column. */
+typedef struct opened {
+	uint32_t n, nrefs;
+	time_scale ts;
+	const uint8_t *refs; /* nrefs (resource hash[8 BE], scope hash[8 BE]) */
+	reader c[COLS];
+} opened;
+
+/* Reads a block's head and locates its columns in p[0..len); *err gets why not. */
+static bool
+open_block(const char *p, size_t len, const st_block_syms *syms, cm_arena *a, int *err, opened *o)
+{
+	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, err };
+	uint64_t clen;
+	uint32_t units;
+
+	if (!get_head(&r, &o->n, &units) || !get_count(&r, &o->nrefs))
+		return false;
+	o->ts = (time_scale){ units & STARTS_US ? NS_PER_US : 1, units & DURATIONS_US ? NS_PER_US : 1 };
+	if (o->nrefs > MAX_REFS || (uint64_t)o->nrefs * 16 > (uint64_t)(r.end - r.p))
+		return fail(&r, CM_EPROTO);
+	o->refs = r.p;
+	r.p += (size_t)o->nrefs * 16;
+	for (int k = 0; k < COLS; k++) {
+		if (!get_u(&r, &clen) || clen > (uint64_t)(r.end - r.p))
+			return fail(&r, CM_EPROTO);
+		o->c[k] = (reader){ r.p, r.p + clen, syms, a, err };
+		r.p += clen;
+	}
+	return r.p == r.end || fail(&r, CM_EPROTO);
+}
+
+/* Whether every column named in cols (a bit per column) was read to its end. */
+static bool
+read_through(const opened *o, unsigned cols)
+{
+	for (int k = 0; k < COLS; k++)
+		if (cols >> k & 1 && o->c[k].p != o->c[k].end)
+			return false;
+	return true;
+}
+
 int
 st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
     cm_span *spans, uint64_t *res, uint64_t *scope)
 {
 	int err = CM_OK;
-	reader r = { (const uint8_t *)p, (const uint8_t *)p + len, syms, a, &err }, c[COLS];
-	uint64_t base = st_get_be64(key + 16), clen;
-	uint32_t n, units, nrefs, *parent;
+	uint64_t base = st_get_be64(key + 16);
+	uint32_t n, nrefs, *parent;
 	const uint8_t *refs;
-	time_scale ts;
+	reader *c;
+	opened o;
 
-	if (!get_head(&r, &n, &units) || !get_count(&r, &nrefs))
+	if (!open_block(p, len, syms, a, &err, &o))
 		return err;
-	ts = (time_scale){ units & STARTS_US ? NS_PER_US : 1, units & DURATIONS_US ? NS_PER_US : 1 };
-	if (nrefs > MAX_REFS || (uint64_t)nrefs * 16 > (uint64_t)(r.end - r.p))
-		return CM_EPROTO;
-	refs = r.p;
-	r.p += (size_t)nrefs * 16;
-	for (int k = 0; k < COLS; k++) {
-		if (!get_u(&r, &clen) || clen > (uint64_t)(r.end - r.p))
-			return CM_EPROTO;
-		c[k] = (reader){ r.p, r.p + clen, syms, a, &err };
-		r.p += clen;
-	}
-	if (r.p != r.end)
-		return CM_EPROTO;
-	if ((parent = alloc(&r, (size_t)n * sizeof *parent)) == NULL)
+	n = o.n;
+	nrefs = o.nrefs;
+	refs = o.refs;
+	c = o.c;
+	if ((parent = alloc(&c[COL_IDS], (size_t)n * sizeof *parent)) == NULL)
 		return err;
 	for (uint32_t i = 0; i < n; i++) {
 		cm_span *sp = &spans[i];
 		uint32_t ref;
 		memset(sp, 0, sizeof *sp);
 		memcpy(sp->trace_id.b, key, 16);
-		if (!get_span(c, sp, i == 0 ? key + 24 : NULL, n, base, ts, &parent[i], &ref))
+		if (!get_span(c, sp, i == 0 ? key + 24 : NULL, n, base, o.ts, &parent[i], &ref))
 			return err;
 		if (ref >= nrefs)
 			return CM_EPROTO;
 		res[i] = st_get_be64(refs + 16 * (size_t)ref);
 		scope[i] = st_get_be64(refs + 16 * (size_t)ref + 8);
 	}
-	for (int k = 0; k < COLS; k++)
-		if (c[k].p != c[k].end)
-			return CM_EPROTO; /* bytes no span took */
+	if (!read_through(&o, (1u << COLS) - 1))
+		return CM_EPROTO; /* bytes no span took */
 	for (uint32_t i = 0; i < n; i++) /* parents by index, also those later in the block */
 		if (parent[i] != UINT32_MAX)
 			spans[i].parent_span_id = spans[parent[i]].span_id;
+	return CM_OK;
+}
+
+/* Passes over a name or key (get_str()) without its text. */
+static bool
+skip_str(reader *r)
+{
+	uint64_t v;
+	if (!get_u(r, &v))
+		return false;
+	if (v & 1)
+		return true;
+	if (v >> 1 > (uint64_t)(r->end - r->p))
+		return fail(r, CM_EPROTO);
+	r->p += v >> 1;
+	return true;
+}
+
+int
+st_block_outline(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
+    st_outline *out)
+{
+	int err = CM_OK;
+	uint64_t base = st_get_be64(key + 16), code, start, dur;
+	uint32_t shape, flags, ref, root_ref = 0;
+	uint8_t outside[8];
+	opened o;
+
+	memset(out, 0, sizeof *out);
+	out->root = UINT32_MAX;
+	if (!open_block(p, len, syms, a, &err, &o))
+		return err;
+	out->spans = o.n;
+	out->nrefs = o.nrefs;
+	out->refs = o.refs;
+	out->end_ns = base;
+	if ((out->ref_spans = alloc(&o.c[COL_REFS], (size_t)o.nrefs * sizeof *out->ref_spans)) == NULL)
+		return err;
+	memset(out->ref_spans, 0, (size_t)o.nrefs * sizeof *out->ref_spans);
+	for (uint32_t i = 0; i < o.n; i++) {
+		if (!get_u(&o.c[COL_PARENTS], &code) || (code == 1 && !get_bytes(&o.c[COL_PARENTS], outside, 8)) ||
+		    (code >= 2 && code - 2 >= o.n) || !get_u32(&o.c[COL_SHAPES], &shape) ||
+		    !get_u32(&o.c[COL_SHAPES], &flags) || !get_u(&o.c[COL_STARTS], &start) ||
+		    !get_u(&o.c[COL_DURATIONS], &dur) || !get_u32(&o.c[COL_REFS], &ref) || ref >= o.nrefs ||
+		    shape > SHAPE_ALL)
+			return err != CM_OK ? err : CM_EPROTO;
+		out->errors += (shape >> SHAPE_STATUS_SHIFT & 3) == CM_STATUS_ERROR;
+		out->ref_spans[ref]++;
+		start = base + start * o.ts.start;
+		if (start + dur * o.ts.dur > out->end_ns)
+			out->end_ns = start + dur * o.ts.dur;
+		if (code == 0 && out->root == UINT32_MAX) {
+			out->root = i;
+			root_ref = ref;
+			if (!get_str(&o.c[COL_NAMES], &out->root_name))
+				return err;
+		} else if (!skip_str(&o.c[COL_NAMES])) {
+			return err;
+		}
+	}
+	if (!read_through(&o, 1u << COL_PARENTS | 1u << COL_SHAPES | 1u << COL_NAMES | 1u << COL_STARTS |
+		1u << COL_DURATIONS | 1u << COL_REFS))
+		return CM_EPROTO;
+	out->root_resource = out->root != UINT32_MAX ? st_get_be64(o.refs + 16 * (size_t)root_ref) : 0;
 	return CM_OK;
 }

@@ -128,4 +128,26 @@ int st_block_count(const char *p, size_t len, uint32_t *n);
 int st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
     cm_span *spans, uint64_t *res, uint64_t *scope);
 
+/*
+ * What a trace summary (summary.h) takes from a block, read from its
+ * columns without its attributes: the spans, the errors among them, the
+ * latest end (the earliest start is the key's), the first span without a
+ * parent (root: its index, name and resource hash) and the spans of each
+ * (resource, scope) pair.
+ */
+typedef struct st_outline {
+	uint32_t spans, errors;
+	uint64_t end_ns;
+	uint32_t root; /* UINT32_MAX: none in this block */
+	cm_str root_name;
+	uint64_t root_resource;
+	uint32_t nrefs;
+	const uint8_t *refs;  /* nrefs (resource hash[8 BE], scope hash[8 BE]), in p */
+	uint32_t *ref_spans;  /* [nrefs], from a */
+} st_outline;
+
+/* Reads the outline of the block p[0..len) under key; errors as st_block_decode(). */
+int st_block_outline(const char *p, size_t len, const uint8_t *key, const st_block_syms *syms, cm_arena *a,
+    st_outline *out);
+
 #endif

@@ -17,18 +17,11 @@ st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s)
 }
 
 int
-st_block_split(const char *val, size_t len, size_t *sum_off, size_t *sum_len, size_t *spans_off)
+st_block_spans(const char *val, size_t len, size_t *spans_off)
 {
-	const uint8_t *p = (const uint8_t *)val + 1, *end = (const uint8_t *)val + len;
-	uint64_t n;
-
 	if (len < 1 || val[0] != ST_SPAN_VALUE_VERSION)
 		return CM_EVERSION;
-	if (!st_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
-		return CM_EPROTO;
-	*sum_off = (size_t)(p - (const uint8_t *)val);
-	*sum_len = (size_t)n;
-	*spans_off = *sum_off + (size_t)n;
+	*spans_off = 1;
 	return CM_OK;
 }
 

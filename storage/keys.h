@@ -2,10 +2,10 @@
  * keys.h - the storage key layout (see docs/architecture.md).
  *
  *   spans.<partition> CF:  <trace_id:16><start_ns:8 BE><span_id:8>   a span block
- *              -> value: 0x03, summary length (varint), the partial
- *                 summary of the block's spans (summary.h), then the
- *                 spans (block.h), which refer to resources and scopes
- *                 by content hash and to names and keys by symbol
+ *              -> value: 0x04, then the spans (block.h), which refer to
+ *                 resources and scopes by content hash and to names and
+ *                 keys by symbol; trace summaries (summary.h) read what
+ *                 they need from the spans' columns
  *              A block holds the spans of one trace that arrived in one
  *              batch, ordered by start; its key is that of its first span,
  *              so resending the same batch rewrites the same block.
@@ -66,7 +66,7 @@
 #define ST_TRACE_REF_BYTES 5
 /* Written into a new store; a store with another (or none, but data) is refused. */
 #define ST_LAYOUT "weft-store-7"
-#define ST_SPAN_VALUE_VERSION 3
+#define ST_SPAN_VALUE_VERSION 4
 #define ST_META_RESOURCE 'r'
 #define ST_META_SCOPE 'c'
 #define ST_META_SERVICE 's'
@@ -81,12 +81,10 @@
 
 void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
 /*
- * Splits a span block value: version byte, varint summary length, the
- * summary (summary.h), the spans (block.h). *sum_off and *sum_len locate
- * the summary, *spans_off the spans. CM_EVERSION for another layout,
- * CM_EPROTO if damaged.
+ * Where the spans (block.h) of a span block value start, after its
+ * version byte; CM_EVERSION for another layout.
  */
-int st_block_split(const char *val, size_t len, size_t *sum_off, size_t *sum_len, size_t *spans_off);
+int st_block_spans(const char *val, size_t len, size_t *spans_off);
 /* Big-endian words: keys sort by them. Inline: a write reads four for each span it orders. */
 static inline void
 st_put_be64(uint8_t *p, uint64_t v)

@@ -80,6 +80,25 @@ get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, cm_mpread *r)
 	return CM_OK;
 }
 
+int
+st_resource_service(st_store *s, uint64_t hash, cm_arena *a, cm_str *service)
+{
+	cm_resource res;
+	cm_mpread r;
+	const char *why;
+	int rv = get_meta(s, ST_META_RESOURCE, hash, a, &r);
+
+	if (rv == CM_ENOENT) { /* written in the same batch: missing only if damaged */
+		*service = CM_STR("unknown_service");
+		return CM_OK;
+	}
+	if (rv == CM_OK && (rv = cm_unpack_resource(&r, a, &res, &why)) == CM_OK && r.p != r.end)
+		rv = CM_EPROTO;
+	if (rv == CM_OK)
+		*service = res.service;
+	return rv == CM_EPROTO ? CM_EIO : rv;
+}
+
 static int
 load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 {
@@ -303,13 +322,13 @@ add_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 	trace_read *tr = arg;
 	cm_batch *out = tr->out;
 	const st_block_syms syms = { symbol_text, tr };
-	size_t sum_off, sum_len, off;
+	size_t off;
 	uint64_t *hashes;
 	uint32_t n;
 	char *copy;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &off)) != CM_OK ||
+	if ((rv = st_block_spans(val, vlen, &off)) != CM_OK ||
 	    (rv = st_block_count(val + off, vlen - off, &n)) != CM_OK || (rv = grow(tr, n)) != CM_OK)
 		return rv;
 	/* the spans' inline strings point into the copy */

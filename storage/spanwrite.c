@@ -4,7 +4,7 @@
  * Everything goes into the time partition current at arrival
  * (partition.h). The batches of one write are merged first: the spans of
  * one trace in them are stored together as one span block (keys.h,
- * block.h), headed by their partial summary (summary.h), so a write costs
+ * block.h), so a write costs
  * one memtable insert per trace instead of one per span, and the block
  * compresses as a unit. The merged batch gets one set of index entries:
  * by service, by time, and attribute postings (tags.h), each trace and
@@ -34,7 +34,6 @@
 #include "partition.h"
 #include "spanpack.h"
 #include "store_int.h"
-#include "summary.h"
 #include "tags.h"
 #include "varint.h"
 
@@ -43,9 +42,7 @@ typedef struct writer {
 	st_store *s;
 	st_part *part; /* the partition written into */
 	const cm_batch *b; /* the write's batches, merged */
-	st_summary_scratch sum;
 	st_block_scratch blk;
-	cm_buf head; /* a block's summary */
 	cm_buf buf;
 	uint64_t *res_hash;   /* per resource */
 	uint64_t *scope_hash; /* per scope */
@@ -323,23 +320,15 @@ put_batch_index(writer *w, const cm_span *const *refs, size_t n)
 	}
 }
 
-/* Adds one block (keys.h): the spans refs[0..n) of one trace, headed by their summary. */
+/* Adds one block (keys.h): the spans refs[0..n) of one trace. */
 static void
 put_block(writer *w, const cm_span *const *refs, uint32_t n)
 {
 	uint8_t key[ST_SPAN_KEY_SIZE], version = ST_SPAN_VALUE_VERSION;
 	const st_block_enc enc = { &w->s->sym, w->wb, w->s->cf[CF_META] };
 
-	w->head.len = 0;
-	if (!st_summary_put(&w->head, &enc, w->b, refs, n, &w->sum)) {
-		w->oom = true;
-		return;
-	}
 	w->buf.len = 0;
 	cm_buf_append(&w->buf, &version, 1);
-	if (cm_buf_reserve(&w->buf, ST_VARINT_MAX) == CM_OK)
-		st_put_varint(&w->buf, w->head.len);
-	cm_buf_append(&w->buf, w->head.data, w->head.len);
 	st_block_encode(&enc, &w->blk, &w->buf, refs, n, w->res_hash, w->scope_hash);
 	st_key_span(key, refs[0]);
 	rocksdb_writebatch_put_cf(w->wb, w->part->spans, (const char *)key, sizeof key, w->buf.data, w->buf.len);
@@ -542,7 +531,6 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 	if ((w.wb = atomic_exchange(&s->spare_wb, NULL)) == NULL)
 		w.wb = rocksdb_writebatch_create();
 	cm_buf_init(&w.buf);
-	cm_buf_init(&w.head);
 	if (n == 1)
 		w.b = batches[0];
 	else if (merge_batches(batches, n, &merged, &origin))
@@ -566,7 +554,7 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 			;
 		put_block(&w, refs + i, (uint32_t)(j - i));
 	}
-	if (w.buf.failed || w.head.failed || w.oom) {
+	if (w.buf.failed || w.oom) {
 		st_sym_write_end(&s->sym, false);
 		goto out;
 	}
@@ -596,13 +584,11 @@ out:
 	merged_fini(&merged, origin);
 	cm_free(refs);
 	cm_free(w.fresh);
-	st_summary_scratch_fini(&w.sum);
 	st_block_scratch_fini(&w.blk);
 	cm_free(w.res_hash);
 	cm_free(w.scope_hash);
 	cm_free(w.res_service);
 	cm_buf_fini(&w.buf);
-	cm_buf_fini(&w.head);
 	spare_batch(s, w.wb);
 	pthread_rwlock_unlock(&s->lock);
 	if (rv == CM_EIO)

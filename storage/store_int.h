@@ -107,6 +107,12 @@ int st_lock_read(st_store *s);
 int st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_trace_id *id,
     int (*fn)(void *arg, const uint8_t *key, const char *val, size_t len), void *arg, const char *what);
 
+/*
+ * The service of the resource stored under hash, its text in a;
+ * "unknown_service" when the store has no such resource. Lock held.
+ */
+int st_resource_service(st_store *s, uint64_t hash, cm_arena *a, cm_str *service);
+
 /* st_trace_get() with s->lock already held. */
 int st_trace_get_locked(st_store *s, const cm_trace_id *id, cm_batch *out);
 

@@ -1,5 +1,5 @@
 /*
- * summary.c - partial trace summaries in span block heads, merged on read (summary.h).
+ * summary.c - trace summaries from the outlines of a trace's span blocks (summary.h).
  */
 #include "summary.h"
 
@@ -12,76 +12,43 @@
 #include "partition.h"
 #include "varint.h"
 
-struct svc_count {
-	cm_str service;
-	uint32_t spans;
-};
-
-void
-st_summary_scratch_fini(st_summary_scratch *s)
-{
-	cm_free(s->svcs);
-	s->svcs = NULL;
-	s->cap = 0;
-}
-
-bool
-st_summary_put(cm_buf *out, const st_block_enc *enc, const cm_batch *b, const cm_span *const *refs, size_t n,
-    st_summary_scratch *scratch)
-{
-	uint64_t start = UINT64_MAX, end = 0;
-	uint32_t errors = 0;
-	size_t nsvcs = 0;
-	const cm_span *root = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		const cm_span *s = refs[i];
-		cm_str svc = s->resource < b->nresources ? b->resources[s->resource].service : CM_STR("");
-		size_t k;
-		start = s->start_ns < start ? s->start_ns : start;
-		end = s->end_ns > end ? s->end_ns : end;
-		errors += s->status == CM_STATUS_ERROR;
-		if (root == NULL && cm_span_id_is_zero(&s->parent_span_id))
-			root = s;
-		for (k = 0; k < nsvcs && !cm_str_same(scratch->svcs[k].service, svc); k++)
-			;
-		if (k == nsvcs) {
-			if (nsvcs == scratch->cap) {
-				size_t c = scratch->cap ? scratch->cap * 2 : 16;
-				struct svc_count *v = cm_realloc(scratch->svcs, c * sizeof *v);
-				if (v == NULL)
-					return false;
-				scratch->svcs = v;
-				scratch->cap = c;
-			}
-			scratch->svcs[nsvcs++] = (struct svc_count){ svc, 0 };
-		}
-		scratch->svcs[k].spans++;
-	}
-	if (cm_buf_reserve(out, 4 * ST_VARINT_MAX) != CM_OK)
-		return false;
-	st_put_varint(out, n > 0 && end > start ? end - start : 0);
-	st_put_varint(out, errors);
-	st_put_varint(out, root != NULL);
-	if (root != NULL) {
-		st_block_put_name(enc, out, b->resources[root->resource].service);
-		st_block_put_name(enc, out, root->name);
-	}
-	if (cm_buf_reserve(out, ST_VARINT_MAX) == CM_OK)
-		st_put_varint(out, nsvcs);
-	for (size_t k = 0; k < nsvcs; k++) {
-		st_block_put_name(enc, out, scratch->svcs[k].service);
-		if (cm_buf_reserve(out, ST_VARINT_MAX) == CM_OK)
-			st_put_varint(out, scratch->svcs[k].spans);
-	}
-	return !out->failed;
-}
-
-/* A summary being merged from a trace's blocks. */
+/* A summary being merged from a trace's blocks, and the services of the resources met so far. */
 typedef struct merging {
 	st_store *s;
 	st_summary *out;
+	cm_arena arena; /* outlines and service names */
+	uint64_t *res;  /* resource hashes ... */
+	cm_str *svc;    /* ... and their services */
+	uint32_t nres, cap;
 } merging;
+
+/* The service of resource hash, looked up once a summary. */
+static int
+service_of(merging *m, uint64_t hash, cm_str *out)
+{
+	int rv;
+	for (uint32_t i = 0; i < m->nres; i++)
+		if (m->res[i] == hash) {
+			*out = m->svc[i];
+			return CM_OK;
+		}
+	if ((rv = st_resource_service(m->s, hash, &m->arena, out)) != CM_OK)
+		return rv;
+	if (m->nres == m->cap) {
+		uint32_t cap = m->cap;
+		uint64_t *res = cm_grow(m->res, m->nres, &cap, sizeof *res, 8);
+		cm_str *svc = res != NULL ? cm_realloc(m->svc, cap * sizeof *svc) : NULL;
+		if (res != NULL)
+			m->res = res;
+		if (svc == NULL)
+			return CM_ENOMEM;
+		m->svc = svc;
+		m->cap = cap;
+	}
+	m->res[m->nres] = hash;
+	m->svc[m->nres++] = *out;
+	return CM_OK;
+}
 
 /* Spans per service: adds n to service name's count. */
 static int
@@ -105,71 +72,66 @@ add_service(st_summary *out, cm_str name, uint64_t n)
 	return CM_OK;
 }
 
-/* Merges the partial at the head of one span block (st_trace_blocks callback). */
+/* Merges what one span block tells (st_trace_blocks callback): its outline, from its columns. */
 static int
-merge_block_head(void *arg, const uint8_t *key, const char *val, size_t vlen)
+merge_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 {
 	merging *m = arg;
 	st_summary *out = m->out;
 	const st_block_syms syms = { st_store_symbol, m->s };
-	size_t sum_off, sum_len, spans_off;
-	const uint8_t *p, *end;
-	uint64_t start, dur, errors, has_root, nsvcs;
-	uint32_t spans;
-	cm_str svc, op;
+	uint64_t start = st_get_be64(key + 16); /* the block's first span's, its earliest */
+	st_outline o;
+	cm_str svc;
+	size_t off;
 	int rv;
 
-	if ((rv = st_block_split(val, vlen, &sum_off, &sum_len, &spans_off)) != CM_OK ||
-	    (rv = st_block_count(val + spans_off, vlen - spans_off, &spans)) != CM_OK)
+	if ((rv = st_block_spans(val, vlen, &off)) != CM_OK ||
+	    (rv = st_block_outline(val + off, vlen - off, key, &syms, &m->arena, &o)) != CM_OK)
 		return rv;
-	start = st_get_be64(key + 16); /* the block's first span's, its earliest */
-	p = (const uint8_t *)val + sum_off;
-	end = p + sum_len;
-	if (!st_get_varint(&p, end, &dur) || !st_get_varint(&p, end, &errors) || !st_get_varint(&p, end, &has_root) ||
-	    dur > UINT64_MAX - start || errors > spans || has_root > 1)
-		return CM_EPROTO;
-	if (has_root && (!st_block_get_name(&p, end, &syms, &svc) || !st_block_get_name(&p, end, &syms, &op)))
-		return CM_EPROTO;
 	if (out->spans == 0) {
 		out->start_ns = start;
-		out->duration_ns = dur;
+		out->duration_ns = o.end_ns - start;
 	} else {
 		uint64_t oend = out->start_ns + out->duration_ns;
 		out->start_ns = start < out->start_ns ? start : out->start_ns;
-		out->duration_ns = (start + dur > oend ? start + dur : oend) - out->start_ns;
+		out->duration_ns = (o.end_ns > oend ? o.end_ns : oend) - out->start_ns;
 	}
-	out->spans += spans;
-	out->errors += (uint32_t)errors;
-	if (has_root && out->root_service == NULL) {
+	out->spans += o.spans;
+	out->errors += o.errors;
+	if (o.root != UINT32_MAX && out->root_service == NULL) {
+		if ((rv = service_of(m, o.root_resource, &svc)) != CM_OK)
+			return rv;
 		out->root_service = cm_strndup(svc.p, svc.len);
-		out->root_operation = cm_strndup(op.p, op.len);
+		out->root_operation = cm_strndup(o.root_name.p, o.root_name.len);
 		if (out->root_service == NULL || out->root_operation == NULL)
 			return CM_ENOMEM;
 	}
-	if (!st_get_varint(&p, end, &nsvcs))
-		return CM_EPROTO;
-	for (uint64_t i = 0; i < nsvcs; i++) {
-		uint64_t n;
-		if (!st_block_get_name(&p, end, &syms, &svc) || !st_get_varint(&p, end, &n) || n > UINT32_MAX)
-			return CM_EPROTO;
-		if ((rv = add_service(out, svc, n)) != CM_OK)
+	for (uint32_t k = 0; k < o.nrefs; k++) {
+		if (o.ref_spans[k] == 0)
+			continue;
+		if ((rv = service_of(m, st_get_be64(o.refs + 16 * (size_t)k), &svc)) != CM_OK ||
+		    (rv = add_service(out, svc, o.ref_spans[k])) != CM_OK)
 			return rv;
 	}
-	return p == end ? CM_OK : CM_EPROTO;
+	return CM_OK;
 }
 
 int
 st_trace_summary_locked(st_store *s, const cm_trace_id *id, st_summary *out)
 {
 	uint64_t now = s->now_ns();
-	merging m = { s, out };
+	merging m = { .s = s, .out = out };
 	int rv = CM_OK;
 
 	memset(out, 0, sizeof *out);
 	out->id = *id;
+	cm_arena_init(&m.arena, 4096);
 	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++)
 		if (st_part_alive(s, &s->parts[i], now))
-			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block_head, &m, "read summary");
+			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block, &m, "read summary");
+	cm_arena_fini(&m.arena);
+	cm_free(m.res);
+	cm_free(m.svc);
 	if (rv == CM_EPROTO || rv == CM_EVERSION)
 		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
 	if (rv == CM_OK && out->spans == 0)

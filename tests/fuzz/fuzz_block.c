@@ -1,4 +1,4 @@
-/* fuzz_block.c - the span block decoder (storage/block.c), symbols 0-9 known. */
+/* fuzz_block.c - the span block decoder and outline reader (storage/block.c), symbols 0-9 known. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +26,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const st_block_syms syms = { small_symbols, NULL };
 	uint32_t n;
 	cm_arena a;
+	st_outline o;
 
+	cm_arena_init(&a, 4096);
+	st_block_outline((const char *)data, size, key, &syms, &a, &o);
+	cm_arena_fini(&a);
 	if (st_block_count((const char *)data, size, &n) != CM_OK)
 		return 0;
 	cm_span *spans = malloc((size_t)n * sizeof *spans + 1);

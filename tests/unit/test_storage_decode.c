@@ -24,26 +24,18 @@
 #include "varint.h"
 
 static void
-block_heads_are_checked(void **state)
+block_versions_are_checked(void **state)
 {
-	size_t sum_off, sum_len, off;
+	size_t off;
 	(void)state;
-	/* version 3, a 3-byte summary, then spans */
-	static const char ok[] = { 3, 3, 'a', 'b', 'c', 0 };
-	assert_int_equal(st_block_split(ok, sizeof ok, &sum_off, &sum_len, &off), CM_OK);
-	assert_int_equal(sum_off, 2);
-	assert_int_equal(sum_len, 3);
-	assert_int_equal(off, 5);
-
+	static const char ok[] = { 4, 0 }; /* version 4, then the spans */
+	assert_int_equal(st_block_spans(ok, sizeof ok, &off), CM_OK);
+	assert_int_equal(off, 1);
+	static const char v3[] = { 3, 3, 'a', 'b', 'c', 0 }; /* a summary at the head, before the columns */
+	assert_int_equal(st_block_spans(v3, sizeof v3, &off), CM_EVERSION);
 	static const char v2[] = { 2, 0, 0, 0, 0, (char)0x90 }; /* msgpack spans, before block.h */
-	assert_int_equal(st_block_split(v2, sizeof v2, &sum_off, &sum_len, &off), CM_EVERSION);
-	assert_int_equal(st_block_split(ok, 0, &sum_off, &sum_len, &off), CM_EVERSION);
-	assert_int_equal(st_block_split(ok, 1, &sum_off, &sum_len, &off), CM_EPROTO); /* head cut short */
-	static const char too_long[] = { 3, 9, 'a' };
-	assert_int_equal(st_block_split(too_long, sizeof too_long, &sum_off, &sum_len, &off), CM_EPROTO);
-	static const char huge[] = { 3, (char)0xff, (char)0xff, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
-		(char)0xff, (char)0xff, (char)0xff, 1 };
-	assert_int_equal(st_block_split(huge, sizeof huge, &sum_off, &sum_len, &off), CM_EPROTO);
+	assert_int_equal(st_block_spans(v2, sizeof v2, &off), CM_EVERSION);
+	assert_int_equal(st_block_spans(ok, 0, &off), CM_EVERSION);
 }
 
 /* ---- span blocks ---- */
@@ -277,6 +269,52 @@ blocks_give_back_every_field(void **state)
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, &syms, &a, out, res, scope), CM_EPROTO);
 	assert_int_equal(st_block_decode(c.data, c.len, k.key, NULL, &a, out, res, scope), CM_EPROTO);
 	cm_buf_fini(&c);
+	cm_buf_fini(&k.b);
+	cm_arena_fini(&a);
+}
+
+/*
+ * A block's outline, what trace summaries read, agrees with its spans: the
+ * first span without a parent is the root; a span that ends before it
+ * starts does not move the latest end back.
+ */
+static void
+outlines_agree_with_the_spans(void **state)
+{
+	sample_block k;
+	st_outline o;
+	cm_arena a;
+	const st_block_syms syms = { five_is_op, NULL };
+	(void)state;
+
+	make_block(&k);
+	cm_arena_init(&a, 4096);
+	assert_int_equal(st_block_outline(k.b.data, k.b.len, k.key, &syms, &a, &o), CM_OK);
+	assert_int_equal(o.spans, 3);
+	assert_int_equal(o.errors, 1);
+	assert_int_equal(o.root, 0);
+	assert_true(cm_str_eq(o.root_name, "op"));
+	assert_int_equal(o.root_resource, 0x1111);
+	assert_int_equal(o.end_ns, k.sp[2].end_ns);
+	assert_int_equal(o.nrefs, 2);
+	assert_int_equal(o.ref_spans[0], 2); /* spans 0 and 2: resource 0 */
+	assert_int_equal(o.ref_spans[1], 1);
+
+	/* a block without a root, and a cut block */
+	memset(k.sp[0].parent_span_id.b, 0x77, 8);
+	cm_buf_fini(&k.b);
+	cm_buf_init(&k.b);
+	const cm_span *refs[3] = { &k.sp[0], &k.sp[1], &k.sp[2] };
+	static const uint64_t res[2] = { 0x1111, 0x2222 }, scope[1] = { 0x3333 };
+	const st_block_enc inline_only = { NULL, NULL, NULL };
+	st_block_scratch x = { 0 };
+	st_block_encode(&inline_only, &x, &k.b, refs, 3, res, scope);
+	st_block_scratch_fini(&x);
+	assert_int_equal(st_block_outline(k.b.data, k.b.len, k.key, &syms, &a, &o), CM_OK);
+	assert_int_equal(o.root, UINT32_MAX);
+	assert_int_equal(o.spans, 3);
+	for (size_t cut = 0; cut < k.b.len; cut++)
+		assert_int_equal(st_block_outline(k.b.data, cut, k.key, &syms, &a, &o), CM_EPROTO);
 	cm_buf_fini(&k.b);
 	cm_arena_fini(&a);
 }
@@ -701,8 +739,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(block_heads_are_checked),
+		cmocka_unit_test(block_versions_are_checked),
 		cmocka_unit_test(blocks_give_back_every_field),
+		cmocka_unit_test(outlines_agree_with_the_spans),
 		cmocka_unit_test(big_blocks_keep_their_parents),
 		cmocka_unit_test(strings_ending_in_numbers_come_back_exactly),
 		cmocka_unit_test(microsecond_times_are_stored_in_microseconds),
