@@ -80,23 +80,54 @@ get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, cm_mpread *r)
 	return CM_OK;
 }
 
+/* The cached service of hash copied into a; false when the cache does not have it. */
+static bool
+cached_service(st_service_cache *c, uint64_t hash, cm_arena *a, cm_str *service, int *rv)
+{
+	bool found;
+	char *copy = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	found = c->slot[hash % ST_SERVICE_SLOTS].name != NULL && c->slot[hash % ST_SERVICE_SLOTS].hash == hash;
+	if (found && (copy = cm_arena_alloc_uninit(a, c->slot[hash % ST_SERVICE_SLOTS].len + 1)) != NULL) {
+		memcpy(copy, c->slot[hash % ST_SERVICE_SLOTS].name, c->slot[hash % ST_SERVICE_SLOTS].len);
+		*service = (cm_str){ copy, c->slot[hash % ST_SERVICE_SLOTS].len };
+	}
+	pthread_mutex_unlock(&c->mu);
+	*rv = found && copy == NULL ? CM_ENOMEM : CM_OK;
+	return found;
+}
+
 int
 st_resource_service(st_store *s, uint64_t hash, cm_arena *a, cm_str *service)
 {
+	st_service_cache *c = &s->services;
 	cm_resource res;
 	cm_mpread r;
 	const char *why;
-	int rv = get_meta(s, ST_META_RESOURCE, hash, a, &r);
+	char *name;
+	int rv;
 
-	if (rv == CM_ENOENT) { /* written in the same batch: missing only if damaged */
-		*service = CM_STR("unknown_service");
+	if (cached_service(c, hash, a, service, &rv))
+		return rv;
+	if ((rv = get_meta(s, ST_META_RESOURCE, hash, a, &r)) == CM_ENOENT) {
+		*service = CM_STR("unknown_service"); /* written in the same batch: missing only if damaged */
 		return CM_OK;
 	}
 	if (rv == CM_OK && (rv = cm_unpack_resource(&r, a, &res, &why)) == CM_OK && r.p != r.end)
 		rv = CM_EPROTO;
-	if (rv == CM_OK)
-		*service = res.service;
-	return rv == CM_EPROTO ? CM_EIO : rv;
+	if (rv != CM_OK)
+		return rv == CM_EPROTO ? CM_EIO : rv;
+	*service = res.service;
+	if ((name = cm_strndup(res.service.p, res.service.len)) != NULL) { /* else not cached: no harm */
+		pthread_mutex_lock(&c->mu);
+		cm_free(c->slot[hash % ST_SERVICE_SLOTS].name);
+		c->slot[hash % ST_SERVICE_SLOTS].hash = hash;
+		c->slot[hash % ST_SERVICE_SLOTS].name = name;
+		c->slot[hash % ST_SERVICE_SLOTS].len = res.service.len;
+		pthread_mutex_unlock(&c->mu);
+	}
+	return CM_OK;
 }
 
 static int

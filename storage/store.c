@@ -409,6 +409,7 @@ st_store_open(const st_options *o, st_store **out, char *errbuf, size_t errlen)
 		return CM_ENOMEM;
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->seen.mu, NULL);
+	pthread_mutex_init(&s->services.mu, NULL);
 	pthread_mutex_init(&s->deps_mu, NULL);
 
 	cm_buf_init(&s->partlist);
@@ -472,6 +473,9 @@ st_store_close(st_store *s)
 	st_deps_destroy(s->deps);
 	st_sym_fini(&s->sym);
 	pthread_mutex_destroy(&s->seen.mu);
+	for (size_t i = 0; i < ST_SERVICE_SLOTS; i++)
+		cm_free(s->services.slot[i].name);
+	pthread_mutex_destroy(&s->services.mu);
 	pthread_mutex_destroy(&s->deps_mu);
 	pthread_rwlock_destroy(&s->lock);
 	if (s->secondary_dir != NULL) {

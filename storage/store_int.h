@@ -42,6 +42,21 @@ typedef struct st_seen {
 	uint32_t used;
 } st_seen;
 
+/*
+ * The services of resources by content hash, for trace summaries
+ * (summary.c): what is stored under a hash never changes. Direct-mapped;
+ * a name is the cache's own copy.
+ */
+#define ST_SERVICE_SLOTS 4096
+typedef struct st_service_cache {
+	pthread_mutex_t mu;
+	struct {
+		uint64_t hash;
+		char *name; /* NULL: empty */
+		uint32_t len;
+	} slot[ST_SERVICE_SLOTS];
+} st_service_cache;
+
 /* One time partition: the spans and index written while it was current. */
 typedef struct st_part {
 	uint64_t start_s, end_s; /* [start, end) in Unix seconds, of arrival */
@@ -70,6 +85,7 @@ struct st_store {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_readoptions_t *prefix_ropts; /* iterators that stay within one trace id */
 	st_seen seen;
+	st_service_cache services;
 	st_symbols sym;
 	struct st_deps *deps;     /* primary only; guarded by deps_mu */
 	pthread_mutex_t deps_mu;  /* held from observing a write's spans until it is written */
@@ -109,7 +125,8 @@ int st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm
 
 /*
  * The service of the resource stored under hash, its text in a;
- * "unknown_service" when the store has no such resource. Lock held.
+ * "unknown_service" when the store has no such resource. Looked up once
+ * (st_service_cache), then copied from the cache. Lock held.
  */
 int st_resource_service(st_store *s, uint64_t hash, cm_arena *a, cm_str *service);
 

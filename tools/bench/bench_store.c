@@ -8,9 +8,10 @@
  * FILE holds "trace <id>" lines of traces to read (200 spans each). Compacts
  * the store fully, then reports bytes per span on disk (every family and the
  * WAL: indexes included), and p50/p99 over Q calls (default 500) of: a trace
- * by id; a search by service+operation+minimum duration over the last hour;
- * a search by service and a rare attribute (a value seen once in the store)
- * and by a common one; a search with no service; dependencies over 24 h.
+ * by id; a search by service+operation+minimum duration over the last hour
+ * (whole traces, and summaries); a search by service and a rare attribute
+ * (a value seen once in the store) and by a common one; a search with no
+ * service (whole traces, and summaries); dependencies over 24 h.
  * Ends with "bench: NAME VALUE" lines (DESIGN.md section 11).
  *
  * --regroup copies every trace of the compacted store into a new store in
@@ -59,21 +60,29 @@ die(const char *what, int rv)
 	exit(1);
 }
 
-/* Times q searches; returns the p99 in ms and prints p50/p99 and the hits of the last. */
+/*
+ * Times q searches (whole traces, or their summaries as /api/summaries
+ * gives them); returns the p99 in ms and prints p50/p99 and the hits of
+ * the last.
+ */
 static double
-time_search(st_store *s, const char *label, const st_query *q, size_t nq)
+time_search(st_store *s, const char *label, const st_query *q, size_t nq, bool summaries)
 {
 	double *ms = malloc(nq * sizeof *ms), p50, p99;
 	size_t hits = 0;
 	for (size_t i = 0; i < nq; i++) {
 		st_traces r;
+		st_summaries l;
 		uint64_t t0 = cm_mono_ns();
-		int rv = st_search(s, q, &r);
+		int rv = summaries ? st_search_summaries(s, q, &l) : st_search(s, q, &r);
 		if (rv != CM_OK)
 			die(label, rv);
 		ms[i] = ms_since(t0);
-		hits = r.n;
-		st_traces_fini(&r);
+		hits = summaries ? l.n : r.n;
+		if (summaries)
+			st_summaries_fini(&l);
+		else
+			st_traces_fini(&r);
 	}
 	p50 = pct(ms, nq, 0.5);
 	p99 = pct(ms, nq, 0.99);
@@ -293,12 +302,14 @@ main(int argc, char **argv)
 		.end_ns = now, .limit = 20 };
 	st_query nosvc = { .start_ns = now - HOUR_NS, .end_ns = now, .limit = 20 };
 	size_t nsearch = nq / 5;
-	double sod99 = time_search(s, "search service+operation+duration, 1 h", &sod, nsearch);
+	double sod99 = time_search(s, "search service+operation+duration, 1 h", &sod, nsearch, false);
+	time_search(s, "summaries service+operation+duration, 1 h", &sod, nsearch, true);
 	snprintf(label, sizeof label, "search %s + %s=%s", rare_svc, rare.key, rare.value);
-	double attr99 = time_search(s, label, &attr, nsearch);
+	double attr99 = time_search(s, label, &attr, nsearch, false);
 	snprintf(label, sizeof label, "search payment + %s=%s", common.key, common.value);
-	time_search(s, label, &attr_common, nsearch);
-	double nosvc99 = time_search(s, "search with no service, 1 h", &nosvc, nsearch);
+	time_search(s, label, &attr_common, nsearch, false);
+	double nosvc99 = time_search(s, "search with no service, 1 h", &nosvc, nsearch, false);
+	time_search(s, "summaries with no service, 1 h", &nosvc, nsearch, true);
 
 	for (size_t i = 0; i < nsearch; i++) {
 		st_deplist d;
