@@ -17,8 +17,10 @@ typedef struct merging {
 	st_store *s;
 	st_summary *out;
 	cm_arena arena; /* outlines and service names */
-	uint64_t *res;  /* resource hashes ... */
-	cm_str *svc;    /* ... and their services */
+	struct res_service {
+		uint64_t hash;
+		cm_str service;
+	} *res; /* the resources met so far */
 	uint32_t nres, cap;
 } merging;
 
@@ -27,26 +29,18 @@ static int
 service_of(merging *m, uint64_t hash, cm_str *out)
 {
 	int rv;
+	struct res_service *res;
 	for (uint32_t i = 0; i < m->nres; i++)
-		if (m->res[i] == hash) {
-			*out = m->svc[i];
+		if (m->res[i].hash == hash) {
+			*out = m->res[i].service;
 			return CM_OK;
 		}
 	if ((rv = st_resource_service(m->s, hash, &m->arena, out)) != CM_OK)
 		return rv;
-	if (m->nres == m->cap) {
-		uint32_t cap = m->cap;
-		uint64_t *res = cm_grow(m->res, m->nres, &cap, sizeof *res, 8);
-		cm_str *svc = res != NULL ? cm_realloc(m->svc, cap * sizeof *svc) : NULL;
-		if (res != NULL)
-			m->res = res;
-		if (svc == NULL)
-			return CM_ENOMEM;
-		m->svc = svc;
-		m->cap = cap;
-	}
-	m->res[m->nres] = hash;
-	m->svc[m->nres++] = *out;
+	if ((res = cm_grow(m->res, m->nres, &m->cap, sizeof *res, 8)) == NULL)
+		return CM_ENOMEM;
+	m->res = res;
+	m->res[m->nres++] = (struct res_service){ hash, *out };
 	return CM_OK;
 }
 
@@ -131,7 +125,6 @@ st_trace_summary_locked(st_store *s, const cm_trace_id *id, st_summary *out)
 			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block, &m, "read summary");
 	cm_arena_fini(&m.arena);
 	cm_free(m.res);
-	cm_free(m.svc);
 	if (rv == CM_EPROTO || rv == CM_EVERSION)
 		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
 	if (rv == CM_OK && out->spans == 0)
