@@ -700,6 +700,40 @@ typedef struct time_scale {
 } time_scale;
 
 /*
+ * A span's parent from the parents column: *parent gets its block index,
+ * or UINT32_MAX with its id in outside (zero for none).
+ */
+static bool
+get_parent(reader *r, uint32_t n, uint8_t outside[8], uint32_t *parent)
+{
+	uint64_t code;
+
+	*parent = UINT32_MAX;
+	memset(outside, 0, 8);
+	if (!get_u(r, &code))
+		return false;
+	if (code == 1)
+		return get_bytes(r, outside, 8);
+	if (code >= 2) {
+		if (code - 2 >= n)
+			return fail(r, CM_EPROTO);
+		*parent = (uint32_t)(code - 2);
+	}
+	return true;
+}
+
+/* A span's shape and flags from the shapes column, its kind and status checked. */
+static bool
+get_shape(reader *r, uint32_t *shape, uint32_t *flags)
+{
+	if (!get_u32(r, shape) || !get_u32(r, flags))
+		return false;
+	if (*shape > SHAPE_ALL || (*shape & 7) > CM_KIND_CONSUMER || (*shape >> SHAPE_STATUS_SHIFT & 3) > CM_STATUS_ERROR)
+		return fail(r, CM_EPROTO);
+	return true;
+}
+
+/*
  * Decodes one span from the columns c[], its id first[0..8) when not NULL;
  * *parent gets the block index of its parent, or UINT32_MAX, and *ref the
  * index of its (resource, scope) pair.
@@ -709,31 +743,20 @@ get_span(reader *c, cm_span *sp, const uint8_t *first, uint32_t n, uint64_t base
     uint32_t *ref)
 {
 	reader *rare = &c[COL_RARE];
-	uint64_t code, start, dur;
+	uint64_t start, dur;
 	uint32_t shape;
 
-	*parent = UINT32_MAX;
 	if (first != NULL)
 		memcpy(sp->span_id.b, first, 8);
 	else if (!get_bytes(&c[COL_IDS], sp->span_id.b, 8))
 		return false;
-	if (!get_u(&c[COL_PARENTS], &code))
+	if (!get_parent(&c[COL_PARENTS], n, sp->parent_span_id.b, parent) ||
+	    !get_shape(&c[COL_SHAPES], &shape, &sp->flags))
 		return false;
-	if (code == 1 && !get_bytes(&c[COL_PARENTS], sp->parent_span_id.b, 8))
-		return false;
-	if (code >= 2) {
-		if (code - 2 >= n)
-			return fail(&c[COL_PARENTS], CM_EPROTO);
-		*parent = (uint32_t)(code - 2);
-	}
-	if (!get_u32(&c[COL_SHAPES], &shape) || shape > SHAPE_ALL)
-		return fail(&c[COL_SHAPES], CM_EPROTO);
 	sp->kind = shape & 7;
-	sp->status = (shape >> SHAPE_STATUS_SHIFT) & 3;
-	if (sp->kind > CM_KIND_CONSUMER || sp->status > CM_STATUS_ERROR)
-		return fail(&c[COL_SHAPES], CM_EPROTO);
-	if (!get_u32(&c[COL_SHAPES], &sp->flags) || !get_str(&c[COL_NAMES], &sp->name) ||
-	    !get_u(&c[COL_STARTS], &start) || !get_u(&c[COL_DURATIONS], &dur) || !get_u32(&c[COL_REFS], ref) ||
+	sp->status = shape >> SHAPE_STATUS_SHIFT & 3;
+	if (!get_str(&c[COL_NAMES], &sp->name) || !get_u(&c[COL_STARTS], &start) || !get_u(&c[COL_DURATIONS], &dur) ||
+	    !get_u32(&c[COL_REFS], ref) ||
 	    !get_attrs(&c[COL_COUNTS], &c[COL_KEYS], &c[COL_VALUES], &sp->attrs))
 		return false;
 	sp->start_ns = base + start * ts.start;
@@ -816,34 +839,28 @@ st_block_decode(const char *p, size_t len, const uint8_t *key, const st_block_sy
 {
 	int err = CM_OK;
 	uint64_t base = st_get_be64(key + 16);
-	uint32_t n, nrefs, *parent;
-	const uint8_t *refs;
-	reader *c;
+	uint32_t *parent;
 	opened o;
 
 	if (!open_block(p, len, syms, a, &err, &o))
 		return err;
-	n = o.n;
-	nrefs = o.nrefs;
-	refs = o.refs;
-	c = o.c;
-	if ((parent = alloc(&c[COL_IDS], (size_t)n * sizeof *parent)) == NULL)
+	if ((parent = alloc(&o.c[COL_IDS], (size_t)o.n * sizeof *parent)) == NULL)
 		return err;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < o.n; i++) {
 		cm_span *sp = &spans[i];
 		uint32_t ref;
 		memset(sp, 0, sizeof *sp);
 		memcpy(sp->trace_id.b, key, 16);
-		if (!get_span(c, sp, i == 0 ? key + 24 : NULL, n, base, o.ts, &parent[i], &ref))
+		if (!get_span(o.c, sp, i == 0 ? key + 24 : NULL, o.n, base, o.ts, &parent[i], &ref))
 			return err;
-		if (ref >= nrefs)
+		if (ref >= o.nrefs)
 			return CM_EPROTO;
-		res[i] = st_get_be64(refs + 16 * (size_t)ref);
-		scope[i] = st_get_be64(refs + 16 * (size_t)ref + 8);
+		res[i] = st_get_be64(o.refs + 16 * (size_t)ref);
+		scope[i] = st_get_be64(o.refs + 16 * (size_t)ref + 8);
 	}
 	if (!read_through(&o, (1u << COLS) - 1))
 		return CM_EPROTO; /* bytes no span took */
-	for (uint32_t i = 0; i < n; i++) /* parents by index, also those later in the block */
+	for (uint32_t i = 0; i < o.n; i++) /* parents by index, also those later in the block */
 		if (parent[i] != UINT32_MAX)
 			spans[i].parent_span_id = spans[parent[i]].span_id;
 	return CM_OK;
@@ -869,9 +886,9 @@ st_block_outline(const char *p, size_t len, const uint8_t *key, const st_block_s
     st_outline *out)
 {
 	int err = CM_OK;
-	uint64_t base = st_get_be64(key + 16), code, start, dur;
-	uint32_t shape, flags, ref, root_ref = 0;
-	uint8_t outside[8];
+	uint64_t base = st_get_be64(key + 16), start, end;
+	uint32_t parent, shape, flags, ref, root_ref = 0;
+	cm_span_id outside;
 	opened o;
 
 	memset(out, 0, sizeof *out);
@@ -886,18 +903,19 @@ st_block_outline(const char *p, size_t len, const uint8_t *key, const st_block_s
 		return err;
 	memset(out->ref_spans, 0, (size_t)o.nrefs * sizeof *out->ref_spans);
 	for (uint32_t i = 0; i < o.n; i++) {
-		if (!get_u(&o.c[COL_PARENTS], &code) || (code == 1 && !get_bytes(&o.c[COL_PARENTS], outside, 8)) ||
-		    (code >= 2 && code - 2 >= o.n) || !get_u32(&o.c[COL_SHAPES], &shape) ||
-		    !get_u32(&o.c[COL_SHAPES], &flags) || !get_u(&o.c[COL_STARTS], &start) ||
-		    !get_u(&o.c[COL_DURATIONS], &dur) || !get_u32(&o.c[COL_REFS], &ref) || ref >= o.nrefs ||
-		    shape > SHAPE_ALL)
-			return err != CM_OK ? err : CM_EPROTO;
+		uint64_t dur;
+		if (!get_parent(&o.c[COL_PARENTS], o.n, outside.b, &parent) || !get_shape(&o.c[COL_SHAPES], &shape, &flags) ||
+		    !get_u(&o.c[COL_STARTS], &start) || !get_u(&o.c[COL_DURATIONS], &dur) ||
+		    !get_u32(&o.c[COL_REFS], &ref))
+			return err;
+		if (ref >= o.nrefs)
+			return CM_EPROTO;
 		out->errors += (shape >> SHAPE_STATUS_SHIFT & 3) == CM_STATUS_ERROR;
 		out->ref_spans[ref]++;
-		start = base + start * o.ts.start;
-		if (start + dur * o.ts.dur > out->end_ns)
-			out->end_ns = start + dur * o.ts.dur;
-		if (code == 0 && out->root == UINT32_MAX) {
+		end = base + start * o.ts.start + dur * o.ts.dur;
+		if (end > out->end_ns)
+			out->end_ns = end;
+		if (parent == UINT32_MAX && cm_span_id_is_zero(&outside) && out->root == UINT32_MAX) {
 			out->root = i;
 			root_ref = ref;
 			if (!get_str(&o.c[COL_NAMES], &out->root_name))

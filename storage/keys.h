@@ -78,6 +78,19 @@
 #define ST_INDEX_SERVICE 'S'
 #define ST_INDEX_TIME 'T'
 #define ST_INDEX_TAG 'A'
+/* A service with a longer name has no 'S' entries: a search by it reads none. */
+#define ST_SERVICE_KEY_MAX 1024
+
+/* Writes 'S' <service> 0x00, how a service's 'S' keys begin, into key; returns its length. */
+static inline size_t
+st_key_service(char *key, const char *svc, size_t len)
+{
+	key[0] = ST_INDEX_SERVICE;
+	if (len > 0)
+		memcpy(key + 1, svc, len);
+	key[1 + len] = '\0';
+	return len + 2;
+}
 
 void st_key_span(uint8_t key[ST_SPAN_KEY_SIZE], const cm_span *s);
 /*

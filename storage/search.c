@@ -308,22 +308,21 @@ typedef struct tag_hits {
 
 /*
  * Reads the batch's 'S' entry of the query's service, when the query has a
- * service whose name the index keeps (spanwrite.c: up to 1024 bytes).
+ * service whose name the index keeps (ST_SERVICE_KEY_MAX).
  */
 static int
 load_service(tag_hits *h)
 {
 	const char *svc = h->sc->q->service;
 	size_t slen = svc ? strlen(svc) : 0;
-	char key[1 + 1024 + 1 + 16], *err = NULL;
+	char key[ST_SERVICE_KEY_MAX + 2 + 16], *err = NULL;
+	size_t klen;
 
-	if (slen == 0 || slen > 1024)
+	if (slen == 0 || slen > ST_SERVICE_KEY_MAX)
 		return CM_OK;
-	key[0] = ST_INDEX_SERVICE;
-	memcpy(key + 1, svc, slen);
-	key[1 + slen] = '\0';
-	memcpy(key + 2 + slen, h->suffix, 16);
-	h->svc = rocksdb_get_cf(h->sc->store->db, h->sc->store->ropts, h->index, key, slen + 18, &h->svc_len, &err);
+	klen = st_key_service(key, svc, slen);
+	memcpy(key + klen, h->suffix, 16);
+	h->svc = rocksdb_get_cf(h->sc->store->db, h->sc->store->ropts, h->index, key, klen + 16, &h->svc_len, &err);
 	if (err != NULL)
 		return st_rocks_error("read index", err);
 	h->filter = true;
@@ -431,7 +430,6 @@ run(st_store *s, const st_query *q, scan sc)
 	size_t plen;
 	rocksdb_iterator_t **it = NULL;
 	bool *done = NULL;
-	char *err = NULL;
 	int rv = CM_OK, at;
 	uint64_t now;
 
@@ -459,10 +457,7 @@ run(st_store *s, const st_query *q, scan sc)
 		prefix[1] = (char)st_tag_bucket(tag_hash);
 		plen = 2;
 	} else if (slen > 0) {
-		prefix[0] = ST_INDEX_SERVICE;
-		memcpy(prefix + 1, q->service, slen);
-		prefix[1 + slen] = '\0';
-		plen = slen + 2;
+		plen = st_key_service(prefix, q->service, slen);
 	} else {
 		prefix[0] = ST_INDEX_TIME;
 		plen = 1;
@@ -495,22 +490,11 @@ run(st_store *s, const st_query *q, scan sc)
 			rv = consider_times(&sc, val, vlen);
 		rocksdb_iter_prev(it[at]);
 	}
-	for (size_t i = 0; i < nit; i++) {
-		rocksdb_iter_get_error(it[i], &err);
-		rocksdb_iter_destroy(it[i]);
-		if (err != NULL)
-			rv = st_rocks_error("search", err);
-		err = NULL;
-	}
-	for (size_t i = 0; sc.ref_it != NULL && i < s->nparts; i++) {
-		if (sc.ref_it[i] == NULL)
-			continue;
-		rocksdb_iter_get_error(sc.ref_it[i], &err);
-		rocksdb_iter_destroy(sc.ref_it[i]);
-		if (err != NULL)
-			rv = st_rocks_error("search", err);
-		err = NULL;
-	}
+	for (size_t i = 0; i < nit; i++)
+		rv = st_iter_close(it[i], "search", rv);
+	for (size_t i = 0; sc.ref_it != NULL && i < s->nparts; i++)
+		if (sc.ref_it[i] != NULL)
+			rv = st_iter_close(sc.ref_it[i], "search", rv);
 done:
 	pthread_rwlock_unlock(&s->lock);
 	rocksdb_readoptions_destroy(sc.total);

@@ -80,51 +80,53 @@ get_meta(st_store *s, char tag, uint64_t hash, cm_arena *a, cm_mpread *r)
 	return CM_OK;
 }
 
-/* The cached service of hash copied into a; false when the cache does not have it. */
-static bool
-cached_service(st_service_cache *c, uint64_t hash, cm_arena *a, cm_str *service, int *rv)
+/*
+ * The resource stored under hash, read into a; one with the service
+ * "unknown_service" when there is none (it is written in the same batch
+ * as the spans that name it: missing only if damaged). CM_EIO if damaged.
+ */
+static int
+read_resource(st_store *s, uint64_t hash, cm_arena *a, cm_resource *res)
 {
-	bool found;
-	char *copy = NULL;
+	cm_mpread r;
+	const char *why;
+	int rv = get_meta(s, ST_META_RESOURCE, hash, a, &r);
 
-	pthread_mutex_lock(&c->mu);
-	found = c->slot[hash % ST_SERVICE_SLOTS].name != NULL && c->slot[hash % ST_SERVICE_SLOTS].hash == hash;
-	if (found && (copy = cm_arena_alloc_uninit(a, c->slot[hash % ST_SERVICE_SLOTS].len + 1)) != NULL) {
-		memcpy(copy, c->slot[hash % ST_SERVICE_SLOTS].name, c->slot[hash % ST_SERVICE_SLOTS].len);
-		*service = (cm_str){ copy, c->slot[hash % ST_SERVICE_SLOTS].len };
+	if (rv == CM_ENOENT) {
+		*res = (cm_resource){ .service = CM_STR("unknown_service") };
+		return CM_OK;
 	}
-	pthread_mutex_unlock(&c->mu);
-	*rv = found && copy == NULL ? CM_ENOMEM : CM_OK;
-	return found;
+	if (rv == CM_OK && (rv = cm_unpack_resource(&r, a, res, &why)) == CM_OK && r.p != r.end)
+		rv = CM_EPROTO;
+	return rv == CM_EPROTO ? CM_EIO : rv;
 }
 
 int
 st_resource_service(st_store *s, uint64_t hash, cm_arena *a, cm_str *service)
 {
 	st_service_cache *c = &s->services;
+	st_service_slot *slot = &c->slot[hash % ST_SERVICE_SLOTS];
 	cm_resource res;
-	cm_mpread r;
-	const char *why;
-	char *name;
+	char *copy = NULL, *name;
+	bool found;
 	int rv;
 
-	if (cached_service(c, hash, a, service, &rv))
-		return rv;
-	if ((rv = get_meta(s, ST_META_RESOURCE, hash, a, &r)) == CM_ENOENT) {
-		*service = CM_STR("unknown_service"); /* written in the same batch: missing only if damaged */
-		return CM_OK;
+	pthread_mutex_lock(&c->mu);
+	if ((found = slot->name != NULL && slot->hash == hash) &&
+	    (copy = cm_arena_alloc_uninit(a, slot->len + 1)) != NULL) {
+		memcpy(copy, slot->name, slot->len);
+		*service = (cm_str){ copy, slot->len };
 	}
-	if (rv == CM_OK && (rv = cm_unpack_resource(&r, a, &res, &why)) == CM_OK && r.p != r.end)
-		rv = CM_EPROTO;
-	if (rv != CM_OK)
-		return rv == CM_EPROTO ? CM_EIO : rv;
+	pthread_mutex_unlock(&c->mu);
+	if (found)
+		return copy != NULL ? CM_OK : CM_ENOMEM;
+	if ((rv = read_resource(s, hash, a, &res)) != CM_OK)
+		return rv;
 	*service = res.service;
 	if ((name = cm_strndup(res.service.p, res.service.len)) != NULL) { /* else not cached: no harm */
 		pthread_mutex_lock(&c->mu);
-		cm_free(c->slot[hash % ST_SERVICE_SLOTS].name);
-		c->slot[hash % ST_SERVICE_SLOTS].hash = hash;
-		c->slot[hash % ST_SERVICE_SLOTS].name = name;
-		c->slot[hash % ST_SERVICE_SLOTS].len = res.service.len;
+		cm_free(slot->name);
+		*slot = (st_service_slot){ hash, name, res.service.len };
 		pthread_mutex_unlock(&c->mu);
 	}
 	return CM_OK;
@@ -142,18 +144,8 @@ load_refs(st_store *s, cm_batch *out, const refs *res, const refs *scopes)
 		return CM_ENOMEM;
 	out->nresources = res->n;
 	out->nscopes = scopes->n;
-	for (uint32_t i = 0; i < res->n && rv == CM_OK; i++) {
-		cm_mpread r;
-		rv = get_meta(s, ST_META_RESOURCE, res->v[i], &out->arena, &r);
-		if (rv == CM_OK) {
-			rv = cm_unpack_resource(&r, &out->arena, &out->resources[i], &why);
-			if (rv == CM_OK && r.p != r.end)
-				rv = CM_EPROTO;
-		} else if (rv == CM_ENOENT) { /* written in the same batch: missing only if damaged */
-			out->resources[i].service = CM_STR("unknown_service");
-			rv = CM_OK;
-		}
-	}
+	for (uint32_t i = 0; i < res->n && rv == CM_OK; i++)
+		rv = read_resource(s, res->v[i], &out->arena, &out->resources[i]);
 	for (uint32_t i = 0; i < scopes->n && rv == CM_OK; i++) {
 		cm_mpread r;
 		rv = get_meta(s, ST_META_SCOPE, scopes->v[i], &out->arena, &r);
@@ -173,7 +165,6 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
     int (*fn)(void *arg, const uint8_t *key, const char *val, size_t len), void *arg, const char *what)
 {
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->prefix_ropts, spans);
-	char *err = NULL;
 	int rv = CM_OK;
 
 	for (rocksdb_iter_seek(it, (const char *)id->b, 16); rocksdb_iter_valid(it) && rv == CM_OK;
@@ -185,9 +176,7 @@ st_trace_blocks(st_store *s, rocksdb_column_family_handle_t *spans, const cm_tra
 		val = rocksdb_iter_value(it, &vlen);
 		rv = fn(arg, (const uint8_t *)key, val, vlen);
 	}
-	rocksdb_iter_get_error(it, &err);
-	rocksdb_iter_destroy(it);
-	return err ? st_rocks_error(what, err) : rv;
+	return st_iter_close(it, what, rv);
 }
 
 int
@@ -202,7 +191,6 @@ st_trace_ids(st_store *s, int (*fn)(void *arg, const cm_trace_id *id), void *arg
 	for (size_t i = 0; i < s->nparts && rv == CM_OK; i++) {
 		rocksdb_iterator_t *it;
 		cm_trace_id last;
-		char *err = NULL;
 		bool any = false;
 		if (!st_part_alive(s, &s->parts[i], now))
 			continue;
@@ -216,10 +204,7 @@ st_trace_ids(st_store *s, int (*fn)(void *arg, const cm_trace_id *id), void *arg
 			any = true;
 			rv = fn(arg, &last);
 		}
-		rocksdb_iter_get_error(it, &err);
-		rocksdb_iter_destroy(it);
-		if (err != NULL)
-			rv = st_rocks_error("list traces", err);
+		rv = st_iter_close(it, "list traces", rv);
 	}
 	pthread_rwlock_unlock(&s->lock);
 	return rv;
@@ -421,7 +406,6 @@ scan_meta(st_store *s, const char *prefix, size_t plen,
     int (*fn)(void *arg, const char *rest, size_t len), void *arg)
 {
 	rocksdb_iterator_t *it;
-	char *err = NULL;
 	int rv = st_lock_read(s);
 
 	if (rv != CM_OK)
@@ -435,10 +419,9 @@ scan_meta(st_store *s, const char *prefix, size_t plen,
 		if ((rv = fn(arg, key + plen, klen - plen)) != CM_OK)
 			break;
 	}
-	rocksdb_iter_get_error(it, &err);
-	rocksdb_iter_destroy(it);
+	rv = st_iter_close(it, "scan meta", rv);
 	pthread_rwlock_unlock(&s->lock);
-	return err ? st_rocks_error("scan meta", err) : rv;
+	return rv;
 }
 
 static int
@@ -535,7 +518,6 @@ st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out
 	st_deplist l = { NULL, 0 };
 	size_t cap = 0;
 	rocksdb_iterator_t *it;
-	char *err = NULL;
 	int rv;
 
 	if (!s->secondary)
@@ -578,11 +560,8 @@ st_dependencies(st_store *s, uint64_t start_ns, uint64_t end_ns, st_deplist *out
 		}
 		l.v[i].calls += st_get_be64((const uint8_t *)val);
 	}
-	rocksdb_iter_get_error(it, &err);
-	rocksdb_iter_destroy(it);
+	rv = st_iter_close(it, "read dependencies", rv);
 	pthread_rwlock_unlock(&s->lock);
-	if (err != NULL)
-		rv = st_rocks_error("read dependencies", err);
 	if (rv != CM_OK) {
 		st_deplist_fini(&l);
 		return rv;

@@ -263,7 +263,7 @@ static void
 put_batch_index(writer *w, const cm_span *const *refs, size_t n)
 {
 	const cm_batch *b = w->b;
-	char key[1 + 1024 + 1 + 16];
+	char key[ST_SERVICE_KEY_MAX + 2 + 16];
 	uint8_t batch_key[8];
 	uint64_t start = UINT64_MAX, h = ST_HASH_SEED;
 	size_t klen;
@@ -304,16 +304,12 @@ put_batch_index(writer *w, const cm_span *const *refs, size_t n)
 		bool dup = false;
 		for (uint32_t q = 0; q < r && !dup; q++) /* several resources may share a service */
 			dup = cm_str_same(b->resources[q].service, svc);
-		if (dup || svc.len > 1024)
+		if (dup || svc.len > ST_SERVICE_KEY_MAX)
 			continue;
 		w->buf.len = 0;
 		if (put_service_traces(w, b, refs, n, svc) == 0)
 			continue;
-		key[0] = ST_INDEX_SERVICE;
-		if (svc.len)
-			memcpy(key + 1, svc.p, svc.len);
-		klen = 1 + svc.len;
-		key[klen++] = '\0';
+		klen = st_key_service(key, svc.p, svc.len);
 		st_put_be64((uint8_t *)key + klen, start);
 		memcpy(key + klen + 8, batch_key, 8);
 		rocksdb_writebatch_put_cf(w->wb, w->part->index, key, klen + 16, w->buf.data, w->buf.len);

@@ -40,6 +40,16 @@ st_rocks_error(const char *what, char *err)
 	return CM_EIO;
 }
 
+int
+st_iter_close(rocksdb_iterator_t *it, const char *what, int rv)
+{
+	char *err = NULL;
+
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	return err != NULL ? st_rocks_error(what, err) : rv;
+}
+
 static int
 remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

@@ -48,13 +48,14 @@ typedef struct st_seen {
  * a name is the cache's own copy.
  */
 #define ST_SERVICE_SLOTS 4096
+typedef struct st_service_slot {
+	uint64_t hash;
+	char *name; /* NULL: empty */
+	uint32_t len;
+} st_service_slot;
 typedef struct st_service_cache {
 	pthread_mutex_t mu;
-	struct {
-		uint64_t hash;
-		char *name; /* NULL: empty */
-		uint32_t len;
-	} slot[ST_SERVICE_SLOTS];
+	st_service_slot slot[ST_SERVICE_SLOTS];
 } st_service_cache;
 
 /* One time partition: the spans and index written while it was current. */
@@ -110,6 +111,8 @@ void st_seen_add(st_seen *s, const uint64_t *h, size_t n);
 
 /* Turns a RocksDB error string into CM_EIO and a log line; frees it. */
 int st_rocks_error(const char *what, char *err);
+/* Destroys it; returns st_rocks_error(what, ...) if it met an error, else rv. */
+int st_iter_close(rocksdb_iterator_t *it, const char *what, int rv);
 
 /* Takes s->lock shared for a call; CM_EIO, not holding it, when the database is not open. */
 int st_lock_read(st_store *s);

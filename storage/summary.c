@@ -12,37 +12,12 @@
 #include "partition.h"
 #include "varint.h"
 
-/* A summary being merged from a trace's blocks, and the services of the resources met so far. */
+/* A summary being merged from a trace's blocks. */
 typedef struct merging {
 	st_store *s;
 	st_summary *out;
 	cm_arena arena; /* outlines and service names */
-	struct res_service {
-		uint64_t hash;
-		cm_str service;
-	} *res; /* the resources met so far */
-	uint32_t nres, cap;
 } merging;
-
-/* The service of resource hash, looked up once a summary. */
-static int
-service_of(merging *m, uint64_t hash, cm_str *out)
-{
-	int rv;
-	struct res_service *res;
-	for (uint32_t i = 0; i < m->nres; i++)
-		if (m->res[i].hash == hash) {
-			*out = m->res[i].service;
-			return CM_OK;
-		}
-	if ((rv = st_resource_service(m->s, hash, &m->arena, out)) != CM_OK)
-		return rv;
-	if ((res = cm_grow(m->res, m->nres, &m->cap, sizeof *res, 8)) == NULL)
-		return CM_ENOMEM;
-	m->res = res;
-	m->res[m->nres++] = (struct res_service){ hash, *out };
-	return CM_OK;
-}
 
 /* Spans per service: adds n to service name's count. */
 static int
@@ -93,7 +68,7 @@ merge_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 	out->spans += o.spans;
 	out->errors += o.errors;
 	if (o.root != UINT32_MAX && out->root_service == NULL) {
-		if ((rv = service_of(m, o.root_resource, &svc)) != CM_OK)
+		if ((rv = st_resource_service(m->s, o.root_resource, &m->arena, &svc)) != CM_OK)
 			return rv;
 		out->root_service = cm_strndup(svc.p, svc.len);
 		out->root_operation = cm_strndup(o.root_name.p, o.root_name.len);
@@ -103,7 +78,7 @@ merge_block(void *arg, const uint8_t *key, const char *val, size_t vlen)
 	for (uint32_t k = 0; k < o.nrefs; k++) {
 		if (o.ref_spans[k] == 0)
 			continue;
-		if ((rv = service_of(m, st_get_be64(o.refs + 16 * (size_t)k), &svc)) != CM_OK ||
+		if ((rv = st_resource_service(m->s, st_get_be64(o.refs + 16 * (size_t)k), &m->arena, &svc)) != CM_OK ||
 		    (rv = add_service(out, svc, o.ref_spans[k])) != CM_OK)
 			return rv;
 	}
@@ -124,7 +99,6 @@ st_trace_summary_locked(st_store *s, const cm_trace_id *id, st_summary *out)
 		if (st_part_alive(s, &s->parts[i], now))
 			rv = st_trace_blocks(s, s->parts[i].spans, id, merge_block, &m, "read summary");
 	cm_arena_fini(&m.arena);
-	cm_free(m.res);
 	if (rv == CM_EPROTO || rv == CM_EVERSION)
 		rv = CM_EIO; /* a stored value that does not decode is damage (the layout is checked at open) */
 	if (rv == CM_OK && out->spans == 0)

@@ -6,8 +6,8 @@
  * the outlines of a trace's blocks, one prefix seek per live partition:
  * st_block_outline() reads the parents, shapes, names, starts, durations
  * and refs columns of a block (block.h), not its attributes, and the
- * services come from the resources its refs name, each looked up once a
- * summary. Until the thirteenth session each block began with its partial
+ * services come from the resources its refs name (st_resource_service,
+ * cached by content hash). Until the thirteenth session each block began with its partial
  * summary, a byte per span of the spans family (docs/benchmarks.md). A
  * batch written again as it was written before rewrites its blocks;
  * resent alone after it was merged with other batches in a write

@@ -140,7 +140,7 @@ int
 st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb_column_family_handle_t *meta)
 {
 	rocksdb_iterator_t *it;
-	char from = ST_META_SYMBOL, *err = NULL;
+	char from = ST_META_SYMBOL;
 	int rv = CM_OK;
 
 	pthread_mutex_lock(&y->mu);
@@ -175,10 +175,7 @@ st_sym_load(st_symbols *y, rocksdb_t *db, rocksdb_readoptions_t *ro, rocksdb_col
 		if (id >= y->next)
 			y->next = id + 1;
 	}
-	rocksdb_iter_get_error(it, &err);
-	rocksdb_iter_destroy(it);
-	if (err != NULL)
-		rv = st_rocks_error("read symbols", err);
+	rv = st_iter_close(it, "read symbols", rv);
 	y->loaded = rv == CM_OK;
 	pthread_mutex_unlock(&y->mu);
 	return rv;
