@@ -53,8 +53,9 @@ static const char usage[] =
     "                                                         [WEFT_MAX_JSON_DEPTH]\n"
     "  --write-max-spans N   spans the writer puts in one RocksDB write (65536)\n"
     "                                                         [WEFT_WRITE_MAX_SPANS]\n"
-    "  --write-linger-us N   how long the writer waits for more batches when it\n"
-    "                        has fewer than that (0)           [WEFT_WRITE_LINGER_US]\n"
+    "  --write-window D      how long acknowledged spans wait for the rest of\n"
+    "                        their traces before they are written (and can be\n"
+    "                        queried), e.g. 500ms (1s)           [WEFT_WRITE_WINDOW]\n"
     "  --block-cache-mib N   RocksDB block cache (64)           [WEFT_BLOCK_CACHE_MIB]\n"
     "  --retention D         keep spans this long after arrival, then drop them\n"
     "                        (7d; e.g. 72h; 0: for ever)         [WEFT_RETENTION]\n"
@@ -84,7 +85,7 @@ typedef struct config {
 	long max_batch_spans;
 	long max_json_depth;
 	long write_max_spans;
-	long write_linger_us;
+	uint64_t write_window_ns;
 	long block_cache_mib;
 	uint64_t retention_ns;
 	bool sync;
@@ -138,7 +139,7 @@ parse_args(int argc, char **argv, config *c)
 		{ "max-batch-spans", required_argument, NULL, 'B' },
 		{ "max-json-depth", required_argument, NULL, 'J' },
 		{ "write-max-spans", required_argument, NULL, 'W' },
-		{ "write-linger-us", required_argument, NULL, 'L' },
+		{ "write-window", required_argument, NULL, 'L' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "auth-token-file", required_argument, NULL, 'A' },
@@ -159,7 +160,7 @@ parse_args(int argc, char **argv, config *c)
 	const char *spans = cm_env_or("WEFT_MAX_BATCH_SPANS", "100000");
 	const char *depth = cm_env_or("WEFT_MAX_JSON_DEPTH", "64");
 	const char *wmax = cm_env_or("WEFT_WRITE_MAX_SPANS", "65536");
-	const char *linger = cm_env_or("WEFT_WRITE_LINGER_US", "0");
+	const char *window = cm_env_or("WEFT_WRITE_WINDOW", "1s");
 	const char *cache = cm_env_or("WEFT_BLOCK_CACHE_MIB", "64");
 	const char *retention = cm_env_or("WEFT_RETENTION", "7d");
 	int ch;
@@ -190,7 +191,7 @@ parse_args(int argc, char **argv, config *c)
 		case 'B': spans = optarg; break;
 		case 'J': depth = optarg; break;
 		case 'W': wmax = optarg; break;
-		case 'L': linger = optarg; break;
+		case 'L': window = optarg; break;
 		case 's': c->sync = true; break;
 		case 'l': level = optarg; break;
 		case 'A': c->token_file = optarg; break;
@@ -227,8 +228,8 @@ parse_args(int argc, char **argv, config *c)
 		return fail("bad --max-json-depth %s (4..1024)", depth);
 	if (!parse_long(wmax, 1, 1 << 24, &c->write_max_spans))
 		return fail("bad --write-max-spans %s (1..16777216)", wmax);
-	if (!parse_long(linger, 0, 1000000, &c->write_linger_us))
-		return fail("bad --write-linger-us %s (0..1000000)", linger);
+	if (cm_duration_parse(window, &c->write_window_ns) != CM_OK || c->write_window_ns > 3600000000000ull)
+		return fail("bad --write-window %s (a duration up to 1h, such as 500ms or 2s; 0: write at once)", window);
 	if (!parse_long(cache, 1, 1 << 20, &c->block_cache_mib))
 		return fail("bad --block-cache-mib %s (MiB, at least 1)", cache);
 	if (cm_duration_parse(retention, &c->retention_ns) != CM_OK ||
@@ -309,6 +310,7 @@ main(int argc, char **argv)
 	col_pipeline pipeline;
 	col_writer *writer = NULL;
 	col_writer_config wc;
+	col_limits limits;
 	col_admin admin;
 	col_native *native = NULL;
 	col_httpd *admin_http = NULL, *otlp_http = NULL, *zipkin_http = NULL;
@@ -359,15 +361,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "weft-collector: %s\n", err);
 		return 1;
 	}
-	wc = (col_writer_config){ (uint32_t)c.write_max_spans, (uint32_t)c.write_linger_us };
+	limits = (col_limits){ (uint32_t)c.max_value_bytes, (uint32_t)c.max_attributes, (uint32_t)c.max_batch_spans,
+		(uint32_t)c.max_json_depth };
+	wc = (col_writer_config){ (uint32_t)c.write_max_spans, c.write_window_ns, limits };
 	if (col_writer_start(store, &metrics, &wc, &writer) != CM_OK) {
-		fprintf(stderr, "weft-collector: cannot start the writer thread\n");
+		fprintf(stderr, "weft-collector: cannot start the writer\n");
 		st_store_close(store);
 		return 1;
 	}
-	pipeline = (col_pipeline){ writer, &metrics,
-		{ (uint32_t)c.max_value_bytes, (uint32_t)c.max_attributes, (uint32_t)c.max_batch_spans,
-		    (uint32_t)c.max_json_depth } };
+	pipeline = (col_pipeline){ writer, &metrics, limits };
 	admin = (col_admin){ &metrics, &budget, store, &ready };
 
 	rv = start_http("admin", c.admin, &c, auth, NULL, NULL, 0, col_admin_handle, &admin, &admin_http);

@@ -50,7 +50,7 @@ col_metrics_render(col_metrics *m, const col_gauges *g, cm_buf *out)
 	per_receiver(out, "weft_receiver_requests_rejected_total", "Requests rejected as malformed or over limits.", m, RX_OFFSET(requests_rejected));
 	per_receiver(out, "weft_receiver_requests_throttled_total", "Requests refused for now (memory limit or storage unavailable); senders retry.", m, RX_OFFSET(requests_throttled));
 	per_receiver(out, "weft_receiver_spans_received_total", "Spans decoded.", m, RX_OFFSET(spans_received));
-	per_receiver(out, "weft_receiver_spans_accepted_total", "Spans written durably.", m, RX_OFFSET(spans_accepted));
+	per_receiver(out, "weft_receiver_spans_accepted_total", "Spans acknowledged: staged durably.", m, RX_OFFSET(spans_accepted));
 	per_receiver(out, "weft_receiver_spans_rejected_total", "Spans refused by validation.", m, RX_OFFSET(spans_rejected));
 	counter(out, "weft_values_truncated_total", "Attribute values cut to the length limit.");
 	cm_buf_printf(out, "weft_values_truncated_total %llu\n", LOAD(m->values_truncated));
@@ -68,7 +68,13 @@ col_metrics_render(col_metrics *m, const col_gauges *g, cm_buf *out)
 	cm_buf_puts(out, "# HELP weft_storage_bytes Bytes of the store on disk (SST files and WAL).\n# TYPE weft_storage_bytes gauge\n");
 	cm_buf_printf(out, "weft_storage_bytes %llu\n", (unsigned long long)g->storage_bytes);
 
-	cm_buf_puts(out, "# HELP weft_store_write_seconds Time to make one batch durable.\n"
+	cm_buf_puts(out, "# HELP weft_staged_batches Requests acknowledged (staged) and not yet written to the store.\n"
+	                 "# TYPE weft_staged_batches gauge\n");
+	cm_buf_printf(out, "weft_staged_batches %llu\n", LOAD(m->staged_batches));
+	cm_buf_puts(out, "# HELP weft_staged_spans Spans acknowledged (staged) and not yet written to the store.\n"
+	                 "# TYPE weft_staged_spans gauge\n");
+	cm_buf_printf(out, "weft_staged_spans %llu\n", LOAD(m->staged_spans));
+	cm_buf_puts(out, "# HELP weft_store_write_seconds Time of one write of staged spans to the store.\n"
 	                 "# TYPE weft_store_write_seconds histogram\n");
 	for (int i = 0; i <= COL_LATENCY_BUCKETS; i++) {
 		cum += LOAD(m->write_us_bucket[i]);

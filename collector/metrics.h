@@ -38,6 +38,8 @@ typedef struct col_metrics {
 	atomic_uint_fast64_t write_errors;
 	atomic_uint_fast64_t write_us_sum;
 	atomic_uint_fast64_t write_us_bucket[COL_LATENCY_BUCKETS + 1];
+	atomic_uint_fast64_t staged_batches; /* gauges, set by the writer: acknowledged, not written yet */
+	atomic_uint_fast64_t staged_spans;
 } col_metrics;
 
 void col_metrics_observe_write(col_metrics *m, uint64_t us, uint32_t spans);

@@ -98,7 +98,12 @@ handle(col_native *n, cm_wire_codec *codec, nng_msg *msg)
 		cm_log(CM_LOG_WARN, "COL-NATIVE-BAD", "rejected batch: %s", why);
 		set_reply(msg, CM_MSG_REJECTED, 0, 0, why);
 	} else {
-		rv = col_pipeline_write(n->pipeline, COL_RX_NATIVE, &b, &res);
+		const char *tok;
+		size_t tlen;
+		/* Staged as it came, unless it carries a token: that is not kept on disk. */
+		bool raw = !cm_wire_token(nng_msg_body(msg), nng_msg_len(msg), &tok, &tlen);
+		rv = col_pipeline_write(n->pipeline, COL_RX_NATIVE, &b, raw ? nng_msg_body(msg) : NULL,
+		    raw ? nng_msg_len(msg) : 0, &res);
 		if (rv == CM_OK && res.accepted == 0 && res.rejected > 0)
 			set_reply(msg, CM_MSG_REJECTED, 0, 0, res.first_reason);
 		else if (rv == CM_OK)

@@ -114,7 +114,7 @@ col_otlp_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 		cm_batch_fini(&b);
 		return;
 	}
-	rv = col_pipeline_write(p, COL_RX_OTLP_HTTP, &b, &res);
+	rv = col_pipeline_write(p, COL_RX_OTLP_HTTP, &b, NULL, 0, &res);
 	if (rv != CM_OK) {
 		ADD(m->rx[COL_RX_OTLP_HTTP].requests_throttled, 1);
 		otlp_error(rep, json, 503, RPC_UNAVAILABLE, "storage cannot take writes now; retry later");
@@ -166,7 +166,7 @@ col_zipkin_handle(void *arg, const col_http_request *req, col_http_reply *rep)
 	} else if (too_many_spans(p, &b)) {
 		ADD(m->rx[COL_RX_ZIPKIN].requests_rejected, 1);
 		col_http_error(rep, 413, "more spans in one request than the limit (--max-batch-spans)");
-	} else if (col_pipeline_write(p, COL_RX_ZIPKIN, &b, &res) != CM_OK) {
+	} else if (col_pipeline_write(p, COL_RX_ZIPKIN, &b, NULL, 0, &res) != CM_OK) {
 		ADD(m->rx[COL_RX_ZIPKIN].requests_throttled, 1);
 		col_http_error(rep, 503, "storage cannot take writes now; retry later");
 		rep->retry_after_s = RETRY_AFTER_S;

@@ -1,20 +1,31 @@
 /*
- * writer.h - the collector's batching writer.
+ * writer.h - the collector's writer: stage, acknowledge, then write a
+ * window's spans together.
  *
- * Receiver threads hand validated batches to one writer thread and wait.
- * The writer takes every batch that is queued (up to max_spans; after
- * waiting up to linger_us for more when it has less), writes them all as
- * one RocksDB write batch (st_store_write_many: one WAL write), and wakes
- * each waiter with the result. Under load this turns many small writes into
- * few large ones without adding latency when idle (linger 0).
+ * A trace's spans arrive from each of its services' exporters in requests
+ * of their own. Written as they came, each write stored its own block of
+ * the trace and its own index entries for it. So receiver threads hand
+ * cleaned batches to a stager thread, which stages every batch queued in
+ * one durable write (st_stage: the bytes of the native BATCH message) and
+ * wakes each caller with the result: the acknowledgement. An assembler
+ * thread writes what was staged once the oldest staged batch is `window`
+ * old, or max_spans are staged: it reads the records back, cleans them
+ * again (clean.h) and writes them as one st_store_write_staged() (a
+ * trace's spans in all of them one block, indexed once), which deletes
+ * the records. Staged spans reach queries that much later. On start, what
+ * a crash left staged is written first. When the assembler falls behind
+ * (2 x max_spans staged), the stager waits for it, then answers
+ * CM_EAGAIN.
  *
- * Threads: col_writer_write() from any thread; one internal writer thread.
+ * Threads: col_writer_write() from any thread; two internal threads.
  */
 #ifndef WEFT_COLLECTOR_WRITER_H
 #define WEFT_COLLECTOR_WRITER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "clean.h"
 #include "metrics.h"
 #include "span.h"
 #include "store.h"
@@ -23,19 +34,22 @@ typedef struct col_writer col_writer;
 
 typedef struct col_writer_config {
 	uint32_t max_spans; /* spans in one write; 0: 65536 */
-	uint32_t linger_us; /* wait for more batches when under max_spans; 0: none */
+	uint64_t window_ns; /* how long a staged batch waits for the rest of its traces */
+	col_limits limits;  /* what the receivers cleaned with */
 } col_writer_config;
 
 int col_writer_start(st_store *store, col_metrics *m, const col_writer_config *cfg, col_writer **out);
 
 /*
- * Writes b durably (it must stay valid until the call returns). Returns
- * CM_OK once it is in the write-ahead log, CM_ECLOSED when the writer is
- * stopping, or the storage error.
+ * Stages b durably: raw[0..raw_len) if raw is not NULL (the native BATCH
+ * message b was decoded from, without a token), else b encoded as one. b
+ * and raw must stay valid until the call returns. Returns CM_OK once
+ * staged, CM_ECLOSED when the writer is stopping, CM_EAGAIN when it is
+ * behind, or the storage error.
  */
-int col_writer_write(col_writer *w, const cm_batch *b);
+int col_writer_write(col_writer *w, const cm_batch *b, const void *raw, size_t raw_len);
 
-/* Writes what is queued, stops the thread, frees. NULL is a no-op. */
+/* Stages what is queued, writes everything staged, stops the threads, frees. NULL is a no-op. */
 void col_writer_stop(col_writer *w);
 
 #endif

@@ -37,6 +37,8 @@ wait_for "$BIN/weft" services
 echo "== running the demo shop: api-gateway -> order -> inventory, payment (four processes)"
 ok_id=$("$BIN/weft-demo-shop" --collector "tcp://127.0.0.1:$native_port" 2>/dev/null | awk '/^trace /{print $2; exit}')
 fail_id=$("$BIN/weft-demo-shop" --collector "tcp://127.0.0.1:$native_port" --fail-payment 2>/dev/null | awk '/^trace /{print $2; exit}')
+# the collector writes what it acknowledged after its --write-window (1 s)
+wait_for written "$admin_port"
 
 echo
 echo "\$ weft services"

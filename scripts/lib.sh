@@ -22,6 +22,10 @@ http_get() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 && cat <&3) 2>/dev/null
 }
 
+# written PORT: true once the collector with admin port PORT has written
+# every span it acknowledged (it stages them first, for its --write-window).
+written() { http_get "$1" /metrics | grep -q '^weft_staged_batches 0'; }
+
 # cpu_ticks PID: user + system CPU time of PID, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

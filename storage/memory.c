@@ -25,7 +25,8 @@ st_store_memory(st_store *s, st_memory *m)
 	pthread_rwlock_rdlock(&s->lock);
 	if (s->db != NULL) {
 		for (int i = 0; i < CF_FIXED; i++)
-			cf_memory(s, s->cf[i], m);
+			if (s->cf[i] != NULL) /* a secondary has no staging family */
+				cf_memory(s, s->cf[i], m);
 		for (size_t i = 0; i < s->nparts; i++) {
 			cf_memory(s, s->parts[i].spans, m);
 			cf_memory(s, s->parts[i].index, m);

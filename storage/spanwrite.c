@@ -362,9 +362,8 @@ put_meta_of(writer *w)
 /* How far ahead of st_deps_observe its slots are prefetched: enough misses in flight to cover memory latency. */
 #define DEPS_PREFETCH_AHEAD 16
 
-/* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
-static void
-mark_failed(st_store *s)
+void
+st_mark_failed(st_store *s)
 {
 	pthread_rwlock_wrlock(&s->lock);
 	if (!s->failed)
@@ -374,13 +373,12 @@ mark_failed(st_store *s)
 }
 
 /*
- * Takes s->lock shared, and the partition to write into unless part is
- * NULL. A store whose last write failed is reopened first, at most once
- * per REOPEN_INTERVAL_NS: until then, and while reopening fails (the disk
- * is still full), writes fail fast with CM_EIO.
+ * A store whose last write failed is reopened at most once per
+ * REOPEN_INTERVAL_NS: until then, and while reopening fails (the disk is
+ * still full), writes fail fast with CM_EIO.
  */
-static int
-lock_for_write(st_store *s, st_part **part)
+int
+st_lock_write(st_store *s, st_part **part)
 {
 	char errbuf[512];
 	int rv = CM_OK;
@@ -502,8 +500,9 @@ spare_batch(st_store *s, rocksdb_writebatch_t *wb)
 		rocksdb_writebatch_destroy(wb);
 }
 
-int
-st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
+/* st_store_write_staged(), and st_store_write_many() with from == below. */
+static int
+write_batches(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below)
 {
 	writer w = { .s = s };
 	st_deps_keys ahead[DEPS_PREFETCH_AHEAD];
@@ -516,9 +515,9 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 
 	if (s->secondary)
 		return CM_EINVAL;
-	if ((rv = lock_for_write(s, &w.part)) != CM_OK) {
+	if ((rv = st_lock_write(s, &w.part)) != CM_OK) {
 		if (rv == CM_EIO)
-			mark_failed(s);
+			st_mark_failed(s);
 		return rv;
 	}
 	rv = CM_ENOMEM;
@@ -570,6 +569,8 @@ st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 		st_deps_flush(s->deps, w.wb, s->cf[CF_META]);
 		s->deps_written_ns = cm_mono_ns();
 	}
+	if (from < below)
+		st_unstage(s, w.wb, from, below);
 	rocksdb_write(s->db, s->wopts, w.wb, &err);
 	pthread_mutex_unlock(&s->deps_mu);
 	rv = err ? st_rocks_error("write batch", err) : CM_OK;
@@ -588,8 +589,20 @@ out:
 	spare_batch(s, w.wb);
 	pthread_rwlock_unlock(&s->lock);
 	if (rv == CM_EIO)
-		mark_failed(s);
+		st_mark_failed(s);
 	return rv;
+}
+
+int
+st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
+{
+	return write_batches(s, batches, n, 0, 0);
+}
+
+int
+st_store_write_staged(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below)
+{
+	return write_batches(s, batches, n, from, below);
 }
 
 int
@@ -607,9 +620,9 @@ st_store_write_deps(st_store *s)
 
 	if (s->secondary)
 		return CM_OK;
-	if ((rv = lock_for_write(s, NULL)) != CM_OK) { /* the meta family only: no partition */
+	if ((rv = st_lock_write(s, NULL)) != CM_OK) { /* the meta family only: no partition */
 		if (rv == CM_EIO)
-			mark_failed(s);
+			st_mark_failed(s);
 		return rv;
 	}
 	wb = rocksdb_writebatch_create();
@@ -623,6 +636,6 @@ st_store_write_deps(st_store *s)
 	rv = err ? st_rocks_error("write dependency totals", err) : CM_OK;
 	pthread_rwlock_unlock(&s->lock);
 	if (rv == CM_EIO)
-		mark_failed(s);
+		st_mark_failed(s);
 	return rv;
 }

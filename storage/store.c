@@ -28,7 +28,7 @@
 #include "log.h"
 #include "partition.h"
 
-static const char *const fixed_names[CF_FIXED] = { "default", "meta" };
+static const char *const fixed_names[CF_FIXED] = { "default", "meta", "staging" };
 
 enum { ST_BLOCK_BYTES = 128u << 10 }; /* RocksDB's blocks in every family */
 
@@ -153,6 +153,11 @@ configure(st_store *s, const st_options *o)
 			 * from: make soak saw the collector's RSS grow 26%.
 			 */
 			rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
+		}
+		if (i == OPT_STAGING) {
+			/* Records live for a write window (staging.c): never compressed, rarely flushed. */
+			rocksdb_options_set_write_buffer_size(cf, 32u << 20);
+			rocksdb_options_set_compression(cf, rocksdb_no_compression);
 		}
 		if (i == OPT_INDEX) {
 			/* small entries, one per batch: a small memtable keeps RSS down */
@@ -280,12 +285,21 @@ check_layout(st_store *s, char *errbuf, size_t errlen)
 	return rv;
 }
 
+static bool
+is_fixed(const char *name)
+{
+	for (int i = 0; i < CF_FIXED; i++)
+		if (strcmp(name, fixed_names[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Opens s->db with every family on disk: the fixed ones and each partition's pair. */
 static int
 open_db(st_store *s, char *errbuf, size_t errlen)
 {
 	char *err = NULL;
-	size_t n = 0, total = CF_FIXED;
+	size_t n = 0, fixed = s->secondary ? CF_STAGING : CF_FIXED, total = fixed;
 	char **listed = rocksdb_list_column_families(s->opts, s->data_dir, &n, &err);
 	const char **names;
 	const rocksdb_options_t **opts;
@@ -307,14 +321,14 @@ open_db(st_store *s, char *errbuf, size_t errlen)
 		rv = CM_ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < CF_FIXED; i++) {
+	for (size_t i = 0; i < fixed; i++) {
 		names[i] = fixed_names[i];
-		opts[i] = s->cf_opts[i == CF_META ? OPT_META : OPT_DEFAULT];
+		opts[i] = s->cf_opts[i == CF_META ? OPT_META : i == CF_STAGING ? OPT_STAGING : OPT_DEFAULT];
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t a, b;
 		int kind;
-		if (strcmp(listed[i], fixed_names[CF_DEFAULT]) == 0 || strcmp(listed[i], fixed_names[CF_META]) == 0) {
+		if (is_fixed(listed[i])) {
 			have_meta |= strcmp(listed[i], fixed_names[CF_META]) == 0;
 			continue;
 		}
@@ -345,9 +359,9 @@ open_db(st_store *s, char *errbuf, size_t errlen)
 		rv = CM_EIO;
 		goto out;
 	}
-	s->cf[CF_DEFAULT] = h[CF_DEFAULT];
-	s->cf[CF_META] = h[CF_META];
-	rv = adopt_partitions(s, names + CF_FIXED, h + CF_FIXED, total - CF_FIXED);
+	for (size_t i = 0; i < fixed; i++)
+		s->cf[i] = h[i];
+	rv = adopt_partitions(s, names + fixed, h + fixed, total - fixed);
 	if (rv == CM_OK && s->secondary) {
 		rv = read_partlist(s, &s->partlist);
 		s->retention_ns = st_part_retention_of(&s->partlist);
@@ -359,8 +373,8 @@ open_db(st_store *s, char *errbuf, size_t errlen)
 		goto out;
 	}
 	if ((rv = check_layout(s, errbuf, errlen)) == CM_OK && !s->secondary &&
-	    (rv = st_sym_load(&s->sym, s->db, s->ropts, s->cf[CF_META])) != CM_OK)
-		snprintf(errbuf, errlen, "open %s: symbols: %s", s->data_dir, cm_strerror(rv));
+	    ((rv = st_sym_load(&s->sym, s->db, s->ropts, s->cf[CF_META])) != CM_OK || (rv = st_staging_load(s)) != CM_OK))
+		snprintf(errbuf, errlen, "open %s: symbols and staged records: %s", s->data_dir, cm_strerror(rv));
 out:
 	rocksdb_list_column_families_destroy(listed, n);
 	cm_free(names);
@@ -506,6 +520,7 @@ st_store_compact(st_store *s)
 	rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
 	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce: rewrite the last level too */);
 	rocksdb_compact_range_cf_opt(s->db, s->cf[CF_META], co, NULL, 0, NULL, 0);
+	rocksdb_compact_range_cf_opt(s->db, s->cf[CF_STAGING], co, NULL, 0, NULL, 0);
 	for (size_t i = 0; i < s->nparts; i++) {
 		rocksdb_compact_range_cf_opt(s->db, s->parts[i].spans, co, NULL, 0, NULL, 0);
 		rocksdb_compact_range_cf_opt(s->db, s->parts[i].index, co, NULL, 0, NULL, 0);

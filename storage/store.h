@@ -71,6 +71,39 @@ int st_store_write(st_store *s, const cm_batch *b);
 int st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n);
 
 /*
+ * Staging (primary only). A trace's spans reach a collector from each of
+ * its services' exporters, in several requests; stored as they arrive,
+ * each write made a block and index entries of its own for the trace. A
+ * collector may instead acknowledge a request once its bytes are staged
+ * (st_stage: durable as st_store_write), gather what it staged for a
+ * while, and write it as one large write (st_store_write_staged), which
+ * deletes the records it came from in the same atomic write. After a
+ * crash, the records still staged are exactly those acknowledged and not
+ * written: st_staged_range() and st_staged_each() read them back.
+ * Records are opaque bytes to the store, numbered from 1 in the order
+ * staged (one stager at a time); the records staged are always a run of
+ * numbers, [first, next).
+ */
+typedef struct st_record {
+	const void *data;
+	size_t len;
+} st_record;
+
+/* Stages v[0..n) in one atomic write, numbered *first, *first + 1, ... */
+int st_stage(st_store *s, const st_record *v, size_t n, uint64_t *first);
+/* OUT: *first and *next, the staged records being [*first, *next). */
+int st_staged_range(st_store *s, uint64_t *first, uint64_t *next);
+/*
+ * Calls fn(arg, seq, data, len) for each staged record numbered in
+ * [from, below), in order, until fn returns non-zero (returned); data is
+ * valid during the call only.
+ */
+int st_staged_each(st_store *s, uint64_t from, uint64_t below,
+    int (*fn)(void *arg, uint64_t seq, const void *data, size_t len), void *arg);
+/* st_store_write_many(), deleting the staged records [from, below) in the same atomic write. */
+int st_store_write_staged(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below);
+
+/*
  * Dependency totals are counted as spans are written and written
  * themselves at most once per ST_DEPS_WRITE_MS, with the spans of a
  * write: each total is one key rewritten again and again, and writing

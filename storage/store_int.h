@@ -25,10 +25,14 @@ st_span_repeats(const cm_span *x, const cm_span *y)
 	    memcmp(x->trace_id.b, y->trace_id.b, 16) == 0 && memcmp(x->parent_span_id.b, y->parent_span_id.b, 8) == 0;
 }
 
-/* The column families every store has; partitions come and go (partition.h). */
-enum { CF_DEFAULT, CF_META, CF_FIXED };
+/*
+ * The column families every store has; partitions come and go (partition.h).
+ * A secondary leaves the staging family (staging.c) closed: it reads spans
+ * once they are written.
+ */
+enum { CF_DEFAULT, CF_META, CF_STAGING, CF_FIXED };
 /* Option templates: one per fixed family, one per partition family kind. */
-enum { OPT_DEFAULT, OPT_META, OPT_SPANS, OPT_INDEX, OPT_COUNT };
+enum { OPT_DEFAULT, OPT_META, OPT_STAGING, OPT_SPANS, OPT_INDEX, OPT_COUNT };
 
 /*
  * Hashes of meta entries (services, operations, resources, scopes) known to
@@ -101,6 +105,7 @@ struct st_store {
 	char *secondary_dir; /* removed at close */
 	bool secondary;
 	bool failed;            /* primary: a write failed; reopen before the next (under lock) */
+	_Atomic uint64_t stage_next; /* primary: the number st_stage() gives the next record */
 	uint64_t reopen_at_ns;  /* not before then */
 };
 
@@ -108,6 +113,19 @@ struct st_store {
 bool st_seen_has(st_seen *s, uint64_t h);
 /* Adds the n hashes (after they were written). */
 void st_seen_add(st_seen *s, const uint64_t *h, size_t n);
+
+/*
+ * Takes s->lock shared for a write, and the partition to write into unless
+ * part is NULL; reopens a store whose last write failed first (spanwrite.c).
+ */
+int st_lock_write(st_store *s, st_part **part);
+/* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
+void st_mark_failed(st_store *s);
+/* Primary, lock held: sets s->stage_next after the last staged record (staging.c). */
+int st_staging_load(st_store *s);
+
+/* Adds to wb the deletion of the staged records [from, below) (staging.c). */
+void st_unstage(st_store *s, rocksdb_writebatch_t *wb, uint64_t from, uint64_t below);
 
 /* Turns a RocksDB error string into CM_EIO and a log line; frees it. */
 int st_rocks_error(const char *what, char *err);

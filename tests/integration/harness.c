@@ -185,6 +185,28 @@ hx_wait_http(const char *base_url, const char *path, int timeout_ms)
 }
 
 bool
+hx_wait_written(const char *admin_url, int timeout_ms)
+{
+	uint64_t deadline = cm_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	char err[256];
+
+	while (cm_mono_ns() < deadline) {
+		qry_http_response r;
+		if (qry_http_request(admin_url, "GET", "/metrics", NULL, NULL, 0, 1000, &r, err, sizeof err) == CM_OK) {
+			bool done;
+			cm_buf_append(&r.body, "", 1);
+			done = r.status == 200 && !r.body.failed && strstr(r.body.data, "\nweft_staged_batches 0\n") != NULL;
+			cm_buf_fini(&r.body);
+			if (done)
+				return true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+bool
 hx_start_query(hx_daemon *d, const char *dir, const char *data_dir, const char *http)
 {
 	char log[700], url[128];

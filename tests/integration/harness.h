@@ -41,6 +41,12 @@ void hx_kill(hx_daemon *d);
 /* Polls base_url+path until HTTP 200 or timeout. */
 bool hx_wait_http(const char *base_url, const char *path, int timeout_ms);
 /*
+ * Polls the collector's admin_url/metrics until it has written every span
+ * it acknowledged (weft_staged_batches 0): a collector writes what it
+ * staged after its --write-window.
+ */
+bool hx_wait_written(const char *admin_url, int timeout_ms);
+/*
  * Starts weft-query on data_dir, serving HTTP on http (HOST:PORT), its log
  * in dir/query.log, and waits until it answers (10 s).
  */

@@ -161,6 +161,8 @@ get_status(const char *base, const char *path, json_t **doc)
 static void
 assert_acked_traces_stored_once(void)
 {
+	/* staged while the disk was full, written once the store took writes again */
+	assert_true(hx_wait_written(E.admin_url, 30000));
 	for (size_t i = 0; i < E.nacked; i++) {
 		char hex[33], path[96];
 		json_t *doc = NULL, *spans;

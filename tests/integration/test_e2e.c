@@ -30,12 +30,13 @@ typedef struct env {
 
 static env E;
 
+/* Starts the collector with the default --write-window, or window. */
 static bool
-start_collector(void)
+start_collector(const char *window)
 {
 	char log[700];
 	const char *argv[] = { hx_bin("weft-collector"), "--data-dir", E.data, "--native", E.native,
-		"--admin", E.admin, NULL };
+		"--admin", E.admin, window ? "--write-window" : NULL, window, NULL };
 	snprintf(log, sizeof log, "%s/collector.log", E.dir);
 	return hx_start(&E.collector, log, argv) && hx_wait_http(E.admin_url, "/readyz", 10000);
 }
@@ -51,7 +52,7 @@ setup(void **state)
 	snprintf(E.http, sizeof E.http, "127.0.0.1:%d", hx_free_port());
 	snprintf(E.admin_url, sizeof E.admin_url, "http://%s", E.admin);
 	snprintf(E.query_url, sizeof E.query_url, "http://%s", E.http);
-	return start_collector() && hx_start_query(&E.query, E.dir, E.data, E.http) ? 0 : -1;
+	return start_collector(NULL) && hx_start_query(&E.query, E.dir, E.data, E.http) ? 0 : -1;
 }
 
 static int
@@ -80,6 +81,13 @@ run_demo(bool fail_payment)
 	id[32] = '\0';
 	cm_buf_fini(&out);
 	return id;
+}
+
+/* Waits until the collector wrote what it acknowledged (it stages first: writer.h). */
+static void
+wait_written(void)
+{
+	assert_true(hx_wait_written(E.admin_url, 10000));
 }
 
 /* GETs a query API path; returns the parsed body, asserting the status. */
@@ -162,7 +170,8 @@ demo_trace_spans_four_services_with_correct_parentage(void **state)
 	json_t *doc, *trace, *procs, *gw, *gwc, *order, *inv, *pay;
 	(void)state;
 
-	/* The demo flushed before exiting: the very first read must see everything. */
+	/* The demo flushed before exiting: once written, the very first read must see everything. */
+	wait_written();
 	snprintf(path, sizeof path, "/api/traces/%s", id);
 	doc = get(path, 200);
 	assert_true(json_is_null(json_object_get(doc, "errors")));
@@ -209,6 +218,7 @@ failed_payment_marks_the_error_spans(void **state)
 	json_t *doc, *trace, *pay, *log;
 	(void)state;
 
+	wait_written();
 	snprintf(path, sizeof path, "/api/traces/%s", id);
 	doc = get(path, 200);
 	trace = json_array_get(json_object_get(doc, "data"), 0);
@@ -258,6 +268,7 @@ cli_prints_the_tree_and_fails_clearly(void **state)
 	json_error_t jerr;
 	(void)state;
 
+	wait_written();
 	snprintf(url_env, sizeof url_env, "WEFT_QUERY_URL=%s", E.query_url);
 	cm_buf_init(&out);
 	assert_int_equal(hx_run(trace_argv, envv, &out), 0);
@@ -335,16 +346,40 @@ acknowledged_spans_survive_a_collector_restart(void **state)
 	json_t *doc;
 	(void)state;
 
-	assert_int_equal(hx_stop(&E.collector), 0); /* SIGTERM: clean exit */
-	assert_true(start_collector());
+	assert_int_equal(hx_stop(&E.collector), 0); /* SIGTERM: writes what it staged, then exits */
+	assert_true(start_collector(NULL));
 	snprintf(path, sizeof path, "/api/traces/%s", id);
 	doc = get(path, 200);
 	assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(doc, "data"), 0), "spans")), 9);
 	json_decref(doc);
 	/* the query daemon follows the restarted collector too */
 	id = run_demo(false);
+	wait_written();
 	snprintf(path, sizeof path, "/api/traces/%s", id);
 	doc = get(path, 200);
+	json_decref(doc);
+}
+
+static void
+staged_spans_are_written_after_a_crash(void **state)
+{
+	const char *id;
+	char path[128];
+	json_t *doc;
+	(void)state;
+
+	/* Acknowledged, staged, and (with an hour's window) not written yet when the collector dies. */
+	assert_int_equal(hx_stop(&E.collector), 0);
+	assert_true(start_collector("1h"));
+	id = run_demo(false);
+	hx_kill(&E.collector);
+	snprintf(path, sizeof path, "/api/traces/%s", id);
+	doc = get(path, 404);
+	json_decref(doc);
+	assert_true(start_collector(NULL));
+	wait_written();
+	doc = get(path, 200);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(doc, "data"), 0), "spans")), 9);
 	json_decref(doc);
 }
 
@@ -381,6 +416,7 @@ search_finds_the_failed_checkout_by_service_and_tag(void **state)
 
 	snprintf(ok, sizeof ok, "%s", (ok_id = run_demo(false)));
 	snprintf(failed, sizeof failed, "%s", (failed_id = run_demo(true)));
+	wait_written();
 	doc = get("/api/traces?service=payment&limit=1000", 200);
 	json_array_foreach(json_object_get(doc, "data"), i, t)
 		saw_failed |= strcmp(json_string_value(json_object_get(t, "traceID")), failed) == 0;
@@ -470,6 +506,7 @@ main(void)
 		cmocka_unit_test(cli_prints_the_tree_and_fails_clearly),
 		cmocka_unit_test(malformed_native_batches_are_rejected_and_the_collector_stays_up),
 		cmocka_unit_test(acknowledged_spans_survive_a_collector_restart),
+		cmocka_unit_test(staged_spans_are_written_after_a_crash),
 		cmocka_unit_test(bad_flags_exit_non_zero_with_one_line),
 		cmocka_unit_test(search_finds_the_failed_checkout_by_service_and_tag),
 	};

@@ -620,6 +620,8 @@ get_json_path(const char *path)
 	char err[256];
 	json_error_t jerr;
 	json_t *doc;
+	/* what the collector acknowledged, it writes within its --write-window */
+	assert_true(hx_wait_written(D.admin_url, 10000));
 	assert_int_equal(qry_http_request(D.query_url, "GET", path, NULL, NULL, 0, 5000, &r, err, sizeof err), CM_OK);
 	assert_int_equal(r.status, 200);
 	doc = json_loadb(r.body.data, r.body.len, 0, &jerr);

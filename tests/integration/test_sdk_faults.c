@@ -104,6 +104,7 @@ spans_via_query(const weft_span_context *root, size_t *distinct)
 	char (*ids)[17];
 	size_t n;
 
+	assert_true(hx_wait_written(E.admin_url, 30000));
 	cm_hex_encode(root->trace_id.b, 16, hex);
 	snprintf(path, sizeof path, "/api/traces/%s?raw=true", hex);
 	/* 60,000 spans as Jaeger JSON: generous, for sanitizer builds on a loaded machine (10 s timed out there) */

@@ -108,6 +108,7 @@ spans_go_in_and_come_out_over_https(void **state)
 	    CM_OK);
 	assert_int_equal(r.status, 200);
 	cm_buf_fini(&r.body);
+	assert_true(hx_wait_written(E.admin_url, 10000)); /* over HTTPS too */
 	assert_int_equal(qry_http_request(E.query_url, "GET", "/api/traces/5b8efff798038103d269b633813fc60d", NULL, NULL, 0,
 	                     5000, &r, err, sizeof err),
 	    CM_OK);
@@ -179,6 +180,7 @@ libweft_sends_over_tls_and_verifies_the_collector(void **state)
 	weft_tracer_stats(t, &st);
 	assert_int_equal(st.spans_exported, 1);
 	weft_tracer_destroy(t);
+	assert_true(hx_wait_written(E.admin_url, 10000));
 	assert_int_equal(qry_http_request(E.query_url, "GET", "/api/services", NULL, NULL, 0, 5000, &r, err, sizeof err),
 	    CM_OK);
 	assert_non_null(strstr(r.body.data, "tls-native"));

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
 #include "err.h"
@@ -23,6 +25,7 @@
 #include "tsc.h"
 #include "store.h"
 #include "weft.h"
+#include "wire.h"
 
 #define DOWN "tcp://127.0.0.1:1" /* nothing listens on port 1 */
 
@@ -328,7 +331,7 @@ server_start(server *s)
 	char err[256];
 	assert_int_equal(st_store_open(&o, &s->store, err, sizeof err), CM_OK);
 	memset(&s->metrics, 0, sizeof s->metrics);
-	assert_int_equal(col_writer_start(s->store, &s->metrics, &(col_writer_config){ 0, 0 }, &s->writer), CM_OK);
+	assert_int_equal(col_writer_start(s->store, &s->metrics, &(col_writer_config){ 0 }, &s->writer), CM_OK);
 	s->pipeline = (col_pipeline){ s->writer, &s->metrics, { 0 } };
 	assert_int_equal(col_native_start(&nc, &s->pipeline, &s->native, err, sizeof err), CM_OK);
 }
@@ -349,6 +352,15 @@ server_stop(server *s)
 	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Waits until the writer wrote every span it acknowledged to the store (writer.h: it stages them first). */
+static void
+wait_written(server *s)
+{
+	for (int i = 0; i < 10000 && atomic_load(&s->metrics.staged_batches) != 0; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&s->metrics.staged_batches), 0);
+}
+
 static void
 server_init(server *s)
 {
@@ -356,6 +368,61 @@ server_init(server *s)
 	strcpy(s->dir, "/tmp/weft-sdk-XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
 	snprintf(s->url, sizeof s->url, "ipc://%s/native.ipc", s->dir);
+}
+
+/*
+ * A native request is staged as it was sent, invalid spans and all; the
+ * writer cleans it again when it writes it: the store gets what the
+ * reply counted, repaired.
+ */
+static void
+native_requests_are_cleaned_again_when_written(void **state)
+{
+	cm_resource res = { .service = { NULL, 0 } }; /* becomes unknown_service */
+	cm_scope scope = { .name = CM_STR("lib") };
+	cm_span spans[2] = { { .name = CM_STR("kept"), .start_ns = 1, .end_ns = 2 },
+		{ .name = CM_STR("refused"), .start_ns = 1, .end_ns = 2 } }; /* no span id */
+	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = 2 };
+	cm_wire_codec codec;
+	cm_wire_reply reply;
+	cm_trace_id id;
+	cm_buf msg;
+	cm_batch got;
+	nng_socket sock;
+	server srv;
+	char *buf = NULL;
+	size_t len = 0;
+	(void)state;
+
+	memset(spans[0].trace_id.b, 0x42, 16);
+	memset(spans[1].trace_id.b, 0x42, 16);
+	spans[0].span_id.b[7] = 1;
+	server_init(&srv);
+	server_start(&srv);
+	assert_int_equal(cm_wire_codec_init(&codec), CM_OK);
+	cm_buf_init(&msg);
+	assert_int_equal(cm_wire_encode_batch(&codec, &b, 3, NULL, &msg), CM_OK);
+	assert_int_equal(nng_req0_open(&sock), 0);
+	assert_int_equal(nng_dial(sock, srv.url, NULL, 0), 0);
+	assert_int_equal(nng_send(sock, msg.data, msg.len, 0), 0);
+	assert_int_equal(nng_recv(sock, &buf, &len, NNG_FLAG_ALLOC), 0);
+	assert_int_equal(cm_wire_decode_reply(buf, len, &reply), CM_OK);
+	nng_free(buf, len);
+	nng_close(sock);
+	assert_int_equal(reply.type, CM_MSG_OK);
+	assert_int_equal(reply.accepted, 1);
+
+	wait_written(&srv);
+	memset(id.b, 0x42, 16);
+	cm_batch_init(&got);
+	assert_int_equal(st_trace_get(srv.store, &id, &got), CM_OK);
+	assert_int_equal(got.nspans, 1);
+	assert_true(cm_str_eq(got.spans[0].name, "kept"));
+	assert_true(cm_str_eq(got.resources[got.spans[0].resource].service, "unknown_service"));
+	cm_batch_fini(&got);
+	cm_buf_fini(&msg);
+	cm_wire_codec_fini(&codec);
+	server_stop(&srv);
 }
 
 static void
@@ -389,6 +456,7 @@ spans_arrive_even_if_the_collector_starts_late(void **state)
 	assert_int_equal(st.spans_exported, 100);
 	assert_int_equal(st.spans_dropped, 0);
 
+	wait_written(&srv);
 	memcpy(id.b, ctx.trace_id.b, 16);
 	cm_batch_init(&b);
 	assert_int_equal(st_trace_get(srv.store, &id, &b), CM_OK);
@@ -415,6 +483,7 @@ stored(server *srv, weft_span_context ctx)
 	cm_batch b;
 	cm_trace_id id;
 	uint32_t n;
+	wait_written(srv);
 	memcpy(id.b, ctx.trace_id.b, 16);
 	cm_batch_init(&b);
 	if (st_trace_get(srv->store, &id, &b) != CM_OK)
@@ -643,6 +712,7 @@ span_times_are_realtime_when_read_as_ticks(void **state)
 	after = cm_now_ns();
 	assert_int_equal(weft_tracer_flush(t, 15000), WEFT_OK);
 
+	wait_written(&srv);
 	memcpy(id.b, ctx.trace_id.b, 16);
 	cm_batch_init(&b);
 	assert_int_equal(st_trace_get(srv.store, &id, &b), CM_OK);
@@ -705,6 +775,7 @@ main(void)
 		cmocka_unit_test(attributes_replace_and_null_spans_are_ignored),
 		cmocka_unit_test(full_queue_drops_and_counts_and_shutdown_is_bounded),
 		cmocka_unit_test(spans_arrive_even_if_the_collector_starts_late),
+		cmocka_unit_test(native_requests_are_cleaned_again_when_written),
 		cmocka_unit_test(span_limits_cut_and_count),
 		cmocka_unit_test(lengths_given_or_measured),
 		cmocka_unit_test(byte_budget_bounds_what_waits),

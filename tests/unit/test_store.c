@@ -408,6 +408,87 @@ secondary_sees_writes_after_catching_up(void **state)
 	st_store_close(sec);
 }
 
+typedef struct seen_records {
+	uint64_t seq[8];
+	char data[8][8];
+	size_t n;
+} seen_records;
+
+static int
+collect_record(void *arg, uint64_t seq, const void *data, size_t len)
+{
+	seen_records *r = arg;
+	assert_true(r->n < 8 && len < 8);
+	r->seq[r->n] = seq;
+	memcpy(r->data[r->n], data, len);
+	r->data[r->n++][len] = '\0';
+	return CM_OK;
+}
+
+/*
+ * Records are numbered from 1 in the order staged, read back by number,
+ * deleted by the write of their spans, and still staged after a reopen,
+ * numbering going on; a secondary neither stages nor sees them.
+ */
+static void
+staged_records_are_read_back_until_their_spans_are_written(void **state)
+{
+	fixture *f = *state;
+	const st_record recs[] = { { "a", 1 }, { "bb", 2 }, { "ccc", 3 } };
+	st_options o = { .data_dir = f->dir };
+	seen_records seen = { 0 };
+	uint64_t first, next;
+	const cm_batch *b;
+	st_store *sec;
+	sample s;
+	char err[256];
+
+	assert_int_equal(st_staged_range(f->store, &first, &next), CM_OK);
+	assert_int_equal(first, 1);
+	assert_int_equal(next, 1);
+	assert_int_equal(st_stage(f->store, recs, 3, &first), CM_OK);
+	assert_int_equal(first, 1);
+	assert_int_equal(st_staged_range(f->store, &first, &next), CM_OK);
+	assert_int_equal(first, 1);
+	assert_int_equal(next, 4);
+	assert_int_equal(st_staged_each(f->store, 1, 4, collect_record, &seen), CM_OK);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.seq[2], 3);
+	assert_string_equal(seen.data[1], "bb");
+	seen.n = 0;
+	assert_int_equal(st_staged_each(f->store, 2, 3, collect_record, &seen), CM_OK);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.data[0], "bb");
+
+	make_sample(&s, 0x71, 3);
+	b = &s.b;
+	assert_int_equal(st_store_write_staged(f->store, &b, 1, 1, 3), CM_OK);
+	assert_int_equal(spans_read(f->store, 0x71), 3);
+	assert_int_equal(st_staged_range(f->store, &first, &next), CM_OK);
+	assert_int_equal(first, 3);
+	assert_int_equal(next, 4);
+
+	st_store_close(f->store);
+	assert_int_equal(st_store_open(&o, &f->store, err, sizeof err), CM_OK);
+	assert_int_equal(st_staged_range(f->store, &first, &next), CM_OK);
+	assert_int_equal(first, 3);
+	assert_int_equal(next, 4);
+	assert_int_equal(st_stage(f->store, recs, 1, &first), CM_OK);
+	assert_int_equal(first, 4);
+	seen.n = 0;
+	assert_int_equal(st_staged_each(f->store, 1, 100, collect_record, &seen), CM_OK);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.data[0], "ccc");
+	assert_string_equal(seen.data[1], "a");
+
+	o.secondary = true;
+	assert_int_equal(st_store_open(&o, &sec, err, sizeof err), CM_OK);
+	assert_int_equal(st_stage(sec, recs, 1, &first), CM_EINVAL);
+	assert_int_equal(st_staged_range(sec, &first, &next), CM_EINVAL);
+	assert_int_equal(spans_read(sec, 0x71), 3);
+	st_store_close(sec);
+}
+
 static void
 secondary_without_primary_is_enoent(void **state)
 {
@@ -956,6 +1037,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(traces_are_listed_once_and_files_by_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(services_and_operations_are_listed, setup, teardown),
 		cmocka_unit_test_setup_teardown(secondary_sees_writes_after_catching_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(staged_records_are_read_back_until_their_spans_are_written, setup, teardown),
 		cmocka_unit_test(secondary_without_primary_is_enoent),
 		cmocka_unit_test_setup_teardown(names_survive_restarts_and_a_full_symbol_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(frequent_values_become_symbols_and_unique_ones_do_not, setup, teardown),
