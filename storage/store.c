@@ -155,8 +155,12 @@ configure(st_store *s, const st_options *o)
 			rocksdb_options_set_bottommost_compression_options_max_dict_buffer_bytes(cf, 2u << 20, 1);
 		}
 		if (i == OPT_STAGING) {
-			/* Records live for a write window (staging.c): never compressed, rarely flushed. */
-			rocksdb_options_set_write_buffer_size(cf, 32u << 20);
+			/*
+			 * Records live for a write window (staging.c): never
+			 * compressed. A flush writes the few still staged; 8 MiB
+			 * memtables, not 32, took 24 MiB off the collector's peak RSS.
+			 */
+			rocksdb_options_set_write_buffer_size(cf, 8u << 20);
 			rocksdb_options_set_compression(cf, rocksdb_no_compression);
 		}
 		if (i == OPT_INDEX) {
