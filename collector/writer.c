@@ -7,14 +7,14 @@
  * condition variable broadcast woke every waiting caller, each then
  * queueing for `mu` (futex calls were 8% of the collector's CPU).
  *
- * `pend` lists the staged records not yet written, in order: the stager
- * appends what it staged, the assembler removes what it wrote. Records
- * found staged at start (a crash left them) are listed as due at once.
- * The assembler reads records from the front until it has max_spans (or
- * WRITE_MAX_BYTES of decoded batches): a write never holds more in memory
- * however far behind it is. Once idle for ST_DEPS_WRITE_MS after a write,
- * it writes the dependency totals the store counted and has not written
- * yet (store.h).
+ * `pend` lists the staged records not yet written, in order, each with
+ * its batch: the stager appends what it staged (taking the caller's batch:
+ * decoding it again from the record cost native ingest a tenth of its
+ * CPU), the assembler takes a prefix of up to max_spans and removes it
+ * once written. Records found staged at start (a crash left them) are
+ * decoded and cleaned first, and due at once. Once idle for
+ * ST_DEPS_WRITE_MS after a write, the assembler writes the dependency
+ * totals the store counted and has not written yet (store.h).
  */
 #include "writer.h"
 
@@ -34,37 +34,23 @@
 #define ROOM_WAIT_MS 2000
 /* How long the assembler waits after a failed write before it tries again. */
 #define RETRY_WRITE_MS 1000
-/* Decoded bytes one write holds at most, whatever max_spans: spans with large attributes. */
-#define WRITE_MAX_BYTES ((size_t)128 << 20)
-/* An encoding buffer that grew past this (a large request) is given back after use. */
-#define SPARE_BUF_MAX ((size_t)1 << 20)
-/* read_record()'s "enough for one write", apart from every CM_ code. */
-#define READ_ENOUGH (-1)
 
 typedef struct request {
-	const cm_batch *batch;
+	cm_batch *batch; /* moved into the writer once staged */
 	const void *raw;
 	size_t raw_len;
+	cm_batch *held;  /* where it is moved: allocated by the stager before it stages */
 	int rv;
 	sem_t done; /* posted after rv is set; the caller may return at once (glibc's sem_post allows that) */
 	struct request *next;
 } request;
 
-/* A staged record not written yet. */
+/* A staged record not written yet, and its batch. */
 typedef struct staged {
 	uint64_t seq;
-	uint64_t at_ns;  /* monotonic time it was staged; 0: found staged at start */
-	uint32_t spans;  /* 0 when found staged at start */
+	uint64_t at_ns; /* monotonic time it was staged; 0: found staged at start */
+	cm_batch *batch;
 } staged;
-
-/* The assembler's scratch: one write's batches, read back and decoded. */
-typedef struct assembly {
-	cm_wire_codec codec;
-	cm_batch **batches;
-	size_t n, cap;
-	uint64_t spans, bytes;
-	uint64_t below; /* the number after the last record read */
-} assembly;
 
 struct col_writer {
 	st_store *store;
@@ -80,15 +66,13 @@ struct col_writer {
 	uint64_t staged_spans;
 	bool stopping, stager_done;
 	pthread_t stager, assembler;
-	/* the stager's scratch */
-	cm_wire_codec codec;
-	st_record *recs;
-	cm_buf *bufs;
+	st_record *recs; /* the stager's */
 	size_t caprecs;
-	assembly as;
+	const cm_batch **group; /* the assembler's: one write's batches */
+	size_t capgroup;
 };
 
-/* Read by read_record(): staged records were checked against the receivers' limits already. */
+/* Staged records were checked against the receivers' limits when they came. */
 static const cm_wire_limits staged_limits = { SIZE_MAX, UINT32_MAX, UINT32_MAX };
 
 /* Takes queued requests up to max_spans (at least one) off the queue, under mu. */
@@ -143,6 +127,14 @@ publish(col_writer *w)
 	atomic_store_explicit(&w->metrics->staged_spans, w->staged_spans, memory_order_relaxed);
 }
 
+static void
+free_batch(cm_batch *b)
+{
+	if (b != NULL)
+		cm_batch_fini(b);
+	cm_free(b);
+}
+
 /* ---- the stager ---- */
 
 /*
@@ -152,7 +144,7 @@ publish(col_writer *w)
 static bool
 wait_for_room(col_writer *w)
 {
-	uint64_t limit = 2 * (uint64_t)w->cfg.max_spans;
+	uint64_t limit = (uint64_t)w->cfg.max_spans + w->cfg.max_spans / 4;
 	struct timespec ts = deadline_at(cm_mono_ns() + ROOM_WAIT_MS * 1000000ull);
 
 	while (w->staged_spans >= limit && !w->stopping && pthread_cond_timedwait(&w->room, &w->mu, &ts) != ETIMEDOUT)
@@ -160,9 +152,9 @@ wait_for_room(col_writer *w)
 	return w->staged_spans < limit || w->stopping;
 }
 
-/* Fills w->recs[0..n) with the records of list's requests. */
+/* Fills w->recs[0..n) with list's records and gives each request a batch to be moved into. */
 static int
-records_of(col_writer *w, const request *list, size_t n)
+prepare(col_writer *w, request *list, size_t n)
 {
 	size_t i = 0;
 
@@ -171,56 +163,42 @@ records_of(col_writer *w, const request *list, size_t n)
 		if (r == NULL)
 			return CM_ENOMEM;
 		w->recs = r;
-		cm_buf *b = cm_realloc(w->bufs, n * sizeof *b);
-		if (b == NULL)
-			return CM_ENOMEM;
-		w->bufs = b;
-		for (size_t k = w->caprecs; k < n; k++)
-			cm_buf_init(&w->bufs[k]);
 		w->caprecs = n;
 	}
-	for (const request *r = list; r != NULL; r = r->next, i++) {
-		int rv;
-		if (r->raw != NULL) {
-			w->recs[i] = (st_record){ r->raw, r->raw_len };
-			continue;
-		}
-		if ((rv = cm_wire_encode_batch(&w->codec, r->batch, 0, NULL, &w->bufs[i])) != CM_OK)
-			return rv;
-		w->recs[i] = (st_record){ w->bufs[i].data, w->bufs[i].len };
+	for (request *r = list; r != NULL; r = r->next, i++) {
+		if ((r->held = cm_malloc(sizeof *r->held)) == NULL)
+			return CM_ENOMEM;
+		w->recs[i] = (st_record){ r->raw, r->raw_len };
 	}
 	return CM_OK;
 }
 
-/* Gives back the encoding buffers a large request grew. */
-static void
-trim_bufs(col_writer *w, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (w->bufs[i].cap > SPARE_BUF_MAX) {
-			cm_buf_fini(&w->bufs[i]);
-			cm_buf_init(&w->bufs[i]);
-		}
-	}
-}
-
-/* Stages list's n requests in one write; on CM_OK lists them in pend (reserved by the caller). mu not held. */
+/*
+ * Stages list's n requests in one write; on CM_OK moves their batches
+ * into pend (room reserved by the caller). mu not held.
+ */
 static int
 stage(col_writer *w, request *list, size_t n)
 {
 	uint64_t first, now;
-	int rv = records_of(w, list, n);
+	int rv = prepare(w, list, n);
 
 	if (rv == CM_OK)
 		rv = st_stage(w->store, w->recs, n, &first);
-	trim_bufs(w, n < w->caprecs ? n : w->caprecs);
-	if (rv != CM_OK)
+	if (rv != CM_OK) {
+		for (request *r = list; r != NULL; r = r->next) {
+			cm_free(r->held);
+			r->held = NULL;
+		}
 		return rv;
+	}
 	now = cm_mono_ns();
 	pthread_mutex_lock(&w->mu);
-	for (const request *r = list; r != NULL; r = r->next) {
-		w->pend[w->npend++] = (staged){ first++, now, r->batch->nspans };
-		w->staged_spans += r->batch->nspans;
+	for (request *r = list; r != NULL; r = r->next) {
+		*r->held = *r->batch;
+		cm_batch_init(r->batch);
+		w->pend[w->npend++] = (staged){ first++, now, r->held };
+		w->staged_spans += r->held->nspans;
 	}
 	publish(w);
 	pthread_cond_signal(&w->due);
@@ -266,99 +244,40 @@ stager_main(void *arg)
 
 /* ---- the assembler ---- */
 
-/* st_staged_each()'s callback: decodes and cleans one record into the assembly. */
-static int
-read_record(void *arg, uint64_t seq, const void *data, size_t len)
-{
-	col_writer *w = arg;
-	assembly *a = &w->as;
-	const char *why = NULL;
-	cm_batch *b;
-	int rv;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		cm_batch **v = cm_realloc(a->batches, cap * sizeof *v);
-		if (v == NULL)
-			return CM_ENOMEM;
-		a->batches = v;
-		a->cap = cap;
-	}
-	if ((b = cm_malloc(sizeof *b)) == NULL)
-		return CM_ENOMEM;
-	cm_batch_init(b);
-	rv = cm_wire_decode_batch(&a->codec, data, len, &staged_limits, b, &why);
-	if (rv != CM_OK) {
-		cm_batch_fini(b);
-		cm_free(b);
-		if (rv == CM_ENOMEM)
-			return rv;
-		/* Only a damaged store or a bug gets here: say so, and do not stop writing the rest. */
-		cm_log(CM_LOG_ERROR, "COL-STAGED-BAD", "staged record %llu cannot be read (%s): its spans are dropped",
-		    (unsigned long long)seq, why);
-		atomic_fetch_add_explicit(&w->metrics->write_errors, 1, memory_order_relaxed);
-	} else {
-		col_clean_result c;
-		col_clean(&w->cfg.limits, b, &c);
-		a->batches[a->n++] = b;
-		a->spans += b->nspans;
-		a->bytes += len + b->arena.held;
-	}
-	a->below = seq + 1;
-	return a->spans >= w->cfg.max_spans || a->bytes >= WRITE_MAX_BYTES ? READ_ENOUGH : CM_OK;
-}
-
 /*
- * Reads the staged records from `from` on (before `below`) until there is
- * enough for one write, and writes them, deleting them in the same write.
- * OUT: w->as.below, after the last record written. mu not held.
+ * Takes (mu held) the first staged batches, up to max_spans spans (at
+ * least one batch), into w->group; OUT: *n, *spans. They stay in pend
+ * until written.
  */
 static int
-assemble(col_writer *w, uint64_t from, uint64_t below)
-{
-	assembly *a = &w->as;
-	uint64_t t0;
-	int rv;
-
-	a->n = 0;
-	a->spans = a->bytes = 0;
-	a->below = from;
-	rv = st_staged_each(w->store, from, below, read_record, w);
-	if (rv == READ_ENOUGH)
-		rv = CM_OK;
-	if (rv == CM_OK && a->below == from) {
-		cm_log(CM_LOG_ERROR, "COL-STAGED-GONE", "staged records %llu-%llu are not in the store",
-		    (unsigned long long)from, (unsigned long long)below - 1);
-		a->below = below;
-	}
-	if (rv == CM_OK) {
-		t0 = cm_mono_ns();
-		rv = st_store_write_staged(w->store, (const cm_batch *const *)a->batches, a->n, from, a->below);
-		if (rv == CM_OK)
-			col_metrics_observe_write(w->metrics, (cm_mono_ns() - t0) / 1000, (uint32_t)a->spans);
-	}
-	if (rv != CM_OK) {
-		atomic_fetch_add_explicit(&w->metrics->write_errors, 1, memory_order_relaxed);
-		cm_log(CM_LOG_ERROR, "COL-WRITE", "writing staged records from %llu failed: %s (they stay staged)",
-		    (unsigned long long)from, cm_strerror(rv));
-	}
-	for (size_t i = 0; i < a->n; i++) {
-		cm_batch_fini(a->batches[i]);
-		cm_free(a->batches[i]);
-	}
-	return rv;
-}
-
-/* Forgets the records before below, now written (mu held). */
-static void
-written(col_writer *w, uint64_t below)
+take_group(col_writer *w, size_t *n, uint64_t *spans)
 {
 	size_t k = 0;
 
-	while (k < w->npend && w->pend[k].seq < below)
-		w->staged_spans -= w->pend[k++].spans;
-	w->npend -= k;
-	memmove(w->pend, w->pend + k, w->npend * sizeof *w->pend);
+	*spans = 0;
+	while (k < w->npend && (k == 0 || *spans + w->pend[k].batch->nspans <= w->cfg.max_spans))
+		*spans += w->pend[k++].batch->nspans;
+	if (k > w->capgroup) {
+		const cm_batch **g = cm_realloc(w->group, k * sizeof *g);
+		if (g == NULL)
+			return CM_ENOMEM;
+		w->group = g;
+		w->capgroup = k;
+	}
+	for (size_t i = 0; i < k; i++)
+		w->group[i] = w->pend[i].batch;
+	*n = k;
+	return CM_OK;
+}
+
+/* Forgets the first n staged batches, now written (mu held); the caller frees them (w->group). */
+static void
+written(col_writer *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		w->staged_spans -= w->pend[i].batch->nspans;
+	w->npend -= n;
+	memmove(w->pend, w->pend + n, w->npend * sizeof *w->pend);
 	publish(w);
 	pthread_cond_broadcast(&w->room);
 }
@@ -407,8 +326,9 @@ assembler_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		uint64_t wake, from, below;
+		uint64_t wake, from, below, spans, t0;
 		struct timespec ts;
+		size_t n;
 		int rv;
 
 		if (!write_due(w, &wake)) {
@@ -417,20 +337,32 @@ assembler_main(void *arg)
 			wait_for_due(w, wake, &deps_due, written_ns);
 			continue;
 		}
-		from = w->pend[0].seq;
-		below = w->pend[w->npend - 1].seq + 1;
-		pthread_mutex_unlock(&w->mu);
-		rv = assemble(w, from, below);
-		pthread_mutex_lock(&w->mu);
+		rv = take_group(w, &n, &spans);
 		if (rv == CM_OK) {
-			written(w, w->as.below);
+			from = w->pend[0].seq;
+			below = w->pend[n - 1].seq + 1;
+			pthread_mutex_unlock(&w->mu);
+			t0 = cm_mono_ns();
+			rv = st_store_write_staged(w->store, w->group, n, from, below);
+			if (rv == CM_OK)
+				col_metrics_observe_write(w->metrics, (cm_mono_ns() - t0) / 1000, (uint32_t)spans);
+			pthread_mutex_lock(&w->mu);
+		}
+		if (rv == CM_OK) {
+			written(w, n);
+			pthread_mutex_unlock(&w->mu);
+			for (size_t i = 0; i < n; i++)
+				free_batch((cm_batch *)w->group[i]);
 			deps_due = true;
 			written_ns = cm_mono_ns();
+			pthread_mutex_lock(&w->mu);
 			continue;
 		}
+		atomic_fetch_add_explicit(&w->metrics->write_errors, 1, memory_order_relaxed);
+		cm_log(CM_LOG_ERROR, "COL-WRITE", "writing %zu staged batches failed: %s (they stay staged)", w->npend,
+		    cm_strerror(rv));
 		if (w->stager_done) {
-			cm_log(CM_LOG_ERROR, "COL-STOP-STAGED",
-			    "stopping with %zu staged batches not written: they are written at the next start", w->npend);
+			cm_log(CM_LOG_ERROR, "COL-STOP-STAGED", "stopping: the staged batches are written at the next start");
 			break;
 		}
 		ts = deadline_at(cm_mono_ns() + RETRY_WRITE_MS * 1000000ull);
@@ -442,23 +374,63 @@ assembler_main(void *arg)
 
 /* ---- life ---- */
 
-/* Lists the records a crash left staged as due at once. */
+typedef struct adoption {
+	col_writer *w;
+	cm_wire_codec codec;
+} adoption;
+
+/* st_staged_each()'s callback at start: a record a crash left staged, decoded and cleaned, due at once. */
+static int
+adopt_record(void *arg, uint64_t seq, const void *data, size_t len)
+{
+	adoption *a = arg;
+	col_writer *w = a->w;
+	const char *why = NULL;
+	col_clean_result c;
+	cm_batch *b;
+	int rv;
+
+	if ((rv = reserve(w, 1)) != CM_OK || (b = cm_malloc(sizeof *b)) == NULL)
+		return CM_ENOMEM;
+	cm_batch_init(b);
+	rv = cm_wire_decode_batch(&a->codec, data, len, &staged_limits, b, &why);
+	if (rv == CM_ENOMEM) {
+		free_batch(b);
+		return rv;
+	}
+	if (rv != CM_OK) {
+		/* Only a damaged store or a bug gets here: say so, and write the rest. */
+		cm_log(CM_LOG_ERROR, "COL-STAGED-BAD", "staged record %llu cannot be read (%s): its spans are dropped",
+		    (unsigned long long)seq, why);
+		atomic_fetch_add_explicit(&w->metrics->write_errors, 1, memory_order_relaxed);
+		cm_batch_fini(b);
+		cm_batch_init(b); /* an empty batch: its write deletes the record */
+	}
+	col_clean(&w->cfg.limits, b, &c); /* a native request is staged as it came */
+	w->pend[w->npend++] = (staged){ seq, 0, b };
+	w->staged_spans += b->nspans;
+	return CM_OK;
+}
+
+/* Lists the records a crash left staged, due at once. */
 static int
 adopt_staged(col_writer *w)
 {
+	adoption a = { .w = w };
 	uint64_t first, next;
 	int rv = st_staged_range(w->store, &first, &next);
 
 	if (rv != CM_OK || first == next)
 		return rv;
-	if ((rv = reserve(w, (size_t)(next - first))) != CM_OK)
+	if ((rv = cm_wire_codec_init(&a.codec)) != CM_OK)
 		return rv;
-	for (uint64_t seq = first; seq < next; seq++)
-		w->pend[w->npend++] = (staged){ seq, 0, 0 };
+	rv = st_staged_each(w->store, first, next, adopt_record, &a);
+	cm_wire_codec_fini(&a.codec);
 	publish(w);
-	cm_log(CM_LOG_INFO, "COL-STAGED", "%llu acknowledged batches were staged and not written: writing them",
-	    (unsigned long long)(next - first));
-	return CM_OK;
+	if (rv == CM_OK)
+		cm_log(CM_LOG_INFO, "COL-STAGED", "%zu acknowledged batches (%llu spans) were staged and not written: "
+		    "writing them", w->npend, (unsigned long long)w->staged_spans);
+	return rv;
 }
 
 static void
@@ -468,14 +440,11 @@ destroy(col_writer *w)
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->due);
 	pthread_cond_destroy(&w->room);
-	cm_wire_codec_fini(&w->codec);
-	cm_wire_codec_fini(&w->as.codec);
-	for (size_t i = 0; i < w->caprecs; i++)
-		cm_buf_fini(&w->bufs[i]);
-	cm_free(w->bufs);
-	cm_free(w->recs);
-	cm_free(w->as.batches);
+	for (size_t i = 0; i < w->npend; i++)
+		free_batch(w->pend[i].batch);
 	cm_free(w->pend);
+	cm_free(w->recs);
+	cm_free(w->group);
 	cm_free(w);
 }
 
@@ -500,8 +469,7 @@ col_writer_start(st_store *store, col_metrics *m, const col_writer_config *cfg, 
 	pthread_cond_init(&w->due, &ca);
 	pthread_cond_init(&w->room, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((rv = cm_wire_codec_init(&w->codec)) != CM_OK || (rv = cm_wire_codec_init(&w->as.codec)) != CM_OK ||
-	    (rv = adopt_staged(w)) != CM_OK) {
+	if ((rv = adopt_staged(w)) != CM_OK) {
 		destroy(w);
 		return rv;
 	}
@@ -522,29 +490,99 @@ col_writer_start(st_store *store, col_metrics *m, const col_writer_config *cfg, 
 	return CM_OK;
 }
 
-int
-col_writer_write(col_writer *w, const cm_batch *b, const void *raw, size_t raw_len)
-{
-	request r = { .batch = b, .raw = raw, .raw_len = raw_len };
+/* ---- callers ---- */
 
-	sem_init(&r.done, 0, 0);
+static pthread_key_t codec_key;
+static pthread_once_t codec_once = PTHREAD_ONCE_INIT;
+
+static void
+codec_free(void *c)
+{
+	cm_wire_codec_fini(c);
+	cm_free(c);
+}
+
+static void
+codec_key_create(void)
+{
+	pthread_key_create(&codec_key, codec_free);
+}
+
+/* The calling thread's codec (freed when the thread exits); NULL when out of memory. */
+static cm_wire_codec *
+thread_codec(void)
+{
+	cm_wire_codec *c;
+
+	pthread_once(&codec_once, codec_key_create);
+	if ((c = pthread_getspecific(codec_key)) != NULL)
+		return c;
+	if ((c = cm_malloc(sizeof *c)) == NULL)
+		return NULL;
+	if (cm_wire_codec_init(c) != CM_OK) {
+		cm_free(c);
+		return NULL;
+	}
+	pthread_setspecific(codec_key, c);
+	return c;
+}
+
+/* Queues r and waits for the stager's answer. */
+static int
+submit(col_writer *w, request *r)
+{
+	sem_init(&r->done, 0, 0);
 	pthread_mutex_lock(&w->mu);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->mu);
-		sem_destroy(&r.done);
+		sem_destroy(&r->done);
 		return CM_ECLOSED;
 	}
 	if (w->tail)
-		w->tail->next = &r;
+		w->tail->next = r;
 	else
-		w->head = &r;
-	w->tail = &r;
+		w->head = r;
+	w->tail = r;
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mu);
-	while (sem_wait(&r.done) != 0) /* EINTR */
+	while (sem_wait(&r->done) != 0) /* EINTR */
 		;
-	sem_destroy(&r.done);
-	return r.rv;
+	sem_destroy(&r->done);
+	return r->rv;
+}
+
+int
+col_writer_write(col_writer *w, cm_batch *b, const void *raw, size_t raw_len)
+{
+	request r = { .batch = b, .raw = raw, .raw_len = raw_len };
+	cm_wire_codec *codec;
+	const char *why;
+	cm_buf rec;
+	cm_batch copy;
+	int rv;
+
+	if (raw != NULL)
+		return submit(w, &r);
+	/*
+	 * b's strings may point into the request (an OTLP protobuf body): the
+	 * record is b encoded, and the batch held until it is written is that
+	 * record decoded, which owns its bytes. Done here, in the receivers'
+	 * threads, not in the one stager.
+	 */
+	if ((codec = thread_codec()) == NULL)
+		return CM_ENOMEM;
+	cm_buf_init(&rec);
+	cm_batch_init(&copy);
+	rv = cm_wire_encode_batch(codec, b, 0, NULL, &rec);
+	if (rv == CM_OK)
+		rv = cm_wire_decode_batch(codec, rec.data, rec.len, &staged_limits, &copy, &why);
+	if (rv == CM_OK) {
+		r = (request){ .batch = &copy, .raw = rec.data, .raw_len = rec.len };
+		rv = submit(w, &r);
+	}
+	cm_batch_fini(&copy); /* empty once staged */
+	cm_buf_fini(&rec);
+	return rv;
 }
 
 void

@@ -6,16 +6,15 @@
  * of their own. Written as they came, each write stored its own block of
  * the trace and its own index entries for it. So receiver threads hand
  * cleaned batches to a stager thread, which stages every batch queued in
- * one durable write (st_stage: the bytes of the native BATCH message) and
- * wakes each caller with the result: the acknowledgement. An assembler
- * thread writes what was staged once the oldest staged batch is `window`
- * old, or max_spans are staged: it reads the records back, cleans them
- * again (clean.h) and writes them as one st_store_write_staged() (a
- * trace's spans in all of them one block, indexed once), which deletes
- * the records. Staged spans reach queries that much later. On start, what
- * a crash left staged is written first. When the assembler falls behind
- * (2 x max_spans staged), the stager waits for it, then answers
- * CM_EAGAIN.
+ * one durable write (st_stage: the bytes of a native BATCH message) and
+ * wakes each caller with the result: the acknowledgement. It keeps the
+ * batches. An assembler thread writes them once the oldest staged batch
+ * is `window` old, or max_spans are staged, as one st_store_write_staged()
+ * (a trace's spans in all of them one block, indexed once), which deletes
+ * their records. Staged spans reach queries that much later. On start,
+ * what a crash left staged is read back, cleaned again (clean.h) and
+ * written first. When the assembler falls behind (2 x max_spans staged),
+ * the stager waits for it, then answers CM_EAGAIN.
  *
  * Threads: col_writer_write() from any thread; two internal threads.
  */
@@ -42,12 +41,13 @@ int col_writer_start(st_store *store, col_metrics *m, const col_writer_config *c
 
 /*
  * Stages b durably: raw[0..raw_len) if raw is not NULL (the native BATCH
- * message b was decoded from, without a token), else b encoded as one. b
- * and raw must stay valid until the call returns. Returns CM_OK once
- * staged, CM_ECLOSED when the writer is stopping, CM_EAGAIN when it is
- * behind, or the storage error.
+ * message b was decoded from, without a token; b must own its bytes, as
+ * a decoded native batch does), else b encoded as one. Returns CM_OK once
+ * staged, with b moved into the writer (b is left empty), CM_ECLOSED when
+ * the writer is stopping, CM_EAGAIN when it is behind, or the storage
+ * error (b untouched).
  */
-int col_writer_write(col_writer *w, const cm_batch *b, const void *raw, size_t raw_len);
+int col_writer_write(col_writer *w, cm_batch *b, const void *raw, size_t raw_len);
 
 /* Stages what is queued, writes everything staged, stops the threads, frees. NULL is a no-op. */
 void col_writer_stop(col_writer *w);

@@ -370,13 +370,32 @@ server_init(server *s)
 	snprintf(s->url, sizeof s->url, "ipc://%s/native.ipc", s->dir);
 }
 
+/* Trace 0x42...'s spans in the store: how many, and the first's name and service. */
+static uint32_t
+stored_0x42(server *srv, const char *name, const char *service)
+{
+	cm_trace_id id;
+	cm_batch got;
+	uint32_t n;
+
+	wait_written(srv);
+	memset(id.b, 0x42, 16);
+	cm_batch_init(&got);
+	assert_int_equal(st_trace_get(srv->store, &id, &got), CM_OK);
+	n = got.nspans;
+	assert_true(cm_str_eq(got.spans[0].name, name));
+	assert_true(cm_str_eq(got.resources[got.spans[0].resource].service, service));
+	cm_batch_fini(&got);
+	return n;
+}
+
 /*
- * A native request is staged as it was sent, invalid spans and all; the
- * writer cleans it again when it writes it: the store gets what the
- * reply counted, repaired.
+ * A native request is staged as it was sent, invalid spans and all. The
+ * store gets what the reply counted, repaired; and so it does when a
+ * crash left the request staged and the writer reads it back at start.
  */
 static void
-native_requests_are_cleaned_again_when_written(void **state)
+native_requests_are_stored_cleaned_also_after_a_crash(void **state)
 {
 	cm_resource res = { .service = { NULL, 0 } }; /* becomes unknown_service */
 	cm_scope scope = { .name = CM_STR("lib") };
@@ -385,11 +404,10 @@ native_requests_are_cleaned_again_when_written(void **state)
 	cm_batch b = { .resources = &res, .nresources = 1, .scopes = &scope, .nscopes = 1, .spans = spans, .nspans = 2 };
 	cm_wire_codec codec;
 	cm_wire_reply reply;
-	cm_trace_id id;
 	cm_buf msg;
-	cm_batch got;
 	nng_socket sock;
 	server srv;
+	uint64_t first;
 	char *buf = NULL;
 	size_t len = 0;
 	(void)state;
@@ -411,15 +429,18 @@ native_requests_are_cleaned_again_when_written(void **state)
 	nng_close(sock);
 	assert_int_equal(reply.type, CM_MSG_OK);
 	assert_int_equal(reply.accepted, 1);
+	assert_int_equal(stored_0x42(&srv, "kept", "unknown_service"), 1);
 
-	wait_written(&srv);
-	memset(id.b, 0x42, 16);
-	cm_batch_init(&got);
-	assert_int_equal(st_trace_get(srv.store, &id, &got), CM_OK);
-	assert_int_equal(got.nspans, 1);
-	assert_true(cm_str_eq(got.spans[0].name, "kept"));
-	assert_true(cm_str_eq(got.resources[got.spans[0].resource].service, "unknown_service"));
-	cm_batch_fini(&got);
+	/* the same request staged and not written when the collector died: written at start, once */
+	col_writer_stop(srv.writer);
+	spans[0].span_id.b[7] = 2;
+	spans[0].name = CM_STR("replayed");
+	spans[0].start_ns = 0;
+	assert_int_equal(cm_wire_encode_batch(&codec, &b, 3, NULL, &msg), CM_OK);
+	assert_int_equal(st_stage(srv.store, &(st_record){ msg.data, msg.len }, 1, &first), CM_OK);
+	assert_int_equal(col_writer_start(srv.store, &srv.metrics, &(col_writer_config){ 0 }, &srv.writer), CM_OK);
+	srv.pipeline.writer = srv.writer;
+	assert_int_equal(stored_0x42(&srv, "replayed", "unknown_service"), 2);
 	cm_buf_fini(&msg);
 	cm_wire_codec_fini(&codec);
 	server_stop(&srv);
@@ -775,7 +796,7 @@ main(void)
 		cmocka_unit_test(attributes_replace_and_null_spans_are_ignored),
 		cmocka_unit_test(full_queue_drops_and_counts_and_shutdown_is_bounded),
 		cmocka_unit_test(spans_arrive_even_if_the_collector_starts_late),
-		cmocka_unit_test(native_requests_are_cleaned_again_when_written),
+		cmocka_unit_test(native_requests_are_stored_cleaned_also_after_a_crash),
 		cmocka_unit_test(span_limits_cut_and_count),
 		cmocka_unit_test(lengths_given_or_measured),
 		cmocka_unit_test(byte_budget_bounds_what_waits),
