@@ -13,7 +13,7 @@
  * (a trace's spans in all of them one block, indexed once), which deletes
  * their records. Staged spans reach queries that much later. On start,
  * what a crash left staged is read back, cleaned again (clean.h) and
- * written first. When the assembler falls behind (2 x max_spans staged),
+ * written first. When the assembler falls behind (1.25 x max_spans kept),
  * the stager waits for it, then answers CM_EAGAIN.
  *
  * Threads: col_writer_write() from any thread; two internal threads.

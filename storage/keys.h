@@ -36,10 +36,13 @@
  *                 the same low bits, or minus 0) ... attribute postings of
  *                 the batch's traces (tags.h)
  *              One 'S' entry per service and one 'T' entry per write (its
- *              batches merged); start is the write's earliest span start,
- *              batch a hash of all its trace and span ids (so only a write
- *              of the same spans replaces the entries).
+ *              batches merged), or per chunk of a larger write (spanwrite.c:
+ *              4,096 spans of whole traces); start is the earliest span
+ *              start, batch a hash of all the trace and span ids (so only a
+ *              write of the same spans replaces the entries).
  *              Search scans them newest first.
+ *   staging CF:  <number:8 BE> -> a record the collector staged and has
+ *              not written (staging.c).
  *
  * Big-endian integers make byte order equal time order, so a prefix seek on
  * a trace id returns its blocks by the start of their first span.

@@ -124,6 +124,14 @@ configure(st_store *s, const st_options *o)
 		if (!o->secondary && (i == OPT_SPANS || i == OPT_INDEX))
 			rocksdb_options_set_memtable_vector_rep(cf);
 		if (i == OPT_SPANS) {
+			/*
+			 * 48 MiB memtables, not RocksDB's 64: the collector's
+			 * writes of a window's spans are tens of MiB each, and its
+			 * peak RSS (kept batches, a write, memtables) reached 255
+			 * MiB of the 256 its issue allows; 229-236 like this, ingest
+			 * unchanged (docs/benchmarks.md).
+			 */
+			rocksdb_options_set_write_buffer_size(cf, 48u << 20);
 			/* One trace = one prefix: bloom filters and seeks work per trace id. */
 			rocksdb_options_set_prefix_extractor(cf, rocksdb_slicetransform_create_fixed_prefix(16));
 			rocksdb_options_set_block_based_table_factory(cf, s->table);
