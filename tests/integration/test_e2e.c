@@ -388,6 +388,7 @@ bad_flags_exit_non_zero_with_one_line(void **state)
 {
 	const char *c1[] = { hx_bin("weft-collector"), "--bogus", NULL };
 	const char *c2[] = { hx_bin("weft-collector"), NULL };
+	const char *c3[] = { hx_bin("weft-collector"), "--data-dir", "/tmp", "--write-window", "2h", NULL };
 	const char *q1[] = { hx_bin("weft-query"), "--data-dir", "/tmp", "--http", "nowhere", NULL };
 	const char *h[] = { hx_bin("weft-collector"), "--help", NULL };
 	cm_buf out;
@@ -395,6 +396,7 @@ bad_flags_exit_non_zero_with_one_line(void **state)
 	cm_buf_init(&out);
 	assert_int_equal(hx_run(c1, NULL, &out), 2);
 	assert_int_equal(hx_run(c2, NULL, &out), 2);
+	assert_int_equal(hx_run(c3, NULL, &out), 2);
 	assert_int_equal(hx_run(q1, NULL, &out), 1);
 	out.len = 0;
 	assert_int_equal(hx_run(h, NULL, &out), 0);
