@@ -2,7 +2,7 @@
  * clean.h - the collector's checks and repairs of a decoded batch.
  *
  * Every receiver's batch is cleaned before it is acknowledged, and the
- * writer cleans it again when it reads the batch back from staging
+ * writer cleans it again when it reads a batch a crash left staged
  * (writer.h): a native request is staged as it came, and cleaning a clean
  * batch changes nothing, so both give the same spans.
  */

@@ -80,7 +80,12 @@ configure(st_store *s, const st_options *o)
 	 * logs every error RocksDB returns to it.
 	 */
 	rocksdb_options_set_info_log_level(s->opts, 4 /* FATAL_LEVEL */);
-	/* A vector memtable (below) takes inserts from one thread at a time; weft's writer is one thread. */
+	/*
+	 * A vector memtable (below) takes inserts from one thread at a time:
+	 * with concurrent memtable writes off, RocksDB's write group applies
+	 * the batches of writers that meet (the collector's stager and
+	 * assembler) one after another.
+	 */
 	if (!o->secondary)
 		rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
 
