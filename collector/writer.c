@@ -139,8 +139,9 @@ free_batch(cm_batch *b)
 /* ---- the stager ---- */
 
 /*
- * Waits (mu held) while 2 x max_spans are staged and not written, at most
- * ROOM_WAIT_MS; false if there is still no room.
+ * Waits (mu held) while 1.25 x max_spans are kept and not written (what
+ * bounds the writer's memory), at most ROOM_WAIT_MS; false if there is
+ * still no room.
  */
 static bool
 wait_for_room(col_writer *w)

@@ -362,8 +362,9 @@ put_meta_of(writer *w)
 /* How far ahead of st_deps_observe its slots are prefetched: enough misses in flight to cover memory latency. */
 #define DEPS_PREFETCH_AHEAD 16
 
-void
-st_mark_failed(st_store *s)
+/* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
+static void
+mark_failed(st_store *s)
 {
 	pthread_rwlock_wrlock(&s->lock);
 	if (!s->failed)
@@ -405,7 +406,16 @@ st_lock_write(st_store *s, st_part **part)
 	}
 	rv = s->db == NULL ? CM_EIO : part != NULL ? st_part_current(s, part) : CM_OK;
 	if (rv != CM_OK)
-		pthread_rwlock_unlock(&s->lock);
+		st_unlock_write(s, rv);
+	return rv;
+}
+
+int
+st_unlock_write(st_store *s, int rv)
+{
+	pthread_rwlock_unlock(&s->lock);
+	if (rv == CM_EIO)
+		mark_failed(s);
 	return rv;
 }
 
@@ -523,9 +533,8 @@ chunk_end(const cm_span *const *refs, size_t from, size_t n)
 	return end;
 }
 
-/* st_store_write_staged(), and st_store_write_many() with from == below. */
-static int
-write_batches(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below)
+int
+st_store_write_staged(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below)
 {
 	writer w = { .s = s };
 	st_deps_keys ahead[DEPS_PREFETCH_AHEAD];
@@ -538,11 +547,8 @@ write_batches(st_store *s, const cm_batch *const *batches, size_t n, uint64_t fr
 
 	if (s->secondary)
 		return CM_EINVAL;
-	if ((rv = st_lock_write(s, &w.part)) != CM_OK) {
-		if (rv == CM_EIO)
-			st_mark_failed(s);
+	if ((rv = st_lock_write(s, &w.part)) != CM_OK)
 		return rv;
-	}
 	rv = CM_ENOMEM;
 	/* RocksDB's per-thread perf counters cost a TLS lookup per key comparison. */
 	rocksdb_set_perf_level(rocksdb_disable);
@@ -613,22 +619,13 @@ out:
 	cm_free(w.res_service);
 	cm_buf_fini(&w.buf);
 	spare_batch(s, w.wb);
-	pthread_rwlock_unlock(&s->lock);
-	if (rv == CM_EIO)
-		st_mark_failed(s);
-	return rv;
+	return st_unlock_write(s, rv);
 }
 
 int
 st_store_write_many(st_store *s, const cm_batch *const *batches, size_t n)
 {
-	return write_batches(s, batches, n, 0, 0);
-}
-
-int
-st_store_write_staged(st_store *s, const cm_batch *const *batches, size_t n, uint64_t from, uint64_t below)
-{
-	return write_batches(s, batches, n, from, below);
+	return st_store_write_staged(s, batches, n, 0, 0); /* no records to delete */
 }
 
 int
@@ -646,11 +643,8 @@ st_store_write_deps(st_store *s)
 
 	if (s->secondary)
 		return CM_OK;
-	if ((rv = st_lock_write(s, NULL)) != CM_OK) { /* the meta family only: no partition */
-		if (rv == CM_EIO)
-			st_mark_failed(s);
+	if ((rv = st_lock_write(s, NULL)) != CM_OK) /* the meta family only: no partition */
 		return rv;
-	}
 	wb = rocksdb_writebatch_create();
 	pthread_mutex_lock(&s->deps_mu);
 	st_deps_flush(s->deps, wb, s->cf[CF_META]);
@@ -660,8 +654,5 @@ st_store_write_deps(st_store *s)
 	pthread_mutex_unlock(&s->deps_mu);
 	rocksdb_writebatch_destroy(wb);
 	rv = err ? st_rocks_error("write dependency totals", err) : CM_OK;
-	pthread_rwlock_unlock(&s->lock);
-	if (rv == CM_EIO)
-		st_mark_failed(s);
-	return rv;
+	return st_unlock_write(s, rv);
 }

@@ -68,11 +68,8 @@ st_stage(st_store *s, const st_record *v, size_t n, uint64_t *first)
 
 	if (s->secondary)
 		return CM_EINVAL;
-	if ((rv = st_lock_write(s, NULL)) != CM_OK) {
-		if (rv == CM_EIO)
-			st_mark_failed(s);
+	if ((rv = st_lock_write(s, NULL)) != CM_OK)
 		return rv;
-	}
 	/* One stager at a time (the collector has one): numbers follow the order of the writes. */
 	seq = atomic_load(&s->stage_next);
 	wb = rocksdb_writebatch_create();
@@ -88,10 +85,7 @@ st_stage(st_store *s, const st_record *v, size_t n, uint64_t *first)
 		atomic_store(&s->stage_next, seq + n);
 		*first = seq;
 	}
-	pthread_rwlock_unlock(&s->lock);
-	if (rv == CM_EIO)
-		st_mark_failed(s);
-	return rv;
+	return st_unlock_write(s, rv);
 }
 
 int

@@ -340,7 +340,7 @@ open_db(st_store *s, char *errbuf, size_t errlen)
 	}
 	for (size_t i = 0; i < fixed; i++) {
 		names[i] = fixed_names[i];
-		opts[i] = s->cf_opts[i == CF_META ? OPT_META : i == CF_STAGING ? OPT_STAGING : OPT_DEFAULT];
+		opts[i] = s->cf_opts[i]; /* a fixed family's template has its number */
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t a, b;

@@ -31,8 +31,9 @@ st_span_repeats(const cm_span *x, const cm_span *y)
  * once they are written.
  */
 enum { CF_DEFAULT, CF_META, CF_STAGING, CF_FIXED };
-/* Option templates: one per fixed family, one per partition family kind. */
-enum { OPT_DEFAULT, OPT_META, OPT_STAGING, OPT_SPANS, OPT_INDEX, OPT_COUNT };
+/* Option templates: one per fixed family, numbered as the family, then one per partition family kind. */
+enum { OPT_DEFAULT = CF_DEFAULT, OPT_META = CF_META, OPT_STAGING = CF_STAGING, OPT_SPANS = CF_FIXED, OPT_INDEX,
+	OPT_COUNT };
 
 /*
  * Hashes of meta entries (services, operations, resources, scopes) known to
@@ -117,10 +118,15 @@ void st_seen_add(st_seen *s, const uint64_t *h, size_t n);
 /*
  * Takes s->lock shared for a write, and the partition to write into unless
  * part is NULL; reopens a store whose last write failed first (spanwrite.c).
+ * On failure it holds nothing, and CM_EIO marks the store failed.
  */
 int st_lock_write(st_store *s, st_part **part);
-/* After a failed write: the next write reopens the database first (RocksDB stops writing after an I/O error). */
-void st_mark_failed(st_store *s);
+/*
+ * Releases what st_lock_write() took; a write that failed with CM_EIO
+ * marks the store failed: the next write reopens the database first
+ * (RocksDB stops writing after an I/O error). Returns rv.
+ */
+int st_unlock_write(st_store *s, int rv);
 /* Primary, lock held: sets s->stage_next after the last staged record (staging.c). */
 int st_staging_load(st_store *s);
 
